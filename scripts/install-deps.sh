@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages delayprop builds and tests with. Idempotent; run as root
+# (or with sudo). The CUDA toolkit and NCCL are not Debian packages: CMake finds them when
+# present and builds without them otherwise.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+pkgs=(build-essential cmake ninja-build pkg-config
+      libhdf5-dev libboost-dev libtomlplusplus-dev nlohmann-json3-dev
+      libgtest-dev openmpi-bin libopenmpi-dev python3 python3-numpy python3-h5py)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

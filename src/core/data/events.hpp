@@ -1,0 +1,33 @@
+#pragma once
+// Event datasets: samples of (time, channel) events with a label. On disk this is the
+// layout of the published SHD/SSC files (docs/DATA.md):
+//   /spikes/times   variable-length float (16, 32 or 64 bit), one array per sample
+//   /spikes/units   variable-length integer or float, channel per event
+//   /labels         integer per sample
+//   /extra/speaker  optional integer per sample
+//   attribute time_unit = "s" (default, as SHD) or "ms"; optional n_channels, n_classes
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace delayprop {
+
+struct EventSample {
+  std::vector<double> times_ms;
+  std::vector<uint32_t> units;
+  int32_t label = 0;
+  int32_t speaker = -1;
+};
+
+struct EventDataset {
+  std::vector<EventSample> samples;
+  uint32_t n_channels = 0;
+  uint32_t n_classes = 0;
+};
+
+// Reads and validates the layout above. n_channels/n_classes: the values the model expects
+// (0 = take them from the file's attributes or from the data). Errors name file and field.
+EventDataset read_events(const std::string& path, uint32_t n_channels = 0, uint32_t n_classes = 0);
+void write_events(const std::string& path, const EventDataset& data, const std::string& time_unit = "ms");
+
+}  // namespace delayprop

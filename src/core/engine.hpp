@@ -1,0 +1,60 @@
+#pragma once
+// The backend interface: forward(batch) -> readouts + spike tape (kept inside the engine);
+// backward(dL/dy) -> gradients of every weight and delay. CPU and CUDA implement it.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/network.hpp"
+#include "core/spikes.hpp"
+
+namespace delayprop {
+
+enum class Precision { Float32, Float64 };
+
+struct EngineOptions {
+  std::string backend = "cpu";  // cpu | cuda
+  Precision precision = Precision::Float32;
+  int threads = 1;  // CPU backend; results do not depend on it
+  int device = 0;   // CUDA backend
+};
+
+struct ForwardOutputs {
+  uint32_t n_samples = 0, n_outputs = 0;
+  // [b * n_outputs + k]: y_k of an LI readout, or the first-spike time in ms of a LIF
+  // output (T_trial when it never spiked).
+  std::vector<double> readout;
+  std::vector<int32_t> first_spike_step;  // [b * n_outputs + k], -1 = silent (first-spike outputs)
+  // Per population (empty for non-LIF): spikes of each neuron summed over the batch.
+  std::vector<std::vector<uint32_t>> spike_counts;
+  uint64_t hidden_spikes = 0;     // every LIF spike of the batch
+  uint64_t input_spikes = 0;
+  uint64_t synaptic_events = 0;   // spikes x fan-out delivered before the trial end
+};
+
+struct BackwardInputs {
+  // [b * n_outputs + k]: dL/dy_k (LI readouts) or dL/dt_k in 1/ms (first-spike outputs).
+  std::vector<double> output_grad;
+  // Per population (empty = none): the regulariser kick subtracted from lambda_V of each
+  // neuron at each of its spikes (SPEC §4).
+  std::vector<std::vector<double>> spike_kick;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // Runs the batch and keeps its spike tape for the following backward().
+  virtual void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) = 0;
+  // Gradients of the last forward's batch, summed over its samples, written (not added)
+  // to grad (n_params values, the parameter layout). params must be those of forward().
+  virtual void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) = 0;
+  // Bytes the engine holds now (workspaces and tapes), for benchmarks.
+  virtual size_t memory_bytes() const = 0;
+};
+
+// Picks a backend by name; throws Error when it is not built or no device is present.
+std::unique_ptr<Engine> make_engine(const Network& net, const EngineOptions& opt);
+
+}  // namespace delayprop

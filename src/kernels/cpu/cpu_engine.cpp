@@ -1,0 +1,497 @@
+// The multi-threaded CPU backend: SPEC §2-§3 for every sample of a batch, samples in
+// parallel on OpenMP threads. Per-thread memory is O(neurons x max delay) (arrival and
+// adjoint-history rings) and the tape is O(spikes): nothing is kept per time step and neuron.
+//
+// Determinism: a sample's computation is sequential; gradients are accumulated in a fixed
+// number of groups of consecutive samples, and the groups are summed in order, so the
+// result does not depend on the number of threads.
+#include "kernels/cpu/cpu_engine.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+#include "core/model_math.hpp"
+
+namespace delayprop {
+namespace {
+
+constexpr uint32_t kGradGroups = 8;
+
+template <typename Real>
+struct TapeEntry {
+  int32_t step;
+  uint32_t neuron;
+  Real i0_minus_v;  // the jump's denominator, recorded at the spike (SPEC §3)
+};
+
+template <typename Real>
+class CpuEngine final : public Engine {
+ public:
+  CpuEngine(const Network& net, const EngineOptions& opt) : net_(net), opt_(opt) {
+    require(opt.threads >= 1, "engine: threads must be >= 1, got ", opt.threads);
+    const size_t np = net_.pops.size();
+    k_.resize(np);
+    out_conns_.resize(np);
+    ring_slots_.assign(np, 0);
+    hist_slots_.assign(np, 0);
+    for (uint32_t p = 0; p < np; ++p) {
+      const auto& pop = net_.pops[p];
+      if (pop.kind != PopKind::Input) {
+        k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
+        const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
+        ring_slots_[p] = ring_slots_for(smax + 1);
+        hist_slots_[p] = ring_slots_for(smax + 2);
+      }
+    }
+    for (uint32_t c = 0; c < net_.conns.size(); ++c) out_conns_[net_.conns[c].pre].push_back(c);
+    w_.resize(net_.conns.size());
+    s_.resize(net_.conns.size());
+    const double T = net_.trial_ms();
+    sumexp_w_.resize(net_.n_steps);
+    sumexp_density_.resize(net_.n_steps);
+    for (uint32_t n = 0; n < net_.n_steps; ++n) {
+      const double e = std::exp(-(n * net_.dt) / T);
+      sumexp_w_[n] = Real(e / net_.n_steps);
+      sumexp_density_[n] = Real(e / T);
+    }
+    ws_.resize(size_t(opt_.threads));
+  }
+
+  void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) override {
+    check_params(net_, params);
+    check_batch(batch);
+    load_params(params);
+    batch_ = batch;
+    const uint32_t B = batch.n_samples;
+    const uint32_t K = net_.pops[net_.output].size;
+    out.n_samples = B;
+    out.n_outputs = K;
+    out.readout.assign(size_t(B) * K, 0.0);
+    out.first_spike_step.assign(size_t(B) * K, -1);
+    max_step_.assign(size_t(B) * K, -1);
+    tapes_.resize(B);
+
+    const int T = opt_.threads;
+    std::vector<std::vector<std::vector<uint32_t>>> counts(T);
+    std::vector<uint64_t> hidden(T, 0), events(T, 0);
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (int64_t b = 0; b < int64_t(B); ++b) {
+      const int t = omp_get_thread_num();
+      if (counts[t].empty()) {
+        counts[t].resize(net_.pops.size());
+        for (size_t p = 0; p < net_.pops.size(); ++p)
+          if (net_.pops[p].kind == PopKind::LIF) counts[t][p].assign(net_.pops[p].size, 0);
+      }
+      forward_sample(uint32_t(b), ws_[t], out, counts[t], hidden[t], events[t]);
+    }
+    out.spike_counts.assign(net_.pops.size(), {});
+    for (size_t p = 0; p < net_.pops.size(); ++p) {
+      if (net_.pops[p].kind != PopKind::LIF) continue;
+      out.spike_counts[p].assign(net_.pops[p].size, 0);
+      for (int t = 0; t < T; ++t)
+        if (!counts[t].empty())
+          for (size_t j = 0; j < counts[t][p].size(); ++j) out.spike_counts[p][j] += counts[t][p][j];
+    }
+    out.hidden_spikes = 0;
+    out.synaptic_events = 0;
+    for (int t = 0; t < T; ++t) {
+      out.hidden_spikes += hidden[t];
+      out.synaptic_events += events[t];
+    }
+    out.input_spikes = batch.steps.size();
+    first_spike_step_ = out.first_spike_step;
+  }
+
+  void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) override {
+    const uint32_t B = batch_.n_samples;
+    const uint32_t K = net_.pops[net_.output].size;
+    require(in.output_grad.size() == size_t(B) * K, "backward: output_grad has ", in.output_grad.size(),
+            " values, expected ", size_t(B) * K);
+    require(grad.size() == net_.n_params, "backward: gradient buffer has ", grad.size(), " values, expected ",
+            net_.n_params);
+    require(in.spike_kick.empty() || in.spike_kick.size() == net_.pops.size(),
+            "backward: spike_kick must have one entry per population");
+    for (size_t p = 0; p < in.spike_kick.size(); ++p)
+      require(in.spike_kick[p].empty() || in.spike_kick[p].size() == net_.pops[p].size,
+              "backward: spike_kick of population '", net_.pops[p].name, "' has the wrong size");
+    (void)params;  // the Real copies loaded by forward() are used
+
+    const uint32_t G = std::min<uint32_t>(kGradGroups, std::max<uint32_t>(B, 1));
+    group_grad_.resize(G);
+#pragma omp parallel for num_threads(opt_.threads) schedule(dynamic, 1)
+    for (int64_t g = 0; g < int64_t(G); ++g) {
+      auto& acc = group_grad_[g];
+      acc.assign(net_.n_params, Real(0));
+      Workspace& ws = ws_[omp_get_thread_num()];
+      const uint32_t b0 = uint32_t(uint64_t(B) * g / G), b1 = uint32_t(uint64_t(B) * (g + 1) / G);
+      for (uint32_t b = b0; b < b1; ++b) backward_sample(b, ws, in, acc);
+    }
+    const int64_t P = int64_t(net_.n_params);
+#pragma omp parallel for num_threads(opt_.threads) schedule(static)
+    for (int64_t i = 0; i < P; ++i) {
+      double sum = 0.0;
+      for (uint32_t g = 0; g < G; ++g) sum += double(group_grad_[g][i]);
+      grad[i] = sum;
+    }
+    for (const auto& c : net_.conns) {
+      if (!c.learn_weights) std::fill_n(grad.begin() + c.weight_offset, c.n_synapses(), 0.0);
+      if (!c.learn_delays) std::fill_n(grad.begin() + c.delay_offset, c.n_synapses(), 0.0);
+    }
+  }
+
+  size_t memory_bytes() const override {
+    size_t bytes = 0;
+    for (const auto& ws : ws_)
+      for (const auto* vv : {&ws.v, &ws.i, &ws.ring, &ws.lv, &ws.li, &ws.hv, &ws.hi})
+        for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
+    for (const auto& t : tapes_)
+      for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
+    for (const auto& g : group_grad_) bytes += g.capacity() * sizeof(Real);
+    for (size_t c = 0; c < w_.size(); ++c) bytes += w_[c].capacity() * sizeof(Real) + s_[c].capacity() * 4;
+    return bytes;
+  }
+
+ private:
+  struct Workspace {
+    std::vector<std::vector<Real>> v, i, ring;    // forward, per population
+    std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
+    std::vector<std::vector<Real>> lv, li, hv, hi;  // backward, per population
+  };
+
+  void check_batch(const SpikeBatch& batch) const {
+    require(batch.offsets.size() == size_t(batch.n_samples) + 1 && batch.offsets.back() == batch.steps.size() &&
+                batch.channels.size() == batch.steps.size(),
+            "spike batch: inconsistent CSR arrays");
+    for (uint32_t b = 0; b < batch.n_samples; ++b) {
+      int32_t prev = 0;
+      for (uint64_t e = batch.offsets[b]; e < batch.offsets[b + 1]; ++e) {
+        const int32_t s = batch.steps[e];
+        if (s < 0 || uint32_t(s) >= net_.n_steps)
+          fail("input spike ", e - batch.offsets[b], " of sample ", b, " is outside the trial [0, ",
+               net_.trial_ms(), ") ms (step ", s, " of ", net_.n_steps, ")");
+        if (batch.channels[e] >= net_.n_input_channels)
+          fail("input spike ", e - batch.offsets[b], " of sample ", b, ": unit ", batch.channels[e],
+               " is out of range (", net_.n_input_channels, " input channels)");
+        require(s >= prev, "spike batch: sample ", b, " is not sorted by time");
+        prev = s;
+      }
+    }
+    // Input channel -> population lookup is by offset; inputs are contiguous.
+  }
+
+  void load_params(std::span<const double> params) {
+    for (size_t c = 0; c < net_.conns.size(); ++c) {
+      const auto& conn = net_.conns[c];
+      const size_t n = conn.n_synapses();
+      w_[c].resize(n);
+      s_[c].resize(n);
+      for (size_t k = 0; k < n; ++k) {
+        w_[c][k] = Real(params[conn.weight_offset + k]);
+        s_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
+      }
+    }
+  }
+
+  // Which input population a global channel belongs to, and its index there.
+  std::pair<uint32_t, uint32_t> input_of(uint32_t channel) const {
+    uint32_t best = 0;
+    for (uint32_t p = 0; p < net_.pops.size(); ++p)
+      if (net_.pops[p].kind == PopKind::Input && net_.input_channel_offset[p] <= channel) best = p;
+    return {best, channel - net_.input_channel_offset[best]};
+  }
+
+  void ensure_forward(Workspace& ws) {
+    if (!ws.v.empty()) return;
+    const size_t np = net_.pops.size();
+    ws.v.resize(np);
+    ws.i.resize(np);
+    ws.ring.resize(np);
+    ws.fired.resize(np);
+    for (size_t p = 0; p < np; ++p) {
+      if (net_.pops[p].kind == PopKind::Input) continue;
+      const size_t N = net_.pops[p].size;
+      ws.v[p].resize(N);
+      ws.i[p].resize(N);
+      ws.ring[p].resize(size_t(ring_slots_[p]) * N);
+      if (net_.pops[p].single_spike) ws.fired[p].resize(N);
+    }
+  }
+
+  void ensure_backward(Workspace& ws) {
+    if (!ws.lv.empty()) return;
+    const size_t np = net_.pops.size();
+    ws.lv.resize(np);
+    ws.li.resize(np);
+    ws.hv.resize(np);
+    ws.hi.resize(np);
+    for (size_t p = 0; p < np; ++p) {
+      if (net_.pops[p].kind == PopKind::Input) continue;
+      const size_t N = net_.pops[p].size;
+      ws.lv[p].resize(N);
+      ws.li[p].resize(N);
+      ws.hv[p].resize(size_t(hist_slots_[p]) * N);
+      ws.hi[p].resize(size_t(hist_slots_[p]) * N);
+    }
+  }
+
+  // Scatters one spike of neuron i (population pre) emitted in step n into the rings.
+  uint64_t deliver(Workspace& ws, uint32_t pre, uint32_t i, int32_t n) {
+    uint64_t events = 0;
+    for (uint32_t c : out_conns_[pre]) {
+      const auto& conn = net_.conns[c];
+      const uint32_t N = conn.n_post;
+      const uint32_t mask = ring_slots_[conn.post] - 1;
+      Real* ring = ws.ring[conn.post].data();
+      const Real* w = w_[c].data() + size_t(i) * N;
+      const int32_t* s = s_[c].data() + size_t(i) * N;
+      for (uint32_t j = 0; j < N; ++j) ring[size_t((uint32_t(n + 1 + s[j])) & mask) * N + j] += w[j];
+      events += N;
+    }
+    return events;
+  }
+
+  void forward_sample(uint32_t b, Workspace& ws, ForwardOutputs& out, std::vector<std::vector<uint32_t>>& counts,
+                      uint64_t& hidden, uint64_t& events) {
+    ensure_forward(ws);
+    const size_t np = net_.pops.size();
+    auto& tape = tapes_[b];
+    tape.resize(np);
+    for (size_t p = 0; p < np; ++p) {
+      tape[p].clear();
+      if (net_.pops[p].kind == PopKind::Input) continue;
+      std::fill(ws.v[p].begin(), ws.v[p].end(), Real(0));
+      std::fill(ws.i[p].begin(), ws.i[p].end(), Real(0));
+      std::fill(ws.ring[p].begin(), ws.ring[p].end(), Real(0));
+      std::fill(ws.fired[p].begin(), ws.fired[p].end(), uint8_t(0));
+    }
+    const uint32_t K = net_.pops[net_.output].size;
+    const Readout ro = net_.pops[net_.output].readout;
+    double* y = out.readout.data() + size_t(b) * K;
+    int32_t* first = out.first_spike_step.data() + size_t(b) * K;
+    int32_t* nstar = max_step_.data() + size_t(b) * K;
+    std::vector<Real> ymax(ro == Readout::Max ? K : 0, -std::numeric_limits<Real>::infinity());
+    std::vector<Real> yacc(K, Real(0));
+    uint64_t in = batch_.offsets[b];
+    const uint64_t in_end = batch_.offsets[b + 1];
+
+    for (int32_t n = 0; n < int32_t(net_.n_steps); ++n) {
+      for (uint32_t p = 0; p < np; ++p) {
+        const auto& pop = net_.pops[p];
+        if (pop.kind == PopKind::Input) continue;
+        const auto& k = k_[p];
+        const uint32_t N = pop.size;
+        Real* V = ws.v[p].data();
+        Real* I = ws.i[p].data();
+        Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
+        if (pop.kind == PopKind::LI) {
+          for (uint32_t j = 0; j < N; ++j) {
+            I[j] += slot[j];
+            slot[j] = Real(0);
+            lif_step(k, V[j], I[j]);
+          }
+          if (p == net_.output) accumulate_readout(ro, n, V, K, yacc.data(), ymax.data(), nstar);
+          continue;
+        }
+        const size_t tape_start = tape[p].size();
+        uint8_t* fired = pop.single_spike ? ws.fired[p].data() : nullptr;
+        for (uint32_t j = 0; j < N; ++j) {
+          I[j] += slot[j];
+          slot[j] = Real(0);
+          const Real i0 = I[j];
+          lif_step(k, V[j], I[j]);
+          if (fired && fired[j]) {
+            V[j] = Real(0);  // refractory for the rest of the trial
+          } else if (V[j] >= k.theta) {
+            tape[p].push_back({n, j, i0 - V[j]});
+            V[j] = Real(0);
+            if (fired) fired[j] = 1;
+          }
+        }
+        for (size_t e = tape_start; e < tape[p].size(); ++e) {
+          const uint32_t j = tape[p][e].neuron;
+          ++counts[p][j];
+          if (p == net_.output && first[j] < 0) first[j] = n;
+        }
+        hidden += tape[p].size() - tape_start;
+      }
+      // Deliver every spike of step n: inputs first, then populations in order.
+      for (; in < in_end && batch_.steps[in] == n; ++in) {
+        const auto [p, i] = input_of(batch_.channels[in]);
+        events += deliver(ws, p, i, n);
+      }
+      for (uint32_t p = 0; p < np; ++p) {
+        if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
+        size_t e0 = tape[p].size();
+        while (e0 > 0 && tape[p][e0 - 1].step == n) --e0;
+        for (size_t e = e0; e < tape[p].size(); ++e) events += deliver(ws, p, tape[p][e].neuron, n);
+      }
+    }
+    for (uint32_t k = 0; k < K; ++k) {
+      if (ro == Readout::Max) y[k] = double(ymax[k]);
+      else if (ro == Readout::FirstSpike) y[k] = first[k] >= 0 ? first[k] * net_.dt : net_.trial_ms();
+      else y[k] = double(yacc[k]);
+    }
+  }
+
+  void accumulate_readout(Readout ro, int32_t n, const Real* V, uint32_t K, Real* yacc, Real* ymax,
+                          int32_t* nstar) const {
+    switch (ro) {
+      case Readout::SumExp:
+        for (uint32_t k = 0; k < K; ++k) yacc[k] += sumexp_w_[n] * V[k];
+        break;
+      case Readout::Average:
+        for (uint32_t k = 0; k < K; ++k) yacc[k] += V[k] / Real(net_.n_steps);
+        break;
+      case Readout::Max:
+        for (uint32_t k = 0; k < K; ++k)
+          if (V[k] > ymax[k]) {
+            ymax[k] = V[k];
+            nstar[k] = n;
+          }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
+  // history of every target at the arrival step, returns R and accumulates dL/dw, dL/dd.
+  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Real* acc) {
+    Real r = 0;
+    for (uint32_t c : out_conns_[pre]) {
+      const auto& conn = net_.conns[c];
+      const uint32_t N = conn.n_post;
+      const uint32_t mask = hist_slots_[conn.post] - 1;
+      const Real* hv = ws.hv[conn.post].data();
+      const Real* hi = ws.hi[conn.post].data();
+      const Real tau_s = k_[conn.post].tau_s;
+      const size_t row = size_t(i) * N;
+      const Real* w = w_[c].data() + row;
+      const int32_t* s = s_[c].data() + row;
+      Real* gw = acc + conn.weight_offset + row;
+      Real* gd = acc + conn.delay_offset + row;
+      for (uint32_t j = 0; j < N; ++j) {
+        // Arrivals at or after the trial end read zeros: those slots are not written yet.
+        const size_t at = size_t((uint32_t(n + 1 + s[j])) & mask) * N + j;
+        const Real lv = hv[at], li = hi[at];
+        r += w[j] * (lv - li);
+        gw[j] -= tau_s * li;
+        gd[j] -= w[j] * (li - lv);
+      }
+    }
+    return r;
+  }
+
+  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, std::vector<Real>& accv) {
+    ensure_backward(ws);
+    const size_t np = net_.pops.size();
+    for (size_t p = 0; p < np; ++p) {
+      if (net_.pops[p].kind == PopKind::Input) continue;
+      std::fill(ws.lv[p].begin(), ws.lv[p].end(), Real(0));
+      std::fill(ws.li[p].begin(), ws.li[p].end(), Real(0));
+      std::fill(ws.hv[p].begin(), ws.hv[p].end(), Real(0));
+      std::fill(ws.hi[p].begin(), ws.hi[p].end(), Real(0));
+    }
+    Real* acc = accv.data();
+    const auto& tape = tapes_[b];
+    const uint32_t K = net_.pops[net_.output].size;
+    const auto& outpop = net_.pops[net_.output];
+    const Readout ro = outpop.readout;
+    const double* g = in.output_grad.data() + size_t(b) * K;
+    const int32_t* first = first_spike_step_.data() + size_t(b) * K;
+    const int32_t* nstar = max_step_.data() + size_t(b) * K;
+    std::vector<size_t> cursor(np);
+    for (size_t p = 0; p < np; ++p) cursor[p] = tape[p].size();
+    uint64_t in_cur = batch_.offsets[b + 1];
+    const uint64_t in_begin = batch_.offsets[b];
+    std::vector<Real> sdens(K);
+    const Real inv_T = Real(1.0 / net_.trial_ms());
+
+    for (int32_t n = int32_t(net_.n_steps) - 1; n >= 0; --n) {
+      // (a) adjoint jumps at this step's spikes, fused with their gradients (d).
+      for (uint32_t p = 0; p < np; ++p) {
+        const auto& pop = net_.pops[p];
+        if (pop.kind != PopKind::LIF) continue;
+        Real* lv = ws.lv[p].data();
+        Real* li = ws.li[p].data();
+        const std::vector<double>* kick =
+            in.spike_kick.size() > p && !in.spike_kick[p].empty() ? &in.spike_kick[p] : nullptr;
+        while (cursor[p] > 0 && tape[p][cursor[p] - 1].step == n) {
+          const auto& e = tape[p][--cursor[p]];
+          const uint32_t q = e.neuron;
+          Real r = gather(ws, p, q, n, acc);
+          if (p == net_.output && ro == Readout::FirstSpike && first[q] == n) r += Real(g[q]);
+          if (pop.single_spike) lv[q] = li[q] = Real(0);
+          lv[q] = spike_jump(lv[q], k_[p].theta, r, e.i0_minus_v);
+          if (kick) lv[q] -= Real((*kick)[q]);
+        }
+      }
+      if (ro == Readout::Max) {
+        Real* lv = ws.lv[net_.output].data();
+        for (uint32_t k = 0; k < K; ++k)
+          if (nstar[k] == n) lv[k] -= Real(g[k]) / k_[net_.output].tau_m;
+      }
+      // (b) one backward step per population, (c) store H[n].
+      for (uint32_t p = 0; p < np; ++p) {
+        const auto& pop = net_.pops[p];
+        if (pop.kind == PopKind::Input) continue;
+        const auto& k = k_[p];
+        const uint32_t N = pop.size;
+        Real* lv = ws.lv[p].data();
+        Real* li = ws.li[p].data();
+        const size_t at = size_t(uint32_t(n) & (hist_slots_[p] - 1)) * N;
+        Real* hv = ws.hv[p].data() + at;
+        Real* hi = ws.hi[p].data() + at;
+        const bool dens = p == net_.output && (ro == Readout::SumExp || ro == Readout::Average);
+        if (dens) {
+          const Real f = ro == Readout::SumExp ? sumexp_density_[n] : inv_T;
+          for (uint32_t j = 0; j < N; ++j) sdens[j] = Real(g[j]) * f;
+          for (uint32_t j = 0; j < N; ++j) {
+            adjoint_step(k, sdens[j], lv[j], li[j]);
+            hv[j] = lv[j];
+            hi[j] = li[j];
+          }
+        } else {
+          for (uint32_t j = 0; j < N; ++j) {
+            adjoint_step(k, Real(0), lv[j], li[j]);
+            hv[j] = lv[j];
+            hi[j] = li[j];
+          }
+        }
+      }
+      // (d) gradients of this step's input spikes.
+      while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
+        --in_cur;
+        const auto [p, i] = input_of(batch_.channels[in_cur]);
+        gather(ws, p, i, n, acc);
+      }
+    }
+  }
+
+  const Network net_;
+  const EngineOptions opt_;
+  std::vector<StepConstants<Real>> k_;
+  std::vector<std::vector<uint32_t>> out_conns_;
+  std::vector<uint32_t> ring_slots_, hist_slots_;
+  std::vector<Real> sumexp_w_, sumexp_density_;
+  std::vector<std::vector<Real>> w_;
+  std::vector<std::vector<int32_t>> s_;
+  SpikeBatch batch_;
+  std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
+  std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]
+  std::vector<Workspace> ws_;
+  std::vector<std::vector<Real>> group_grad_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_cpu_engine(const Network& net, const EngineOptions& opt) {
+  if (opt.precision == Precision::Float64) return std::make_unique<CpuEngine<double>>(net, opt);
+  return std::make_unique<CpuEngine<float>>(net, opt);
+}
+
+}  // namespace delayprop
