@@ -1,0 +1,47 @@
+# Distributed tests: the MPI communicator under a real launcher with 1-4 ranks, sample
+# coverage of the sharding, and fast failure when one rank throws or dies.
+if(NOT DELAYPROP_HAVE_MPI)
+  return()
+endif()
+
+add_executable(delayprop_mpi_check ${CMAKE_CURRENT_LIST_DIR}/mpi_check.cpp)
+target_link_libraries(delayprop_mpi_check PRIVATE delayprop_core)
+
+# Open MPI refuses more ranks than cores without --oversubscribe, and refuses root (CI
+# runs as root) without the two variables below; MPICH needs neither.
+execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _dp_mpiexec_version
+                ERROR_QUIET)
+set(DP_MPIEXEC_FLAGS ${MPIEXEC_PREFLAGS})
+if(_dp_mpiexec_version MATCHES "Open MPI|OpenRTE")
+  list(APPEND DP_MPIEXEC_FLAGS --oversubscribe)
+endif()
+set(DP_MPI_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    OMPI_MCA_rmaps_base_oversubscribe=1)
+
+foreach(np 1 2 3 4)
+  foreach(mode collectives coverage)
+    add_test(NAME dist_${mode}_np${np}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${DP_MPIEXEC_FLAGS}
+                     $<TARGET_FILE:delayprop_mpi_check> ${mode} --expect-size ${np})
+    set_tests_properties(dist_${mode}_np${np} PROPERTIES TIMEOUT 60 LABELS dist
+                         ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS ${np})
+  endforeach()
+endforeach()
+
+# One rank fails while the others wait in a collective: the job must end within 20 s, with
+# a non-zero exit and a message saying why.
+set(_dp_fail_cases
+    "fail-throw|rank 2 of 3: an exception is leaving the MPI session"
+    "fail-throw-main|error \\(rank 2 of 3\\): deliberate failure on rank 2"
+    "fail-kill|signal 9|Killed|KILLED")
+foreach(case ${_dp_fail_cases})
+  string(REPLACE "|" ";" parts "${case}")
+  list(POP_FRONT parts mode)
+  list(JOIN parts "|" pattern)
+  add_test(NAME dist_${mode}_np3
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/expect_abort.sh 20 "${pattern}" --
+                   ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${DP_MPIEXEC_FLAGS}
+                   $<TARGET_FILE:delayprop_mpi_check> ${mode})
+  set_tests_properties(dist_${mode}_np3 PROPERTIES TIMEOUT 60 LABELS dist
+                       ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
+endforeach()
