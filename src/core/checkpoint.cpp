@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/h5.hpp"
 #include "core/param_io.hpp"
+#include "core/test_hooks.hpp"
 
 namespace delayprop {
 namespace fs = std::filesystem;
@@ -34,6 +35,8 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
     f.write_string("/config", config_toml);
     write_params(net, st.params, f, "/params");
     f.write("/params_flat", st.params, {st.params.size()});
+    f.flush();
+    kill_point("checkpoint");
     f.write("/best_params_flat", st.best_params, {st.best_params.size()});
     f.write("/adam/m", st.adam_m, {st.adam_m.size()});
     f.write("/adam/v", st.adam_v, {st.adam_v.size()});

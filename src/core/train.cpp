@@ -20,6 +20,7 @@
 #include "core/loss.hpp"
 #include "core/optimizer.hpp"
 #include "core/rng.hpp"
+#include "core/test_hooks.hpp"
 
 namespace delayprop {
 namespace fs = std::filesystem;
@@ -185,6 +186,7 @@ class Trainer {
           st.wall_time_s = prior_wall + seconds_since(t_start);
           save(st);
         }
+        kill_point("batch");
       }
 
       // ---- end of epoch ----
