@@ -45,3 +45,17 @@ foreach(case ${_dp_fail_cases})
   set_tests_properties(dist_${mode}_np3 PROPERTIES TIMEOUT 60 LABELS dist
                        ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
 endforeach()
+
+# The same global batches trained with 1, 2 and 3 ranks end with the same parameters. The
+# sequence task has 2 samples: with batch 2 and 3 ranks one rank holds an empty shard.
+# TODO: a larger data set (Yin-Yang, batch 32) once the data module lands.
+if(TARGET delayprop-train)
+  add_test(NAME dist_train_ranks_agree
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/train_ranks.sh $<TARGET_FILE:delayprop-train>
+                   ${PROJECT_SOURCE_DIR}/configs/sequence.toml 1e-9
+                   ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${DP_MPIEXEC_FLAGS} --
+                   --set train.batch_size=2 --set train.epochs=4 --set train.shuffle=true
+                   --set train.checkpoint_every=1)
+  set_tests_properties(dist_train_ranks_agree PROPERTIES TIMEOUT 300 LABELS dist
+                       ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
+endif()
