@@ -6,6 +6,7 @@
 #include "core/cli.hpp"
 #include "core/config.hpp"
 #include "core/train.hpp"
+#include "dist/mpi.hpp"
 
 using namespace delayprop;
 
@@ -14,7 +15,8 @@ static const char* kUsage =
     "                       [--seed S] [--threads N] [--resume] [--quiet]\n";
 
 int main(int argc, char** argv) {
-  return run_main("delayprop-train", [&] {
+  dist::MpiSession mpi(&argc, &argv);
+  return mpi.run_main("delayprop-train", [&] {
     Args args(argc, argv, {"config", "set", "out", "seed", "threads"}, {"resume", "quiet", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
@@ -27,7 +29,7 @@ int main(int argc, char** argv) {
     }
     if (args.has("threads")) sets.push_back("engine.threads=" + std::to_string(args.get_int("threads", 1)));
     Config cfg = load_config(args.require_value("config"), sets);
-    auto comm = dist::make_local_communicator();
+    auto comm = dist::make_communicator("auto");
     TrainOptions opt;
     opt.out_dir = args.require_value("out");
     opt.resume = args.has("resume");

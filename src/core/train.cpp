@@ -21,6 +21,7 @@
 #include "core/optimizer.hpp"
 #include "core/rng.hpp"
 #include "core/test_hooks.hpp"
+#include "dist/shard.hpp"
 
 namespace delayprop {
 namespace fs = std::filesystem;
@@ -29,24 +30,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// ---- temporary until src/dist/shard.hpp lands ----
-struct Shard {
-  uint64_t begin, end;
-};
-Shard shard_of(uint64_t n, int rank, int size) {
-  const uint64_t base = n / size, extra = n % size;
-  const uint64_t r = uint64_t(rank);
-  const uint64_t begin = r * base + std::min(r, extra);
-  return {begin, begin + base + (r < extra ? 1 : 0)};
-}
-std::vector<uint32_t> epoch_order(uint64_t n, uint64_t seed, uint32_t epoch) {
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  Rng rng(hash_key(seed, 0x5348554646ULL, epoch));
-  for (uint64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  return order;
-}
-// ----
+using dist::epoch_order;
+using dist::Shard;
+using dist::shard_of;
 
 double peak_memory_mb() {
   rusage ru{};
