@@ -15,12 +15,14 @@
 #include <sstream>
 
 #include "core/checkpoint.hpp"
-#include "core/data/tmp_dataset.hpp"
+#include "core/data/augment.hpp"
+#include "core/data/dataset.hpp"
 #include "core/error.hpp"
 #include "core/loss.hpp"
 #include "core/optimizer.hpp"
 #include "core/rng.hpp"
 #include "core/test_hooks.hpp"
+#include "dist/shard.hpp"
 
 namespace delayprop {
 namespace fs = std::filesystem;
@@ -29,24 +31,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// ---- temporary until src/dist/shard.hpp lands ----
-struct Shard {
-  uint64_t begin, end;
-};
-Shard shard_of(uint64_t n, int rank, int size) {
-  const uint64_t base = n / size, extra = n % size;
-  const uint64_t r = uint64_t(rank);
-  const uint64_t begin = r * base + std::min(r, extra);
-  return {begin, begin + base + (r < extra ? 1 : 0)};
-}
-std::vector<uint32_t> epoch_order(uint64_t n, uint64_t seed, uint32_t epoch) {
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  Rng rng(hash_key(seed, 0x5348554646ULL, epoch));
-  for (uint64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  return order;
-}
-// ----
+using dist::epoch_order;
+using dist::Shard;
+using dist::shard_of;
 
 double peak_memory_mb() {
   rusage ru{};
@@ -133,7 +120,11 @@ class Trainer {
     json last_metrics;
 
     for (uint32_t epoch = st.epoch; epoch < cfg_.train.epochs; ++epoch) {
-      const EventDataset& train_set = data_.train;
+      // Augmented examples are a function of (seed, epoch, example): every rank builds the same.
+      EventDataset augmented;
+      const bool augment = cfg_.data.shift > 0 || cfg_.data.blend > 0;
+      if (augment) augmented = augment_epoch(data_.train, cfg_.data.shift, cfg_.data.blend, cfg_.train.seed, epoch);
+      const EventDataset& train_set = augment ? augmented : data_.train;
       const uint64_t n = train_set.samples.size();
       std::vector<uint32_t> order;
       if (cfg_.train.shuffle) {
@@ -151,7 +142,7 @@ class Trainer {
         const uint64_t gB = g1 - g0;
         const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
         std::span<const uint32_t> mine(order.data() + g0 + sh.begin, sh.end - sh.begin);
-        make_batch(train_set, mine, net_, data_.merge_duplicates, batch, labels, stats_);
+        make_batch(train_set, mine, net_, batch, labels, stats_);
         engine_->forward(st.params, batch, fwd);
 
         // Spike counts over the global batch: the regulariser and the bumps need them.
@@ -211,7 +202,7 @@ class Trainer {
         m["valid_loss"] = e.second;
         if (early_on_valid) metric = e.first;
       }
-      if (data_.has_test && cfg_.train.eval_test_every_epoch) {
+      if (!data_.test.samples.empty() && cfg_.train.eval_test_every_epoch) {
         const auto e = evaluate(data_.test, st.params);
         m["test_accuracy"] = e.first;
         m["test_loss"] = e.second;
@@ -225,7 +216,7 @@ class Trainer {
         ++st.epochs_since_best;
       }
       m["epoch_time_s"] = seconds_since(t_epoch);
-      m["dropped_events"] = stats_.dropped_events;
+      m["dropped_late_events_so_far"] = stats_.dropped_late;
       st.epoch = epoch + 1;
       st.batch = 0;
       st.epoch_loss = st.epoch_correct = st.epoch_samples = 0.0;
@@ -262,7 +253,7 @@ class Trainer {
     s["train_accuracy"] = last_metrics.value("train_accuracy", 0.0);
     s["loss"] = last_metrics.value("train_loss", 0.0);
     if (data_.has_valid) s["valid_accuracy"] = evaluate(data_.valid, st.best_params).first;
-    if (data_.has_test) {
+    if (!data_.test.samples.empty()) {
       const auto e = evaluate(data_.test, st.best_params);
       s["test_accuracy"] = e.first;
       s["test_loss"] = e.second;
@@ -275,7 +266,9 @@ class Trainer {
     s["world_size"] = comm_.size();
     s["threads"] = cfg_.engine.threads;
     s["backend"] = cfg_.engine.backend;
-    s["dropped_events"] = stats_.dropped_events;
+    s["dropped_late_events"] = stats_.dropped_late;
+    s["dropped_late_events_eval"] = eval_stats_.dropped_late;
+    s["data"] = data_.description;
     s["n_params"] = net_.n_params;
     const std::string text = s.dump(2);
     if (root_) {
@@ -420,7 +413,7 @@ class Trainer {
       const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
       idx.resize(sh.end - sh.begin);
       std::iota(idx.begin(), idx.end(), uint32_t(g0 + sh.begin));
-      make_batch(d, idx, net_, data_.merge_duplicates, batch, labels, stats_);
+      make_batch(d, idx, net_, batch, labels, eval_stats_);
       engine_->forward(params, batch, fwd);
       LossResult r = compute_loss(cfg_.loss, fwd, labels, n, net_.trial_ms(), bin);
       sums[0] += r.correct;
@@ -480,7 +473,8 @@ class Trainer {
   bool root_;
   DataSplits data_;
   std::unique_ptr<Engine> engine_;
-  BatchStats stats_;
+  BatchStats stats_;       // training batches of this process
+  BatchStats eval_stats_;  // evaluation batches
   std::ofstream metrics_;
   double last_progress_ = -1.0;
 };
