@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training gives the same parameters whatever the number of ranks: trains the
 # same global batches with 1, 2 and 3 ranks under the MPI launcher and compares the final
-# parameters (checkpoint.h5:/params_flat) with the 1-rank run.
+# parameters (checkpoint.h5:/params_flat) with the 1-rank run. Needs checkpoint_every = 1
+# and at least 2 epochs (checkpoint.prev.h5 shows that training moved the parameters).
 #   train_ranks.sh TRAIN_EXE CONFIG MAX_REL_DIFF MPIEXEC NP_FLAG [MPIEXEC_FLAGS...] -- [--set ...]
 set -euo pipefail
 exe=$1; config=$2; tol=$3; mpiexec=$4; npflag=$5; shift 5
@@ -25,6 +26,12 @@ def params(np_):
         return f["/params_flat"][()]
 ref = params(1)
 status = 0
+# A comparison of untrained parameters would prove nothing: the last epoch must move them.
+with h5py.File(f"{out}/np1/checkpoint.prev.h5", "r") as f:
+    moved = float(np.max(np.abs(f["/params_flat"][()] - ref)))
+print(f"largest parameter change in the last epoch (1 rank): {moved:.3e}")
+if not moved > 0:
+    print("FAIL: the parameters did not change during the last epoch"); status = 1
 for np_ in (2, 3):
     p = params(np_)
     world = json.load(open(f"{out}/np{np_}/summary.json"))["world_size"]
