@@ -89,8 +89,8 @@ void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& tr
     for (auto [attr, want] : {std::pair<const char*, uint32_t>{"n_channels", channels}, {"n_classes", classes}})
       if (f.has_attr(attr)) {
         const std::string v = f.read_string_attr(attr);
-        require(v == std::to_string(want), train_path, ": attribute ", attr, " is ", v, " but ", want,
-                " are expected (network and data.sum_channels)");
+        require(v == std::to_string(want), train_path, ": attribute ", attr, " is ", v, " but data.kind \"",
+                spec.kind, "\" with this network expects ", want);
       }
   }
   d.train = read_events(train_path, channels, classes);
