@@ -11,6 +11,7 @@
 
 #include "core/config.hpp"
 #include "core/engine.hpp"
+#include "core/error.hpp"
 #include "core/loss.hpp"
 #include "core/network.hpp"
 #include "core/spikes.hpp"
