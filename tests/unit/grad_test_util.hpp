@@ -1,10 +1,18 @@
 #pragma once
 // Shared helpers of the gradient tests: loss/gradient evaluation through the public engine
 // interface, cosine similarity, random input batches.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <span>
 #include <string>
 #include <vector>
@@ -104,5 +112,68 @@ inline Connection make_conn(const Network& net, const std::string& name, const s
   c.max_delay_ms = max_delay_ms;
   return c;
 }
+
+// ---- Driver runs ---------------------------------------------------------------------
+
+struct ProcessResult {
+  bool exited = false;  // false: killed by a signal (a crash)
+  int code = -1;        // exit status, or the signal number when !exited
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs a program (no shell) with stdout/stderr captured in files under dir.
+inline ProcessResult run_process(const std::vector<std::string>& argv, const std::string& dir) {
+  const std::string out_path = dir + "/stdout.txt", err_path = dir + "/stderr.txt";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (o < 0 || e < 0) _exit(126);
+    dup2(o, 1);
+    dup2(e, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  ProcessResult r;
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return r;
+  r.exited = WIFEXITED(status);
+  r.code = r.exited ? WEXITSTATUS(status) : (WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+// A fresh directory under the system temp dir, removed with the object.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "delayprop-test-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  void write(const std::string& name, const std::string& text) const { std::ofstream(file(name)) << text; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace delayprop::testutil
