@@ -170,6 +170,53 @@ TEST(SingleLIMax, MatchesClosedForm) {
   }
 }
 
+// Limitation of the max readout rule (SPEC §3 (a)), shown, not asserted: the jump at n* assumes
+// V' = 0 at the maximum. An inhibitory arrival while V rises makes the maximum sit on that
+// arrival's kink, y = V(t_a), and dy/dd of the inhibitory synapse is V'(t_a-) != 0, but the
+// rule gives 0 there (the arrival reads the adjoint after the jump). Here input 0 (w 1) arrives
+// at 2 ms, input 1 (w -3) at 5 ms, before the peak of the first PSP.
+TEST(SingleLIMax, InhibitoryKinkIsNotDifferentiated) {
+  const double dt = 0.001;
+  Network net;
+  net.dt = dt;
+  net.n_steps = uint32_t(std::lround(kTrial / dt));
+  net.pops = {make_pop("in", PopKind::Input, 2), lif("out", PopKind::LI, Readout::Max)};
+  net.conns = {make_conn(net, "in_out", "in", "out", 6.0)};
+  net.finalize();
+  const std::vector<double> params{1.0, -3.0, 1.0, 1.0};  // w[0], w[1], d[0], d[1]
+  auto engine = make_engine(net, [] {
+    EngineOptions o;
+    o.precision = Precision::Float64;
+    return o;
+  }());
+  SpikeBatch batch;
+  const std::vector<double> t{mid_step(1.0, dt), mid_step(4.0, dt)};
+  const std::vector<uint32_t> c{0, 1};
+  batch.add_sample(t, c, dt);
+  auto y_at = [&](const std::vector<double>& p) {
+    ForwardOutputs f;
+    engine->forward(p, batch, f);
+    return f.readout[0];
+  };
+  const double y = y_at(params);
+  BackwardInputs bin;
+  bin.output_grad = {1.0};
+  std::vector<double> g(4);
+  engine->backward(params, bin, g);
+  auto q = params;
+  q[3] += 0.05;
+  const double yp = y_at(q);
+  q[3] -= 0.1;
+  const double fd = (yp - y_at(q)) / 0.1;
+  const double u = 3.0;  // t_a - t1: both arrivals are shifted alike by the discretisation
+  const double exact = (1.0 * std::exp(-u / kTauS) - 1.0 * kK * h(u)) / kTauM;  // V'(t_a-) = (I - V) / tau_m
+  std::printf("[closed-form a] max at an inhibitory kink: y %.6f (V(t_a) %.6f)  dy/dd_inh: finite diff %.6f, "
+              "V'(t_a-) %.6f, EventProp %.6f\n",
+              y, kK * h(u), fd, exact, g[3]);
+  EXPECT_NEAR(y, kK * h(u), 1e-3);
+  EXPECT_NEAR(fd, exact, 1e-3 * std::fabs(exact) + 1e-5);
+}
+
 // ---- (b) input -> LIF (one spike) -> LI -------------------------------------------------
 
 // First crossing of theta by w k h(u), by bisection on [0, u_peak].

@@ -201,6 +201,8 @@ struct FdCase {
   uint32_t copies;
 };
 
+void PrintTo(const FdCase& c, std::ostream* os) { *os << c.name; }
+
 class FiniteDiff : public ::testing::TestWithParam<FdCase> {};
 
 TEST_P(FiniteDiff, CosinePerGroup) {
@@ -261,6 +263,26 @@ TEST(FiniteDiffFirstSpike, CosinePerGroup) {
     EXPECT_GE(r.cosine, 0.97) << r.name;
     EXPECT_LE(r.n_jump * 5, r.n) << r.name;
   }
+}
+
+// The float32 engine computes the same gradient as the float64 one on the network above, up
+// to rounding (which may move a threshold crossing by a step now and then).
+TEST(FiniteDiffPrecision, Float32MatchesFloat64) {
+  Problem pb = feedforward(Readout::SumExp, 0.01, 2);
+  const auto params = random_params(pb.net, kFeedforwardInit, 5);
+  auto e64 = make_engine(pb.net, pb.opt);
+  const auto g64 = pb.grad_at(*e64, params);
+  pb.opt.precision = Precision::Float32;
+  auto e32 = make_engine(pb.net, pb.opt);
+  const auto g32 = pb.grad_at(*e32, params);
+  for (const auto& c : pb.net.conns)
+    for (int is_delay = 0; is_delay < 2; ++is_delay) {
+      const size_t off = is_delay ? c.delay_offset : c.weight_offset, n = c.n_synapses();
+      const std::span<const double> a(g32.data() + off, n), b(g64.data() + off, n);
+      const double cs = cosine(a, b);
+      std::printf("[precision] %s.%s float32 vs float64 cosine %.7f\n", c.name.c_str(), is_delay ? "delays" : "weights", cs);
+      EXPECT_GE(cs, 0.999) << c.name;
+    }
 }
 
 }  // namespace
