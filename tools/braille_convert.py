@@ -211,6 +211,15 @@ def self_test_cases():
                 if not abs(x[i] - level) < th:
                     print("self-test FAILED: random signal, threshold %g, sample %d: x %g level %g" % (th, i, x[i], level))
                     return 1
+    # A published event pickle: events[taxel][polarity] -> times, as records or as columns.
+    recs = [{"letter": "C", "events": [[[], []] for _ in range(N_TAXELS)], "repetition": 3}]
+    recs[0]["events"][2][1] = [0.5, 0.1]
+    recs[0]["events"][11][0] = [0.3]
+    for data in (recs, {"letter": ["C"], "events": [recs[0]["events"]]}):
+        (t, c, label, rep), = from_events(data, 1.0)
+        if list(c) != [5, 22, 5] or not np.allclose(t, [0.1, 0.3, 0.5]) or label != 3:
+            print("self-test FAILED: event pickle -> times %s channels %s label %s" % (list(t), list(c), label))
+            return 1
     split = stratified_split(np.repeat(np.arange(27), 50), 0)
     if [len(p) for p in split] != [945, 135, 270] or len(np.unique(np.concatenate(split))) != 1350:
         print("self-test FAILED: split sizes %s" % [len(p) for p in split])

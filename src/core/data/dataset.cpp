@@ -1,6 +1,7 @@
 #include "core/data/dataset.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -107,16 +108,25 @@ void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& tr
       have_valid = true;
     }
   }
-  // Every split must agree on the channel and class counts.
-  const uint32_t c = std::max({d.train.n_channels, d.test.n_channels, have_valid ? valid.n_channels : 0u});
-  const uint32_t k = std::max({d.train.n_classes, d.test.n_classes, have_valid ? valid.n_classes : 0u});
-  d.train.n_channels = d.test.n_channels = valid.n_channels = c;
-  d.train.n_classes = d.test.n_classes = valid.n_classes = k;
   std::ostringstream desc;
   desc << spec.kind << " from " << spec.path << ": train " << d.train.samples.size() << ", test "
        << d.test.samples.size();
   d.description = desc.str();
   choose_validation(spec, d, have_valid ? &valid : nullptr, valid_name);
+}
+
+// The converter records its threshold; a config asking for another one is an error.
+void check_braille_threshold(const DataSpec& spec) {
+  require(!spec.path.empty(), "data.path must name the directory made by tools/braille_convert.py");
+  auto f = h5::File::open_read(require_file(spec.path, "train.h5", spec.kind));
+  if (!f.has_attr("threshold")) return;
+  const std::string t = f.read_string_attr("threshold");
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  require(end != t.c_str() && *end == '\0', f.path(), ": attribute threshold is not a number: \"", t, "\"");
+  require(v == spec.threshold, f.path(), ": attribute threshold is ", t, " but data.threshold is ", spec.threshold,
+          " (set data.threshold = ", t, ", or convert with tools/braille_convert.py --threshold ", spec.threshold,
+          ")");
 }
 
 void set_batching(DataSplits& d, bool merge, uint32_t sum_channels) {
@@ -165,16 +175,8 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
     load_event_files(spec, d, "ssc_train.h5", "ssc_valid.h5", "ssc_test.h5", 700, 35, false);
   } else if (kind == "braille" || kind == "events") {
     const bool braille = kind == "braille";
+    if (braille) check_braille_threshold(spec);
     load_event_files(spec, d, "train.h5", "valid.h5", "test.h5", braille ? 24 : want_raw, braille ? 27 : K, !braille);
-    if (braille) {
-      // The converter records its threshold; a config asking for another one is an error.
-      auto f = h5::File::open_read(join(spec.path, "train.h5"));
-      if (f.has_attr("threshold")) {
-        const std::string t = f.read_string_attr("threshold");
-        require(std::stod(t) == spec.threshold, f.path(), ": attribute threshold is ", t, " but data.threshold is ",
-                spec.threshold, " (convert with tools/braille_convert.py --threshold ", spec.threshold, ")");
-      }
-    }
   } else {
     fail("data.kind must be sequence, yinyang, shd, ssc, braille or events, got \"", kind, "\"");
   }
