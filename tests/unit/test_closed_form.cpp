@@ -15,6 +15,11 @@
 using namespace delayprop;
 using namespace delayprop::testutil;
 
+namespace delayprop {
+// Readable parameter names in ctest's list.
+void PrintTo(Readout r, std::ostream* os) { *os << to_string(r); }
+}  // namespace delayprop
+
 namespace {
 
 constexpr double kTauM = 20.0, kTauS = 5.0, kTrial = 30.0;
