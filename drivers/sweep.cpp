@@ -609,6 +609,8 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
+  std::cout.flush();  // else the child's output overtakes ours, and the child inherits the buffer
+  std::cerr.flush();
   const pid_t pid = fork();
   require(pid >= 0, "fork failed");
   if (pid == 0) {
@@ -746,8 +748,14 @@ int cmd_slurm(Sweep s, const Args& args) {
   // Threads per rank default to the CPUs each task gets.
   if (!s.common.threads) s.common.threads = sl.cpus_per_task;
   std::vector<Run> runs = prepare(s, sl.launcher);
-  const fs::path manifest = s.out_dir / "manifest.json";
+  // The tasks read their own copy, named by its content: a later `plan` or `local` (which
+  // rewrite manifest.json) or an edited sweep file cannot change what queued tasks run.
+  const std::string text = manifest_json(s, runs).dump(2) + "\n";
+  std::ostringstream hash;
+  hash << std::hex << std::setw(8) << std::setfill('0') << fnv1a(text);
   fs::create_directories(s.out_dir / "slurm");
+  const fs::path manifest = s.out_dir / "slurm" / ("manifest-" + hash.str() + ".json");
+  write_text(manifest, text);
 
   std::ostringstream sb;
   sb << "#SBATCH --job-name=" << s.name << "\n";
@@ -807,7 +815,7 @@ int cmd_slurm(Sweep s, const Args& args) {
   }
   for (const auto& c : submits) {
     // Run sbatch with its output captured in a file: its stdout is the job id (--parsable).
-    const fs::path out = s.out_dir / "slurm" / "sbatch.out";
+    const fs::path out = s.out_dir / "slurm" / "sbatch.log";
     std::error_code ec;
     fs::remove(out, ec);
     const pid_t pid = spawn(c, out);
