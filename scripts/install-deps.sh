@@ -8,6 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev libboost-dev libtomlplusplus-dev nlohmann-json3-dev
       libgtest-dev openmpi-bin libopenmpi-dev python3 python3-numpy python3-h5py)
+# --with-slurm: also a SLURM controller, node daemon and munge, for the SLURM sweep test.
+if [ "${1:-}" = "--with-slurm" ]; then pkgs+=(slurm-wlm munge); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

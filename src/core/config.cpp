@@ -148,8 +148,27 @@ InitSpec read_init(Reader& r, const toml::table& conn, const std::string& prefix
     s.dist = InitSpec::Dist::Uniform;
     s.a = r.get<double>(*t, p, "low", 0.0, true);
     s.b = r.get<double>(*t, p, "high", 0.0, true);
+  } else if (dist == "values") {
+    s.dist = InitSpec::Dist::Values;
+    const toml::array* rows = r.array(*t, p, "values");
+    require(rows != nullptr, r.source(), ": missing config key '", p, ".values'");
+    // Either a flat list or a list of rows (one per presynaptic neuron).
+    for (size_t i = 0; i < rows->size(); ++i) {
+      const toml::node* n = rows->get(i);
+      if (const auto* row = n->as_array()) {
+        for (size_t j = 0; j < row->size(); ++j) {
+          auto v = row->get(j)->value<double>();
+          require(v.has_value(), r.source(), ": ", p, ".values[", i, "][", j, "] must be a number");
+          s.values.push_back(*v);
+        }
+      } else {
+        auto v = n->value<double>();
+        require(v.has_value(), r.source(), ": ", p, ".values[", i, "] must be a number");
+        s.values.push_back(*v);
+      }
+    }
   } else {
-    fail(r.source(), ": ", p, ".dist: unknown distribution '", dist, "' (constant, normal, uniform)");
+    fail(r.source(), ": ", p, ".dist: unknown distribution '", dist, "' (constant, normal, uniform, values)");
   }
   return s;
 }
@@ -286,6 +305,10 @@ Config parse_config(const std::string& text, const std::string& source, const st
     c.train.output_bump = r.get<double>(*t, "train", "output_bump", c.train.output_bump);
     c.train.checkpoint_every = r.get<uint32_t>(*t, "train", "checkpoint_every", c.train.checkpoint_every);
     c.train.max_batches = r.get<uint32_t>(*t, "train", "max_batches", c.train.max_batches);
+    c.train.checkpoint_batches = r.get<uint32_t>(*t, "train", "checkpoint_batches", c.train.checkpoint_batches);
+    c.train.shuffle = r.get<bool>(*t, "train", "shuffle", c.train.shuffle);
+    c.train.eval_train = r.get<bool>(*t, "train", "eval_train", c.train.eval_train);
+    c.train.eval_test_every_epoch = r.get<bool>(*t, "train", "eval_test_every_epoch", c.train.eval_test_every_epoch);
   }
   if (const toml::table* t = r.table(root, "", "data")) {
     c.data.kind = r.get<std::string>(*t, "data", "kind", "");

@@ -32,6 +32,10 @@ struct TrainSpec {
   double output_bump = 0.0;          // first-spike outputs: added to incoming weights of an output silent on a batch
   uint32_t checkpoint_every = 1;     // epochs
   uint32_t max_batches = 0;          // stop an epoch after this many batches (0 = all); for smoke runs
+  uint32_t checkpoint_batches = 0;   // also checkpoint every this many batches within an epoch (0 = off)
+  bool shuffle = true;               // shuffle the training set every epoch (one seed on every rank)
+  bool eval_train = false;           // evaluate the whole training set after every epoch
+  bool eval_test_every_epoch = true; // evaluate the test set after every epoch (else only at the end)
 };
 
 struct DataSpec {

@@ -98,6 +98,11 @@ void Network::finalize() {
     c.max_delay_steps = int32_t(smax);
     c.n_pre = pops[c.pre].size;
     c.n_post = pops[c.post].size;
+    for (const InitSpec* init : {&c.weight_init, &c.delay_init})
+      if (init->dist == InitSpec::Dist::Values)
+        require(init->values.size() == c.n_synapses(), "connection '", c.name, "': ",
+                init == &c.weight_init ? "weight_init" : "delay_init", " has ", init->values.size(),
+                " values, expected n_pre x n_post = ", c.n_synapses());
     c.weight_offset = offset;
     offset += c.n_synapses();
     c.delay_offset = offset;
@@ -107,8 +112,9 @@ void Network::finalize() {
 }
 
 namespace {
-double draw(const InitSpec& s, uint64_t key) {
+double draw(const InitSpec& s, uint64_t key, size_t index) {
   switch (s.dist) {
+    case InitSpec::Dist::Values: return s.values[index];
     case InitSpec::Dist::Constant: return s.a;
     case InitSpec::Dist::Normal: return s.a + s.b * normal01(key);
     case InitSpec::Dist::Uniform: return s.a + (s.b - s.a) * uniform01(key);
@@ -122,8 +128,8 @@ std::vector<double> init_params(const Network& net, uint64_t seed) {
   for (size_t ci = 0; ci < net.conns.size(); ++ci) {
     const auto& c = net.conns[ci];
     for (size_t k = 0; k < c.n_synapses(); ++k) {
-      p[c.weight_offset + k] = draw(c.weight_init, hash_key(seed, 2 * ci, k));
-      p[c.delay_offset + k] = draw(c.delay_init, hash_key(seed, 2 * ci + 1, k));
+      p[c.weight_offset + k] = draw(c.weight_init, hash_key(seed, 2 * ci, k), k);
+      p[c.delay_offset + k] = draw(c.delay_init, hash_key(seed, 2 * ci + 1, k), k);
     }
   }
   clamp_delays(net, p);

@@ -26,10 +26,12 @@ struct Population {
   bool single_spike = false;        // refractory for the rest of the trial after its first spike
 };
 
-// Initial distribution of a parameter group: constant(a), normal(mean a, sd b), uniform[a, b).
+// Initial values of a parameter group: constant(a), normal(mean a, sd b), uniform[a, b),
+// or explicit values (n_pre x n_post, row-major).
 struct InitSpec {
-  enum class Dist { Constant, Normal, Uniform } dist = Dist::Constant;
+  enum class Dist { Constant, Normal, Uniform, Values } dist = Dist::Constant;
   double a = 0.0, b = 0.0;
+  std::vector<double> values;
 };
 
 struct Connection {

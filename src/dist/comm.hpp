@@ -1,7 +1,7 @@
 #pragma once
 // The communicator: rank, size, barrier, broadcast and all-reduce over typed spans.
 // Implementations: local (one rank), MPI, dry-run (pretend N ranks in one process), NCCL
-// (device buffers, with the CUDA backend).
+// (device buffers, with the CUDA backend). Design notes: docs/DISTRIBUTED.md.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -23,17 +23,55 @@ class Communicator {
   virtual void allreduce_sum(std::span<float> data) = 0;
   virtual void allreduce_sum(std::span<uint64_t> data) = 0;
   virtual void allreduce_sum(std::span<uint32_t> data) = 0;
+  // Element-wise maxima over ranks, in place (wall times, peak memory). The default does
+  // one broadcast per rank (correct for any implementation); MPI and dry-run override it.
+  virtual void allreduce_max(std::span<double> data);
   // Collective "did any rank fail?": true on every rank if any rank passed true.
   virtual bool any(bool flag) = 0;
   // Ends every rank of the job now (a rank that failed and cannot reach the others).
   [[noreturn]] virtual void abort(int code) = 0;
 
+  // Sum over ranks of n floats in device memory (dev_ptr is a CUDA device pointer), in
+  // place. Only the NCCL communicator implements it; the others throw "not supported", so
+  // callers keep a host fallback: copy to the host, allreduce_sum, copy back.
+  virtual void allreduce_sum_device(float* dev_ptr, size_t n);
+  virtual bool supports_device_buffers() const { return false; }
+
   template <typename T>
   void broadcast_value(T& v, int root) {
     broadcast(std::as_writable_bytes(std::span<T>(&v, 1)), root);
   }
+  template <typename T>
+  T sum_value(T v) {
+    allreduce_sum(std::span<T>(&v, 1));
+    return v;
+  }
+  double max_value(double v) {
+    allreduce_max(std::span<double>(&v, 1));
+    return v;
+  }
 };
 
 std::unique_ptr<Communicator> make_local_communicator();
+// size ranks in one process, this process being rank `rank`: collectives behave as if every
+// rank held the same data (a sum is the local value times size). For scale planning and
+// for tests of code that shards work by rank.
+std::unique_ptr<Communicator> make_dryrun_communicator(int size, int rank);
+// Over MPI_COMM_WORLD (duplicated); MPI must be initialised (see MpiSession in
+// dist/mpi.hpp). max_chunk bounds the elements per MPI call (counts are int); tests pass a
+// small value to exercise the chunking. Throws when built without MPI.
+std::unique_ptr<Communicator> make_mpi_communicator(size_t max_chunk = 0);
+
+// kind: "auto" (MPI when started by mpirun/srun, else local), "local", "mpi",
+// "dryrun:N:R" (N pretend ranks, this process is rank R).
+std::unique_ptr<Communicator> make_communicator(const std::string& kind);
+
+// True when the process was started by an MPI launcher (Open MPI, MPICH/Hydra, PMIx/srun).
+bool started_by_mpi_launcher();
+
+// Collective: true on every rank iff every rank passed the same bytes (compares a 64-bit
+// hash of the bytes with rank 0's). For "are the parameters still in sync?" checks.
+bool same_on_all_ranks(Communicator& comm, std::span<const std::byte> data);
+uint64_t checksum(std::span<const std::byte> data);
 
 }  // namespace delayprop::dist

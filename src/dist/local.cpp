@@ -16,6 +16,7 @@ class Local final : public Communicator {
   void allreduce_sum(std::span<float>) override {}
   void allreduce_sum(std::span<uint64_t>) override {}
   void allreduce_sum(std::span<uint32_t>) override {}
+  void allreduce_max(std::span<double>) override {}
   bool any(bool flag) override { return flag; }
   [[noreturn]] void abort(int code) override { std::_Exit(code); }
 };

@@ -21,8 +21,11 @@ struct EventSample {
 
 struct EventDataset {
   std::vector<EventSample> samples;
-  uint32_t n_channels = 0;
+  uint32_t n_channels = 0;  // channels of the data (before sum_channels)
   uint32_t n_classes = 0;
+  // How make_batch (dataset.hpp) turns events into input spikes; set by load_dataset per kind.
+  bool merge_duplicates = true;  // events of one (channel, step) become one spike, as the reference bins SHD/SSC
+  uint32_t sum_channels = 1;     // data channel c drives input channel c / sum_channels
 };
 
 // Reads and validates the layout above. n_channels/n_classes: the values the model expects

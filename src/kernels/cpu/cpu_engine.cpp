@@ -146,7 +146,7 @@ class CpuEngine final : public Engine {
   size_t memory_bytes() const override {
     size_t bytes = 0;
     for (const auto& ws : ws_)
-      for (const auto* vv : {&ws.v, &ws.i, &ws.ring, &ws.lv, &ws.li, &ws.hv, &ws.hi})
+      for (const auto* vv : {&ws.v, &ws.i, &ws.ring, &ws.lv, &ws.li, &ws.hist})
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
@@ -159,7 +159,10 @@ class CpuEngine final : public Engine {
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
-    std::vector<std::vector<Real>> lv, li, hv, hi;  // backward, per population
+    std::vector<std::vector<Real>> lv, li;          // backward, per population
+    // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
+    // touches one cache line per synapse, not two.
+    std::vector<std::vector<Real>> hist;
   };
 
   void check_batch(const SpikeBatch& batch) const {
@@ -226,15 +229,13 @@ class CpuEngine final : public Engine {
     const size_t np = net_.pops.size();
     ws.lv.resize(np);
     ws.li.resize(np);
-    ws.hv.resize(np);
-    ws.hi.resize(np);
+    ws.hist.resize(np);
     for (size_t p = 0; p < np; ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
       const size_t N = net_.pops[p].size;
       ws.lv[p].resize(N);
       ws.li[p].resize(N);
-      ws.hv[p].resize(size_t(hist_slots_[p]) * N);
-      ws.hi[p].resize(size_t(hist_slots_[p]) * N);
+      ws.hist[p].resize(size_t(hist_slots_[p]) * N * 2);
     }
   }
 
@@ -366,8 +367,7 @@ class CpuEngine final : public Engine {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
       const uint32_t mask = hist_slots_[conn.post] - 1;
-      const Real* hv = ws.hv[conn.post].data();
-      const Real* hi = ws.hi[conn.post].data();
+      const Real* hist = ws.hist[conn.post].data();
       const Real tau_s = k_[conn.post].tau_s;
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
@@ -376,8 +376,8 @@ class CpuEngine final : public Engine {
       Real* gd = acc + conn.delay_offset + row;
       for (uint32_t j = 0; j < N; ++j) {
         // Arrivals at or after the trial end read zeros: those slots are not written yet.
-        const size_t at = size_t((uint32_t(n + 1 + s[j])) & mask) * N + j;
-        const Real lv = hv[at], li = hi[at];
+        const size_t at = (size_t((uint32_t(n + 1 + s[j])) & mask) * N + j) * 2;
+        const Real lv = hist[at], li = hist[at + 1];
         r += w[j] * (lv - li);
         gw[j] -= tau_s * li;
         gd[j] -= w[j] * (li - lv);
@@ -393,8 +393,7 @@ class CpuEngine final : public Engine {
       if (net_.pops[p].kind == PopKind::Input) continue;
       std::fill(ws.lv[p].begin(), ws.lv[p].end(), Real(0));
       std::fill(ws.li[p].begin(), ws.li[p].end(), Real(0));
-      std::fill(ws.hv[p].begin(), ws.hv[p].end(), Real(0));
-      std::fill(ws.hi[p].begin(), ws.hi[p].end(), Real(0));
+      std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
     }
     Real* acc = accv.data();
     const auto& tape = tapes_[b];
@@ -443,23 +442,21 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* lv = ws.lv[p].data();
         Real* li = ws.li[p].data();
-        const size_t at = size_t(uint32_t(n) & (hist_slots_[p] - 1)) * N;
-        Real* hv = ws.hv[p].data() + at;
-        Real* hi = ws.hi[p].data() + at;
+        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & (hist_slots_[p] - 1)) * N * 2;
         const bool dens = p == net_.output && (ro == Readout::SumExp || ro == Readout::Average);
         if (dens) {
           const Real f = ro == Readout::SumExp ? sumexp_density_[n] : inv_T;
           for (uint32_t j = 0; j < N; ++j) sdens[j] = Real(g[j]) * f;
           for (uint32_t j = 0; j < N; ++j) {
             adjoint_step(k, sdens[j], lv[j], li[j]);
-            hv[j] = lv[j];
-            hi[j] = li[j];
+            h[2 * j] = lv[j];
+            h[2 * j + 1] = li[j];
           }
         } else {
           for (uint32_t j = 0; j < N; ++j) {
             adjoint_step(k, Real(0), lv[j], li[j]);
-            hv[j] = lv[j];
-            hi[j] = li[j];
+            h[2 * j] = lv[j];
+            h[2 * j + 1] = li[j];
           }
         }
       }

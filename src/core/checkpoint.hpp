@@ -1,0 +1,40 @@
+#pragma once
+// Checkpoints (HDF5): parameters, Adam state, position in training and the bookkeeping of
+// the current epoch, the resolved config, a format version and the world size. Written to
+// a temporary file and renamed, so a run killed while writing keeps the previous one; the
+// one before is kept as checkpoint.prev.h5 and used when the newest is unreadable.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/network.hpp"
+
+namespace delayprop {
+
+struct TrainState {
+  std::vector<double> params, best_params;
+  std::vector<double> adam_m, adam_v;
+  uint64_t adam_t = 0;
+  uint32_t epoch = 0;        // epoch in progress (or the next one when batch == 0)
+  uint32_t batch = 0;        // batches of that epoch already done
+  double best_metric = -1.0;
+  uint32_t best_epoch = 0;
+  uint32_t epochs_since_best = 0;
+  int32_t presentations_to_100 = -1;
+  // Running sums of the epoch in progress (global over ranks).
+  double epoch_loss = 0.0, epoch_correct = 0.0, epoch_samples = 0.0;
+  std::vector<double> epoch_spike_counts;  // hidden LIF neurons, populations concatenated
+  double wall_time_s = 0.0;                // training time before this process started
+  uint64_t samples_trained = 0;
+};
+
+constexpr int64_t kCheckpointVersion = 1;
+
+void write_checkpoint(const std::string& dir, const Network& net, const TrainState& st, const std::string& config_toml,
+                      int world_size);
+// Loads dir/checkpoint.h5 (or checkpoint.prev.h5 when that one is unreadable); nullopt if
+// neither exists. Throws Error when a checkpoint exists but does not fit this network.
+std::optional<TrainState> read_checkpoint(const std::string& dir, const Network& net, std::string* used_path = nullptr);
+
+}  // namespace delayprop

@@ -1,0 +1,87 @@
+// What every communicator shares: the default collectives, the factory, the sync check.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "dist/comm.hpp"
+
+namespace delayprop::dist {
+
+void Communicator::allreduce_sum_device(float*, size_t) {
+  fail("communicator '", name(), "' does not support device buffers (allreduce_sum_device);",
+       " copy to the host and use allreduce_sum, or use the NCCL communicator");
+}
+
+void Communicator::allreduce_max(std::span<double> data) {
+  std::vector<double> other(data.size());
+  for (int root = 0; root < size(); ++root) {
+    if (root == rank()) std::copy(data.begin(), data.end(), other.begin());
+    broadcast(std::as_writable_bytes(std::span<double>(other)), root);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = std::max(data[i], other[i]);
+  }
+}
+
+bool started_by_mpi_launcher() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(var) != nullptr) return true;
+  return false;
+}
+
+namespace {
+
+int parse_int(const std::string& text, const std::string& kind) {
+  size_t used = 0;
+  int v = 0;
+  try {
+    v = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  require(used == text.size() && !text.empty(), "communicator kind '", kind,
+          "': expected dryrun:N:R with integers N >= 1 and 0 <= R < N");
+  return v;
+}
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
+  if (kind == "local") return make_local_communicator();
+  if (kind == "mpi") return make_mpi_communicator();
+  if (kind == "auto")
+    return started_by_mpi_launcher() ? make_mpi_communicator() : make_local_communicator();
+  if (kind.rfind("dryrun:", 0) == 0) {
+    const std::string rest = kind.substr(7);
+    const size_t colon = rest.find(':');
+    require(colon != std::string::npos, "communicator kind '", kind,
+            "': expected dryrun:N:R (N pretend ranks, this process is rank R)");
+    return make_dryrun_communicator(parse_int(rest.substr(0, colon), kind),
+                                    parse_int(rest.substr(colon + 1), kind));
+  }
+  fail("unknown communicator kind '", kind, "' (expected auto, local, mpi or dryrun:N:R)");
+}
+
+uint64_t checksum(std::span<const std::byte> data) {
+  // Words of 8 bytes through splitmix64; the tail and the length are mixed in last.
+  uint64_t h = splitmix64(data.size());
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data.data() + i, 8);
+    h = splitmix64(h ^ w);
+  }
+  uint64_t tail = 0;
+  if (i < data.size()) std::memcpy(&tail, data.data() + i, data.size() - i);
+  return splitmix64(h ^ tail);
+}
+
+bool same_on_all_ranks(Communicator& comm, std::span<const std::byte> data) {
+  const uint64_t mine = checksum(data);
+  uint64_t root = mine;
+  comm.broadcast_value(root, 0);
+  return !comm.any(root != mine);
+}
+
+}  // namespace delayprop::dist
