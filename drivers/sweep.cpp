@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "core/cli.hpp"
+#include "core/config.hpp"
 #include "core/error.hpp"
 
 using namespace delayprop;
@@ -42,13 +43,14 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 static const char* kUsage =
-    "usage: delayprop-sweep plan SWEEP.toml [--out-dir D] [--train PATH] [--mpirun CMD]\n"
-    "       delayprop-sweep local SWEEP.toml [-j K] [--out-dir D] [--train PATH] [--mpirun CMD]\n"
+    "usage: delayprop-sweep plan SWEEP.toml [COMMON]\n"
+    "       delayprop-sweep local SWEEP.toml [-j K] [COMMON]\n"
     "       delayprop-sweep slurm SWEEP.toml [--submit] [--partition P] [--time T] [--cpus-per-task N]\n"
     "                             [--mem M] [--account A] [--max-parallel N] [--sbatch-arg ARG]...\n"
-    "                             [--template FILE] [--out-dir D] [--train PATH] [--mpirun CMD]\n"
+    "                             [--launcher mpirun|srun] [--template FILE] [COMMON]\n"
     "       delayprop-sweep run MANIFEST.json --index I\n"
     "       delayprop-sweep aggregate OUT_DIR [--no-plot] [--plot-script FILE] [--python PY]\n"
+    "COMMON: [--set key=value]... (every run, last) [--out-dir D] [--train PATH] [--mpirun CMD]\n"
     "Sweep files: docs/SWEEPS.md.\n";
 
 namespace {
@@ -214,6 +216,7 @@ struct Sweep {
   fs::path file, out_dir, train;
   std::string mpirun = "mpirun";
   Setting common;
+  std::vector<std::string> cli_sets;  // --set on the command line: applied last, to every run
   std::vector<Group> groups;
   SlurmSpec slurm;
 };
@@ -284,8 +287,9 @@ class SweepReader {
     return s;
   }
 
-  // [grid]: "key" = [v...] (or "k1,k2" = [v...]: the same value for each key), or a table of
-  // named levels: [grid.delays] on = {} off = {"network.connection.0.learn_delays" = false}.
+  // [grid] axes: "key" = [v...] ("k1,k2" = [v...]: the same value for each key); a named axis
+  // hidden = {keys = ["k1", "k2"], values = [v...]}; or a table of named levels:
+  // [grid.delays] on = {} off = {"network.connection.0.learn_delays" = false}.
   std::vector<Axis> grid(const toml::table& t, const std::string& where) const {
     std::vector<Axis> axes;
     for (const auto& [k, v] : sorted(t)) {
@@ -306,6 +310,25 @@ class SweepReader {
           for (const auto& kk : keys) {
             if (!special(l.setting, kk, e, w)) l.setting.sets.push_back(kk + "=" + toml_text(e));
           }
+          a.levels.push_back(l);
+        }
+      } else if (v->is_table() && v->as_table()->contains("values")) {
+        // hidden = { keys = ["network.population.1.size", ...], values = [128, 256] }
+        const toml::table& t = *v->as_table();
+        a.column = key;
+        a.prefix = key;
+        for (const auto& [tk, tv] : t)
+          require(tk.str() == "keys" || tk.str() == "values", source_, ": ", w, ": unknown key '", tk.str(),
+                  "' (an axis with values takes keys and values)");
+        require(t.contains("keys"), source_, ": ", w, ": needs keys = [\"config.key\", ...]");
+        const std::vector<std::string> keys = strings(*t.get("keys"), w + ".keys");
+        require(!keys.empty(), source_, ": ", w, ".keys is empty");
+        require(t.get("values")->is_array(), source_, ": ", w, ".values must be an array");
+        for (const auto& e : *t.get("values")->as_array()) {
+          Level l;
+          l.label = value_label(e);
+          for (const auto& kk : keys)
+            if (!special(l.setting, kk, e, w)) l.setting.sets.push_back(kk + "=" + toml_text(e));
           a.levels.push_back(l);
         }
       } else if (v->is_table()) {
@@ -409,6 +432,9 @@ Sweep load_sweep(const fs::path& file, const Args& args) {
   s.train = self_exe_dir() / "delayprop-train";
   if (auto* n = root.get("train")) s.train = r.path(*n, "train");
   if (args.has("train")) s.train = fs::absolute(args.get("train"));
+  s.cli_sets = args.all("set");
+  for (const auto& item : s.cli_sets)
+    if (item.find('=') == std::string::npos) throw UsageError("--set '" + item + "': expected key=value");
   if (auto* n = root.get("mpirun")) s.mpirun = r.string(*n, "mpirun");
   if (args.has("mpirun")) s.mpirun = args.get("mpirun");
   require(!split_words(s.mpirun).empty(), source, ": mpirun must name a command");
@@ -506,6 +532,7 @@ std::vector<Run> expand(const Sweep& s) {
           r.dir = s.out_dir / r.name;
           r.base = *set.base;
           r.sets = set.sets;
+          r.sets.insert(r.sets.end(), s.cli_sets.begin(), s.cli_sets.end());
           r.seed = seed;
           r.ranks = set.ranks.value_or(1);
           r.threads = set.threads;
@@ -595,8 +622,23 @@ void write_manifest(const Sweep& s, const std::vector<Run>& runs) {
   write_text(s.out_dir / "manifest.json", manifest_json(s, runs).dump(2) + "\n");
 }
 
+// Every run's config must load (keys exist, values check out) before anything is launched:
+// a typo in a sweep file fails here, not in 192 queued jobs.
+void check_configs(const std::vector<Run>& runs) {
+  std::set<std::pair<std::string, std::vector<std::string>>> seen;
+  for (const auto& r : runs) {
+    if (!seen.emplace(r.base.string(), r.sets).second) continue;
+    try {
+      load_config(r.base.string(), r.sets);
+    } catch (const Error& e) {
+      fail("run ", r.name, ": ", e.what());
+    }
+  }
+}
+
 std::vector<Run> prepare(const Sweep& s, const std::string& launcher) {
   std::vector<Run> runs = expand(s);
+  check_configs(runs);
   for (auto& r : runs) r.command = train_command(s, r, launcher);
   write_manifest(s, runs);
   return runs;
@@ -743,6 +785,7 @@ int cmd_slurm(Sweep s, const Args& args) {
   if (args.has("max-parallel")) sl.max_parallel = int(args.get_int("max-parallel", 0));
   if (args.has("launcher")) sl.launcher = args.get("launcher");
   require(sl.cpus_per_task >= 1, "--cpus-per-task must be >= 1");
+  require(sl.launcher == "mpirun" || sl.launcher == "srun", "--launcher must be mpirun or srun");
   for (const auto& a : args.all("sbatch-arg")) sl.extra.push_back(a);
 
   // Threads per rank default to the CPUs each task gets.
@@ -937,7 +980,10 @@ int cmd_aggregate(const fs::path& dir, const Args& args) {
         row.status = sj.value("status", "unknown");
         for (const auto& [k, v] : sj.items()) {
           if (!v.is_number() && !v.is_boolean()) continue;
-          row.values[k] = v.get<double>();
+          if (k == "seed" || k == "ranks" || k == "run" || k == "point" || k == "sweep" ||
+              std::find(axis_cols.begin(), axis_cols.end(), k) != axis_cols.end())
+            continue;  // would clash with the run's own columns
+          row.values[k] = v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>();
           if (std::find(metrics.begin(), metrics.end(), k) == metrics.end()) metrics.push_back(k);
         }
       } catch (const std::exception& e) {
@@ -991,13 +1037,21 @@ int cmd_aggregate(const fs::path& dir, const Args& args) {
   for (const auto& k : {"test_accuracy", "valid_accuracy", "train_accuracy", "presentations_to_100", "epochs",
                         "wall_time_s"})
     if (std::find(present.begin(), present.end(), k) != present.end()) shown.push_back(k);
+  // Accuracies (fractions in the summaries) are shown in percent, as in the paper.
+  std::map<std::string, double> scale;
+  for (const auto& k : shown) {
+    bool fraction = k.size() > 9 && k.compare(k.size() - 9, 9, "_accuracy") == 0;
+    for (const auto& r : rows)
+      if (r.values.count(k) && (r.values.at(k) < 0 || r.values.at(k) > 1)) fraction = false;
+    scale[k] = fraction ? 100.0 : 1.0;
+  }
   size_t n_done = 0;
   for (const auto& r : rows) n_done += r.status == "done";
   md << "# Sweep " << sweep << "\n\n"
      << n_done << " of " << rows.size() << " runs done. Mean ± SD over seeds (sample SD); n = runs done.\n\n|";
   for (const auto& c : axis_cols) md << " " << c << " |";
   md << " n |";
-  for (const auto& k : shown) md << " " << k << " |";
+  for (const auto& k : shown) md << " " << k << (scale[k] == 100.0 ? " (%)" : "") << " |";
   md << "\n|";
   for (size_t i = 0; i < axis_cols.size() + 1 + shown.size(); ++i) md << "---|";
   md << "\n";
@@ -1028,7 +1082,10 @@ int cmd_aggregate(const fs::path& dir, const Args& args) {
     }
     pcsv << "\n";
     for (const auto& k : shown) {
-      md << " " << (st[k].n ? fmt(st[k]) : "—") << " |";
+      Stat shown_st = st[k];
+      shown_st.mean *= scale[k];
+      shown_st.sd *= scale[k];
+      md << " " << (shown_st.n ? fmt(shown_st) : "—") << " |";
     }
     md << "\n";
   }
@@ -1083,7 +1140,7 @@ int main(int argc, char** argv) {
     std::vector<char*> cargv;
     for (auto& a : rest) cargv.push_back(a.data());
     Args args(int(cargv.size()), cargv.data(),
-              {"out-dir", "train", "mpirun", "jobs", "partition", "time", "cpus-per-task", "mem", "account",
+              {"out-dir", "train", "mpirun", "set", "jobs", "partition", "time", "cpus-per-task", "mem", "account",
                "max-parallel", "sbatch-arg", "template", "launcher", "index", "plot-script", "python"},
               {"submit", "no-plot", "help"}, true);
     if (args.has("help")) {

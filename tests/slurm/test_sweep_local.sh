@@ -19,7 +19,8 @@ check() {  # description, command...
   if "$@"; then echo "ok   $what"; else echo "FAIL $what"; fails=$((fails + 1)); fi
 }
 
-printf '[network]\ndt = 1.0\n' > base.toml
+# A real config: the sweep loads every run's config before launching anything.
+cp "$SRC/configs/sequence.toml" base.toml
 cat > sweep.toml <<TOML
 name = "localtest"
 base = "base.toml"
@@ -32,7 +33,7 @@ label = "plain"
 
 [[list]]
 label = "crashy"
-"fake.crash" = 1
+"train.patience" = 7   # fake_train.sh: interrupted on the first try
 seeds = [7]
 
 [[list]]
@@ -41,7 +42,7 @@ ranks = 2
 seeds = [1]
 
 [grid]
-"network.population.1.size" = [5, 10]
+"train.batch_size" = [5, 10]
 
 [slurm]
 partition = "gpu"
@@ -54,10 +55,10 @@ TOML
 "$SWEEP" plan sweep.toml --train "$FAKE" > plan.txt
 cat plan.txt
 check "plan lists 8 runs" grep -q "^sweep localtest: 8 runs" plan.txt
-check "run names from overrides and seed" grep -q "plain_pop1.size-10_s2" plan.txt
+check "run names from overrides and seed" grep -q "plain_train.batch_size-10_s2" plan.txt
 check "manifest written" test -f runs/localtest/manifest.json
 check "manifest has 8 runs" test "$(grep -c '"index"' runs/localtest/manifest.json)" = 8
-check "overrides passed as --set" grep -q "network.population.1.size=10" runs/localtest/manifest.json
+check "overrides passed as --set" grep -q "train.batch_size=10" runs/localtest/manifest.json
 
 # --- slurm script, not submitted ---------------------------------------------------------
 "$SWEEP" slurm sweep.toml --train "$FAKE" --time 00:20:00 > slurm.txt
@@ -67,7 +68,7 @@ check "sbatch script written" test -f "$S"
 check "partition directive" grep -q "^#SBATCH --partition=gpu$" "$S"
 check "--time overrides the sweep file" grep -q "^#SBATCH --time=00:20:00$" "$S"
 check "extra directive" grep -q "^#SBATCH --gres=gpu:1$" "$S"
-check "task runs its manifest entry" grep -q "run .*manifest.json --index \"\${SLURM_ARRAY_TASK_ID}\"" "$S"
+check "task runs its manifest entry" grep -q "run .*/slurm/manifest-[0-9a-f]*.json --index \"\${SLURM_ARRAY_TASK_ID}\"" "$S"
 check "single-rank array" grep -q -- "--array=0-5 .*sweep.sbatch" runs/localtest/submit.sh
 check "2-rank array" grep -q -- "--array=6-7 --ntasks=2 .*sweep.sbatch" runs/localtest/submit.sh
 check "threads = cpus per task" grep -q -- '"--threads"' runs/localtest/manifest.json
@@ -81,7 +82,7 @@ set -e
 cat local1.txt
 check "first local pass reports the 2 failures" test "$rc" = 1
 check "6 finished, 2 failed" grep -q "6 finished, 0 skipped, 2 failed" local1.txt
-check "interrupted run left a checkpoint" test -f runs/localtest/crashy_pop1.size-5_s7/checkpoint.h5
+check "interrupted run left a checkpoint" test -f runs/localtest/crashy_train.batch_size-5_s7/checkpoint.h5
 
 "$SWEEP" local sweep.toml -j 2 --train "$FAKE" > local2.txt 2>&1
 cat local2.txt
@@ -97,14 +98,14 @@ check "run on a done run skips it" grep -q "already done, skipped" run0.txt
 cat agg.txt
 CSV=runs/localtest/results.csv
 check "CSV has a row per run" test "$(wc -l < "$CSV")" = 9
-check "CSV header" grep -q "^sweep,run,point,variant,pop1.size,seed,ranks,status,test_accuracy" "$CSV"
+check "CSV header" grep -q "^sweep,run,point,variant,train.batch_size,seed,ranks,status,test_accuracy" "$CSV"
 check "all runs done in CSV" test "$(grep -c ',done,' "$CSV")" = 8
 check "resumed runs say so" test "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "resumed") c = i } NR > 1 && $c == 1' "$CSV" | wc -l)" = 2
-check "mpi2 runs ran on 2 ranks" test "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ranks") c = i; next } $2 ~ /^mpi2/ && $c == 2' "$CSV" | wc -l)" = 2
+check "mpi2 runs ran on 2 ranks" test "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "world_size") c = i; next } $2 ~ /^mpi2/ && $c == 2' "$CSV" | wc -l)" = 2
 MD=runs/localtest/results.md
-# plain, size 10: seeds 1 and 2 -> 0.601, 0.602: mean 0.6015, SD 0.000707
-check "table: mean ± SD over seeds" grep -q "| plain | 10 | 2 | 0.6015 ± 0.0007 |" "$MD"
-check "table: single-seed point" grep -q "| mpi2 | 5 | 1 | 0.5510 |" "$MD"
+# plain, size 10: seeds 1 and 2 -> 0.601, 0.602: mean 60.15 %, SD 0.0707 %
+check "table: mean ± SD over seeds, in %" grep -q "| plain | 10 | 2 | 60.15 ± 0.07 |" "$MD"
+check "table: single-seed point" grep -q "| mpi2 | 5 | 1 | 55.10 |" "$MD"
 check "points.csv" test "$(wc -l < runs/localtest/points.csv)" = 7
 
 # --- figures (only where matplotlib is installed) ----------------------------------------
@@ -120,6 +121,12 @@ printf 'base = "base.toml"\n[grid]\n"a.b" = 3\n' > bad.toml
 if "$SWEEP" plan bad.toml > bad.txt 2>&1; then rc=0; else rc=$?; fi
 check "bad sweep file fails" test "$rc" = 1
 check "error names the key" grep -q "grid.a.b" bad.txt
+printf 'base = "base.toml"\n[grid]\n"train.epoks" = [1, 2]\n' > typo.toml
+if "$SWEEP" plan typo.toml > typo.txt 2>&1; then rc=0; else rc=$?; fi
+cat typo.txt
+check "unknown config key fails at plan time" test "$rc" = 1
+check "error names run and key" grep -q "run train.epoks-1_s1: .*train.epoks" typo.txt
+check "nothing planned for the bad sweep" test ! -e runs/typo
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"

@@ -89,7 +89,10 @@ check "the 2-rank task ran mpirun -np 2" grep -q "mpirun --oversubscribe -np 2 "
 "$SWEEP" aggregate "$OUT" --no-plot | tee agg.txt
 CSV="$OUT/results.csv"
 check "CSV: header and a row per run" test "$(wc -l < "$CSV")" = 5
-check "CSV: test_accuracy column" grep -q "^sweep,run,point,variant,seed,ranks,status,test_accuracy" "$CSV"
+check "CSV: run columns" grep -q "^sweep,run,point,variant,seed,ranks,status," "$CSV"
+check "CSV: summary metrics" grep -q "train_accuracy.*presentations_to_100" "$CSV"
+col() { awk -F, -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $2 "=" $c }' "$CSV"; }
+check "CSV: the 2-rank run trained on 2 ranks" grep -qx "mpi2_s1=2" <(col world_size)
 check "CSV: all done" test "$(grep -c ',done,' "$CSV")" = 4
 check "table: serial point over 3 seeds" grep -Eq "^\| serial \| 3 \| [0-9.]+ ± [0-9.]+ \|" "$OUT/results.md"
 check "table: 2-rank point" grep -Eq "^\| mpi2 \| 1 \| [0-9.]+ \|" "$OUT/results.md"
