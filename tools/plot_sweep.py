@@ -80,7 +80,7 @@ def main():
     varying = [a for a in axes if a != x_col and len({r[a] for r in rows}) > 1]
     panel_col = "group" if "group" in varying else None
     line_cols = [a for a in varying if a != panel_col]
-    panels = sorted({r[panel_col] for r in rows}) if panel_col else [None]
+    panels = list(dict.fromkeys(r[panel_col] for r in rows)) if panel_col else [None]  # file order
 
     metrics = args.metric or [m for m in METRICS if f"{m}_mean" in fields
                               and any(number(r[f"{m}_mean"]) is not None for r in rows)]

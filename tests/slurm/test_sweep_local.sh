@@ -103,9 +103,9 @@ check "all runs done in CSV" test "$(grep -c ',done,' "$CSV")" = 8
 check "resumed runs say so" test "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "resumed") c = i } NR > 1 && $c == 1' "$CSV" | wc -l)" = 2
 check "mpi2 runs ran on 2 ranks" test "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "world_size") c = i; next } $2 ~ /^mpi2/ && $c == 2' "$CSV" | wc -l)" = 2
 MD=runs/localtest/results.md
-# plain, size 10: seeds 1 and 2 -> 0.601, 0.602: mean 60.15 %, SD 0.0707 %
-check "table: mean ± SD over seeds, in %" grep -q "| plain | 10 | 2 | 60.15 ± 0.07 |" "$MD"
-check "table: single-seed point" grep -q "| mpi2 | 5 | 1 | 55.10 |" "$MD"
+# plain, size 10: seeds 1 and 2 -> 0.537364, 0.538364: mean 53.79 %, SD 0.07 %
+check "table: mean ± SD over seeds, in %" grep -q "| plain | 10 | 2 | 53.79 ± 0.07 |" "$MD"
+check "table: single-seed point" grep -q "| mpi2 | 5 | 1 | 52.00 |" "$MD"
 check "points.csv" test "$(wc -l < runs/localtest/points.csv)" = 7
 
 # --- figures (only where matplotlib is installed) ----------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A sweep on a real (throwaway, one-node) SLURM cluster: the sequence task x 3 seeds plus one
 # run that is a 2-rank mpirun, submitted as array jobs by `delayprop-sweep slurm --submit`,
-# waited for, aggregated and checked; resubmitting then finds nothing to do.
+# waited for, aggregated and checked; resubmitting then finds nothing to do. Also runs
+# slurm/train_multinode.sbatch once (2 ranks via srun).
 #   test_sweep_slurm.sh PATH/TO/delayprop-sweep PATH/TO/delayprop-train SOURCE_DIR
 # Exit 77 (skipped) without SLURM (slurmctld, slurmd, munge, sbatch), without root, or
 # without mpirun. The cluster is stopped on every exit.
@@ -85,6 +86,15 @@ for f in "$OUT"/slurm/*.out; do echo "== $f"; tail -n 15 "$f"; done
 
 check "4 runs done" test "$(grep -l '"status": *"done"' "$OUT"/*/summary.json 2>/dev/null | wc -l)" = 4
 check "the 2-rank task ran mpirun -np 2" grep -q "mpirun --oversubscribe -np 2 " "$OUT"/slurm/*.out
+
+# The multi-node template, here on one node: 2 ranks launched by srun (PMIx).
+mn_job=$(DELAYPROP_BIN=$(dirname "$TRAIN") sbatch --parsable --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 \
+  --gpus-per-node=0 --time=00:05:00 --output="$WORK/multinode.out" \
+  "$SRC/slurm/train_multinode.sbatch" "$CONFIG" "$WORK/multinode" --seed 1)
+deadline=$(( $(date +%s) + 60 ))
+while [ "$(squeue -h -j "$mn_job" 2>/dev/null | wc -l || true)" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+echo "--- multinode.out"; tail -n 5 "$WORK/multinode.out" || true
+check "train_multinode.sbatch: run done on 2 ranks" grep -Eq '"world_size": *2' "$WORK/multinode/summary.json"
 
 "$SWEEP" aggregate "$OUT" --no-plot | tee agg.txt
 CSV="$OUT/results.csv"
