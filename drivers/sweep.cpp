@@ -673,7 +673,7 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
 
 int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
-// Runs the command of one run (with --resume where a checkpoint is waiting); skips it when done.
+// The command that starts a run: its manifest command, plus --resume when a checkpoint waits.
 std::vector<std::string> launch_command(const Run& r, RunState st) {
   std::vector<std::string> cmd = r.command;
   if (st == RunState::Resume) cmd.push_back("--resume");
@@ -1152,7 +1152,10 @@ int main(int argc, char** argv) {
     if (sub == "plan") return cmd_plan(load_sweep(pos[0], args));
     if (sub == "local") return cmd_local(load_sweep(pos[0], args), int(args.get_int("jobs", 1)));
     if (sub == "slurm") return cmd_slurm(load_sweep(pos[0], args), args);
-    if (sub == "run") return cmd_run(pos[0], args.get_int("index", -1));
+    if (sub == "run") {
+      args.require_value("index");
+      return cmd_run(pos[0], args.get_int("index", -1));
+    }
     if (sub == "aggregate") return cmd_aggregate(fs::absolute(pos[0]).lexically_normal(), args);
     throw UsageError("unknown subcommand '" + sub + "' (plan, local, slurm, run, aggregate)");
   });
