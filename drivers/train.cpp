@@ -12,12 +12,16 @@ using namespace delayprop;
 
 static const char* kUsage =
     "usage: delayprop-train --config FILE [--set key=value]... --out DIR\n"
-    "                       [--seed S] [--threads N] [--resume] [--quiet]\n";
+    "                       [--seed S] [--threads N] [--resume] [--quiet]\n"
+    "                       [--comm auto|local|mpi|dryrun:N:R]\n"
+    "Under mpirun (mpirun -np 4 delayprop-train ...) the ranks train data-parallel.\n";
 
 int main(int argc, char** argv) {
+  // MPI is initialised here when started by an MPI launcher; an error on one rank then ends
+  // the whole job instead of leaving the others waiting in a collective.
   dist::MpiSession mpi(&argc, &argv);
   return mpi.run_main("delayprop-train", [&] {
-    Args args(argc, argv, {"config", "set", "out", "seed", "threads"}, {"resume", "quiet", "help"});
+    Args args(argc, argv, {"config", "set", "out", "seed", "threads", "comm"}, {"resume", "quiet", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;
@@ -29,7 +33,7 @@ int main(int argc, char** argv) {
     }
     if (args.has("threads")) sets.push_back("engine.threads=" + std::to_string(args.get_int("threads", 1)));
     Config cfg = load_config(args.require_value("config"), sets);
-    auto comm = dist::make_communicator("auto");
+    auto comm = dist::make_communicator(args.get("comm", "auto"));
     TrainOptions opt;
     opt.out_dir = args.require_value("out");
     opt.resume = args.has("resume");

@@ -151,6 +151,7 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
   if (H5Tis_variable_str(t.get()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(t.get()));  // h5py writes UTF-8; ASCII <-> UTF-8 does not convert
     std::vector<char*> raw(n, nullptr);
     require(H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) >= 0, path_, ": cannot read '", name, "'");
     for (size_t i = 0; i < n; ++i) out[i] = raw[i] ? raw[i] : "";
@@ -160,6 +161,7 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
     std::vector<char> raw(n * len);
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), len);
+    H5Tset_cset(mem.get(), H5Tget_cset(t.get()));
     require(H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) >= 0, path_, ": cannot read '", name, "'");
     for (size_t i = 0; i < n; ++i) out[i] = std::string(raw.data() + i * len, strnlen(raw.data() + i * len, len));
   }
@@ -177,6 +179,7 @@ std::string File::read_string_attr(const std::string& name) const {
     char* raw = nullptr;
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(t.get()));  // h5py writes UTF-8; ASCII <-> UTF-8 does not convert
     require(H5Aread(a.get(), mem.get(), &raw) >= 0, path_, ": cannot read attribute '", name, "'");
     std::string s = raw ? raw : "";
     H5free_memory(raw);

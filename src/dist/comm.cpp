@@ -52,6 +52,14 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
   if (kind == "mpi") return make_mpi_communicator();
   if (kind == "auto")
     return started_by_mpi_launcher() ? make_mpi_communicator() : make_local_communicator();
+  if (kind == "nccl") {
+#ifdef DELAYPROP_HAVE_NCCL
+    return make_nccl_communicator(make_mpi_communicator());
+#else
+    fail("communicator 'nccl': this build has no NCCL support (needs CUDA, NCCL and MPI at",
+         " configure time)");
+#endif
+  }
   if (kind.rfind("dryrun:", 0) == 0) {
     const std::string rest = kind.substr(7);
     const size_t colon = rest.find(':');
@@ -60,7 +68,7 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
     return make_dryrun_communicator(parse_int(rest.substr(0, colon), kind),
                                     parse_int(rest.substr(colon + 1), kind));
   }
-  fail("unknown communicator kind '", kind, "' (expected auto, local, mpi or dryrun:N:R)");
+  fail("unknown communicator kind '", kind, "' (expected auto, local, mpi, nccl or dryrun:N:R)");
 }
 
 uint64_t checksum(std::span<const std::byte> data) {

@@ -108,8 +108,10 @@ class Mpi final : public Communicator {
 }  // namespace
 
 std::unique_ptr<Communicator> make_mpi_communicator(size_t max_chunk) {
-  require(mpi_active(), "MPI communicator: MPI is not initialised; create a dist::MpiSession",
-          " (kind 'mpi', or 'auto' under mpirun) before make_communicator");
+  require(mpi_active(), "MPI communicator: MPI is not initialised (",
+          started_by_mpi_launcher() ? "create a dist::MpiSession before make_communicator"
+                                    : "the process was not started by mpirun/mpiexec/srun",
+          ")");
   return std::make_unique<Mpi>(max_chunk);
 }
 

@@ -227,6 +227,12 @@ TEST(DataShd, PublishedLayoutMatchesDirectReading) {
     want_spikes += distinct.size();
   }
   EXPECT_GT(late, 0u);
+  uint64_t late_all = 0;  // over train and test, as load_dataset reports it
+  for (const auto* f : {&tr, &te})
+    for (const auto& row : f->times_s)
+      for (double t : row) late_all += t * 1000.0 >= 1000.0;
+  EXPECT_EQ(d.dropped_events, late_all);
+  EXPECT_NE(d.description.find("will be dropped"), std::string::npos) << d.description;
   EXPECT_EQ(st.events, events);
   EXPECT_EQ(st.dropped_late, late);
   EXPECT_EQ(st.spikes, want_spikes);

@@ -160,7 +160,7 @@ TEST(DryRunCommunicator, ShardsLikeTheRankItStandsFor) {
 }
 
 TEST(MakeCommunicator, RejectsBadKinds) {
-  for (const char* kind : {"", "nccl2", "dryrun", "dryrun:4", "dryrun:4:4", "dryrun:0:0",
+  for (const char* kind : {"", "nccl2", "MPI", "dryrun", "dryrun:4", "dryrun:4:4", "dryrun:0:0",
                            "dryrun:x:0", "dryrun:4:-1", "dryrun:2:1x"})
     EXPECT_THROW(make_communicator(kind), Error) << kind;
 }
@@ -190,3 +190,14 @@ TEST(Checksum, DependsOnEveryByteAndTheLength) {
   const std::byte z[3] = {};
   EXPECT_NE(checksum(std::span<const std::byte>(z, 2)), checksum(std::span<const std::byte>(z, 3)));
 }
+
+#ifndef DELAYPROP_HAVE_NCCL
+TEST(MakeCommunicator, NcclRefusedWithoutNccl) {
+  try {
+    make_communicator("nccl");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no NCCL support"), std::string::npos) << e.what();
+  }
+}
+#endif

@@ -26,11 +26,19 @@ void mean_channel_time(const EventSample& s, double& mc, double& mt) {
 // Events of s kept with p = 0.5 and moved by (dc, dt), in time order.
 void thin_and_move(const EventSample& s, int64_t dc, double dt, uint32_t n_channels, Rng& rng, EventSample& out,
                    uint64_t& dropped) {
-  std::vector<uint32_t> order(s.times_ms.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return s.times_ms[a] < s.times_ms[b]; });
-  for (uint32_t e : order) {
+  const size_t n = s.times_ms.size();
+  // Published files are time-ordered: sort only when needed.
+  std::vector<uint32_t> order;
+  if (!std::is_sorted(s.times_ms.begin(), s.times_ms.end())) {
+    order.resize(n);
+    std::iota(order.begin(), order.end(), 0u);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return s.times_ms[a] < s.times_ms[b]; });
+  }
+  out.times_ms.reserve(n / 2 + 16);
+  out.units.reserve(n / 2 + 16);
+  for (size_t k = 0; k < n; ++k) {
     if (rng.uniform() >= 0.5) continue;  // one draw per event, kept or not, so the stream is fixed
+    const size_t e = order.empty() ? k : order[k];
     const int64_t c = int64_t(s.units[e]) + dc;
     const double t = s.times_ms[e] + dt;
     if (c < 0 || c >= int64_t(n_channels) || t < 0.0) {

@@ -89,8 +89,8 @@ void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& tr
     for (auto [attr, want] : {std::pair<const char*, uint32_t>{"n_channels", channels}, {"n_classes", classes}})
       if (f.has_attr(attr)) {
         const std::string v = f.read_string_attr(attr);
-        require(v == std::to_string(want), train_path, ": attribute ", attr, " is ", v, " but ", want,
-                " are expected (network and data.sum_channels)");
+        require(v == std::to_string(want), train_path, ": attribute ", attr, " is ", v, " but data.kind \"",
+                spec.kind, "\" with this network expects ", want);
       }
   }
   d.train = read_events(train_path, channels, classes);
@@ -190,6 +190,13 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
   require(d.train.n_classes == K, "data.kind \"", kind, "\" has ", d.train.n_classes,
           " classes but the output population '", net.pops[net.output].name, "' has ", K, " neurons");
   require(!d.train.samples.empty(), "data.kind \"", kind, "\": the training set is empty");
+  const double end_ms = net.trial_ms();
+  for (const EventDataset* e : {&d.train, &d.valid, &d.test})
+    for (const auto& s : e->samples)
+      for (double t : s.times_ms) d.dropped_events += std::floor(t / net.dt) >= double(net.n_steps);
+  if (d.dropped_events)
+    d.description += ", " + std::to_string(d.dropped_events) + " events at or after the trial end (" +
+                     std::to_string(end_ms) + " ms) will be dropped";
   return d;
 }
 
@@ -199,43 +206,70 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
   labels.clear();
   const uint32_t sum = std::max(1u, data.sum_channels);
   const double dt = net.dt;
-  std::vector<uint64_t> keys;  // (step << 32) | channel: sorting orders by step, then channel
+  const size_t n = idx.size();
   for (uint32_t i : idx) {
     require(i < data.samples.size(), "make_batch: sample index ", i, " out of range (", data.samples.size(),
             " samples)");
-    const EventSample& s = data.samples[i];
-    require(s.times_ms.size() == s.units.size(), "make_batch: sample ", i, " has ", s.times_ms.size(), " times but ",
-            s.units.size(), " units");
-    keys.clear();
-    keys.reserve(s.times_ms.size());
+    require(data.samples[i].times_ms.size() == data.samples[i].units.size(), "make_batch: sample ", i, " has ",
+            data.samples[i].times_ms.size(), " times but ", data.samples[i].units.size(), " units");
+  }
+  // Per sample, in parallel: keys (step << 32) | channel, sorted (by step, then channel).
+  // Nothing may throw inside the parallel loop: the first bad event is recorded instead.
+  std::vector<std::vector<uint64_t>> keys(n);
+  std::vector<BatchStats> per(n);
+  std::vector<int64_t> bad_event(n, -1);
+#pragma omp parallel for schedule(dynamic, 4)
+  for (size_t b = 0; b < n; ++b) {
+    const EventSample& s = data.samples[idx[b]];
+    auto& k = keys[b];
+    k.reserve(s.times_ms.size());
     for (size_t e = 0; e < s.times_ms.size(); ++e) {
       const double t = s.times_ms[e];
-      require(std::isfinite(t) && t >= 0, "make_batch: sample ", i, " event ", e, " has time ", t, " ms");
+      const uint32_t c = s.units[e] / sum;
+      if (!(std::isfinite(t) && t >= 0) || c >= net.n_input_channels) {
+        bad_event[b] = int64_t(e);
+        break;
+      }
       const double step = std::floor(t / dt);
       if (step >= double(net.n_steps)) {
-        ++stats.dropped_late;
+        ++per[b].dropped_late;
         continue;
       }
-      const uint32_t c = s.units[e] / sum;
-      require(c < net.n_input_channels, "make_batch: sample ", i, " event ", e, ": channel ", s.units[e],
-              " maps to input ", c, ", but the network has ", net.n_input_channels, " input neurons");
-      keys.push_back((uint64_t(step) << 32) | c);
+      k.push_back((uint64_t(step) << 32) | c);
     }
-    stats.events += s.times_ms.size();
-    std::sort(keys.begin(), keys.end());
+    per[b].events = s.times_ms.size();
+    std::sort(k.begin(), k.end());
     if (data.merge_duplicates) {
-      const size_t before = keys.size();
-      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-      stats.merged += before - keys.size();
+      const size_t before = k.size();
+      k.erase(std::unique(k.begin(), k.end()), k.end());
+      per[b].merged = before - k.size();
     }
-    for (uint64_t k : keys) {
+    per[b].spikes = k.size();
+  }
+  for (size_t b = 0; b < n; ++b) {
+    if (bad_event[b] < 0) continue;
+    const uint32_t i = idx[b];
+    const size_t e = size_t(bad_event[b]);
+    const double t = data.samples[i].times_ms[e];
+    require(std::isfinite(t) && t >= 0, "make_batch: sample ", i, " event ", e, " has time ", t, " ms");
+    fail("make_batch: sample ", i, " event ", e, ": channel ", data.samples[i].units[e], " maps to input ",
+         data.samples[i].units[e] / sum, ", but the network has ", net.n_input_channels, " input neurons");
+  }
+  size_t total = 0;
+  for (const auto& k : keys) total += k.size();
+  out.steps.reserve(total);
+  out.channels.reserve(total);
+  out.offsets.reserve(n + 1);
+  labels.reserve(n);
+  for (size_t b = 0; b < n; ++b) {
+    for (uint64_t k : keys[b]) {
       out.steps.push_back(int32_t(k >> 32));
       out.channels.push_back(uint32_t(k & 0xffffffffu));
     }
-    stats.spikes += keys.size();
     out.offsets.push_back(out.steps.size());
     ++out.n_samples;
-    labels.push_back(s.label);
+    labels.push_back(data.samples[idx[b]].label);
+    stats += per[b];
   }
 }
 

@@ -16,7 +16,9 @@ namespace delayprop {
 struct DataSplits {
   EventDataset train, valid, test;
   bool has_valid = false;
-  uint64_t dropped_events = 0;            // events removed while loading (none for the current kinds)
+  // Events at or after the trial end (n_steps * dt) in train + valid + test: make_batch drops
+  // them (and counts them in BatchStats); reported here so a run can say so at the start.
+  uint64_t dropped_events = 0;
   std::vector<int32_t> valid_speakers;    // validation = "speakers": the held-out speakers
   std::string description;                // one line for logs: kind, sizes, validation source
 };

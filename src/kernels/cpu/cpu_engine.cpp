@@ -21,6 +21,10 @@ namespace {
 
 constexpr uint32_t kGradGroups = 8;
 
+// Gradients are accumulated in double whatever the engine precision: the sum over a batch
+// then depends on how the batch is grouped (threads, ranks) only at the 1e-16 level.
+using Acc = double;
+
 template <typename Real>
 struct TapeEntry {
   int32_t step;
@@ -125,7 +129,7 @@ class CpuEngine final : public Engine {
 #pragma omp parallel for num_threads(opt_.threads) schedule(dynamic, 1)
     for (int64_t g = 0; g < int64_t(G); ++g) {
       auto& acc = group_grad_[g];
-      acc.assign(net_.n_params, Real(0));
+      acc.assign(net_.n_params, Acc(0));
       Workspace& ws = ws_[omp_get_thread_num()];
       const uint32_t b0 = uint32_t(uint64_t(B) * g / G), b1 = uint32_t(uint64_t(B) * (g + 1) / G);
       for (uint32_t b = b0; b < b1; ++b) backward_sample(b, ws, in, acc);
@@ -134,7 +138,7 @@ class CpuEngine final : public Engine {
 #pragma omp parallel for num_threads(opt_.threads) schedule(static)
     for (int64_t i = 0; i < P; ++i) {
       double sum = 0.0;
-      for (uint32_t g = 0; g < G; ++g) sum += double(group_grad_[g][i]);
+      for (uint32_t g = 0; g < G; ++g) sum += group_grad_[g][i];
       grad[i] = sum;
     }
     for (const auto& c : net_.conns) {
@@ -150,7 +154,7 @@ class CpuEngine final : public Engine {
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
-    for (const auto& g : group_grad_) bytes += g.capacity() * sizeof(Real);
+    for (const auto& g : group_grad_) bytes += g.capacity() * sizeof(Acc);
     for (size_t c = 0; c < w_.size(); ++c) bytes += w_[c].capacity() * sizeof(Real) + s_[c].capacity() * 4;
     return bytes;
   }
@@ -361,7 +365,7 @@ class CpuEngine final : public Engine {
 
   // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
   // history of every target at the arrival step, returns R and accumulates dL/dw, dL/dd.
-  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Real* acc) {
+  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Acc* acc) {
     Real r = 0;
     for (uint32_t c : out_conns_[pre]) {
       const auto& conn = net_.conns[c];
@@ -372,8 +376,8 @@ class CpuEngine final : public Engine {
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
       const int32_t* s = s_[c].data() + row;
-      Real* gw = acc + conn.weight_offset + row;
-      Real* gd = acc + conn.delay_offset + row;
+      Acc* gw = acc + conn.weight_offset + row;
+      Acc* gd = acc + conn.delay_offset + row;
       for (uint32_t j = 0; j < N; ++j) {
         // Arrivals at or after the trial end read zeros: those slots are not written yet.
         const size_t at = (size_t((uint32_t(n + 1 + s[j])) & mask) * N + j) * 2;
@@ -386,7 +390,7 @@ class CpuEngine final : public Engine {
     return r;
   }
 
-  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, std::vector<Real>& accv) {
+  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, std::vector<Acc>& accv) {
     ensure_backward(ws);
     const size_t np = net_.pops.size();
     for (size_t p = 0; p < np; ++p) {
@@ -395,7 +399,7 @@ class CpuEngine final : public Engine {
       std::fill(ws.li[p].begin(), ws.li[p].end(), Real(0));
       std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
     }
-    Real* acc = accv.data();
+    Acc* acc = accv.data();
     const auto& tape = tapes_[b];
     const uint32_t K = net_.pops[net_.output].size;
     const auto& outpop = net_.pops[net_.output];
@@ -481,7 +485,7 @@ class CpuEngine final : public Engine {
   std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
   std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]
   std::vector<Workspace> ws_;
-  std::vector<std::vector<Real>> group_grad_;
+  std::vector<std::vector<Acc>> group_grad_;
 };
 
 }  // namespace

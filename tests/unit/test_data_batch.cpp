@@ -1,0 +1,173 @@
+// make_batch (binning, merging, late events, sum_channels), the sequence task and splits.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <set>
+
+#include "core/data/dataset.hpp"
+#include "core/data/generators.hpp"
+#include "core/error.hpp"
+
+using namespace delayprop;
+
+namespace {
+
+Network batch_net(uint32_t inputs, uint32_t classes, double dt, uint32_t steps) {
+  Network net;
+  net.dt = dt;
+  net.n_steps = steps;
+  Population in{"in", PopKind::Input, inputs};
+  Population out{"out", PopKind::LI, classes};
+  out.readout = Readout::Max;
+  net.pops = {in, out};
+  Connection c;
+  c.name = "c";
+  c.pre = 0;
+  c.post = 1;
+  net.conns = {c};
+  net.finalize();
+  return net;
+}
+
+EventDataset two_samples(bool merge, uint32_t sum = 1) {
+  EventDataset d;
+  d.n_channels = 6;
+  d.n_classes = 2;
+  d.merge_duplicates = merge;
+  d.sum_channels = sum;
+  EventSample a;
+  // Unsorted on purpose; (ch 1, step 2) three times, (ch 0, step 2) once, one event at the
+  // trial end (10 ms, dropped) and one after it.
+  a.times_ms = {2.9, 0.5, 2.0, 2.5, 2.2, 10.0, 12.0, 9.99};
+  a.units = {1, 4, 1, 1, 0, 2, 3, 5};
+  a.label = 1;
+  EventSample b;
+  b.times_ms = {};
+  b.units = {};
+  b.label = 0;
+  d.samples = {a, b};
+  return d;
+}
+
+}  // namespace
+
+TEST(DataBatch, BinsMergesAndCountsDroppedEvents) {
+  const Network net = batch_net(6, 2, 1.0, 10);
+  const EventDataset d = two_samples(true);
+  SpikeBatch b;
+  std::vector<int32_t> labels;
+  BatchStats st;
+  const std::vector<uint32_t> idx{0, 1, 0};
+  make_batch(d, idx, net, b, labels, st);
+  ASSERT_EQ(b.n_samples, 3u);
+  EXPECT_EQ(labels, (std::vector<int32_t>{1, 0, 1}));
+  // Sample 0: (0, ch4), (2, ch0), (2, ch1) merged from three, (9, ch5).
+  EXPECT_EQ(b.offsets, (std::vector<uint64_t>{0, 4, 4, 8}));
+  EXPECT_EQ(std::vector<int32_t>(b.steps.begin(), b.steps.begin() + 4), (std::vector<int32_t>{0, 2, 2, 9}));
+  EXPECT_EQ(std::vector<uint32_t>(b.channels.begin(), b.channels.begin() + 4), (std::vector<uint32_t>{4, 0, 1, 5}));
+  EXPECT_EQ(st.events, 16u);
+  EXPECT_EQ(st.dropped_late, 4u);  // 10.0 (= trial end) and 12.0, twice
+  EXPECT_EQ(st.merged, 4u);
+  EXPECT_EQ(st.spikes, 8u);
+
+  // Stats accumulate over calls; the batch is rebuilt.
+  make_batch(d, std::vector<uint32_t>{1}, net, b, labels, st);
+  EXPECT_EQ(b.n_samples, 1u);
+  EXPECT_EQ(b.steps.size(), 0u);
+  EXPECT_EQ(st.events, 16u);
+}
+
+TEST(DataBatch, WithoutMergingEveryEventIsASpike) {
+  const Network net = batch_net(6, 2, 1.0, 10);
+  SpikeBatch b;
+  std::vector<int32_t> labels;
+  BatchStats st;
+  make_batch(two_samples(false), std::vector<uint32_t>{0}, net, b, labels, st);
+  EXPECT_EQ(b.steps, (std::vector<int32_t>{0, 2, 2, 2, 2, 9}));
+  EXPECT_EQ(b.channels, (std::vector<uint32_t>{4, 0, 1, 1, 1, 5}));
+  EXPECT_EQ(st.merged, 0u);
+  EXPECT_EQ(st.dropped_late, 2u);
+}
+
+TEST(DataBatch, SumChannelsAndFineSteps) {
+  // Channels 0..5 summed in pairs -> inputs 0..2; dt 0.5 ms, 20 steps.
+  const Network net = batch_net(3, 2, 0.5, 20);
+  SpikeBatch b;
+  std::vector<int32_t> labels;
+  BatchStats st;
+  make_batch(two_samples(true, 2), std::vector<uint32_t>{0}, net, b, labels, st);
+  // Events: (2.9,1)->(5,0) (0.5,4)->(1,2) (2.0,1)->(4,0) (2.5,1)->(5,0) (2.2,0)->(4,0) (9.99,5)->(19,2)
+  EXPECT_EQ(b.steps, (std::vector<int32_t>{1, 4, 5, 19}));
+  EXPECT_EQ(b.channels, (std::vector<uint32_t>{2, 0, 0, 2}));
+  EXPECT_EQ(st.merged, 2u);
+
+  // Without summing, channel 4 does not exist in a 3-input network: an error, not a bad batch.
+  try {
+    make_batch(two_samples(true, 1), std::vector<uint32_t>{0}, net, b, labels, st);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3 input neurons"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(make_batch(two_samples(true, 2), std::vector<uint32_t>{2}, net, b, labels, st), Error);
+}
+
+TEST(DataBatch, SequenceTask) {
+  const EventDataset d = make_sequence_dataset(4);
+  ASSERT_EQ(d.samples.size(), 4u);
+  EXPECT_EQ(d.samples[0].label, 0);
+  EXPECT_EQ(d.samples[0].units, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(d.samples[1].label, 1);
+  EXPECT_EQ(d.samples[1].units, (std::vector<uint32_t>{1, 0}));
+  EXPECT_EQ(d.samples[2].label, 0);
+  const Network net = batch_net(2, 2, 1.0, 25);
+  DataSpec spec;
+  spec.kind = "sequence";
+  DataSplits s = load_dataset(spec, net);
+  EXPECT_EQ(s.train.samples.size(), 2u);
+  EXPECT_FALSE(s.has_valid);
+  EXPECT_FALSE(s.train.merge_duplicates);
+  SpikeBatch b;
+  std::vector<int32_t> labels;
+  BatchStats st;
+  make_batch(s.train, std::vector<uint32_t>{0, 1}, net, b, labels, st);
+  EXPECT_EQ(b.steps, (std::vector<int32_t>{0, 10, 0, 10}));
+  EXPECT_EQ(b.channels, (std::vector<uint32_t>{0, 1, 1, 0}));
+  EXPECT_EQ(labels, (std::vector<int32_t>{0, 1}));
+
+  spec.kind = "nonsense";
+  EXPECT_THROW(load_dataset(spec, net), Error);
+}
+
+TEST(DataBatch, StratifiedAndSpeakerSplits) {
+  EventDataset all;
+  all.n_channels = 1;
+  all.n_classes = 3;
+  for (int i = 0; i < 90; ++i) {
+    EventSample s;
+    s.times_ms = {double(i)};
+    s.units = {0};
+    s.label = i % 3;
+    s.speaker = i / 30;  // speakers 0, 1, 2
+    all.samples.push_back(s);
+  }
+  EventDataset tr, ho;
+  split_stratified(all, 0.2, 7, tr, ho);
+  EXPECT_EQ(tr.samples.size(), 72u);
+  EXPECT_EQ(ho.samples.size(), 18u);
+  std::vector<int> c(3, 0);
+  for (const auto& s : ho.samples) ++c[size_t(s.label)];
+  EXPECT_EQ(c, (std::vector<int>{6, 6, 6}));
+  std::set<double> seen;
+  for (const auto& s : tr.samples) seen.insert(s.times_ms[0]);
+  for (const auto& s : ho.samples) EXPECT_TRUE(seen.insert(s.times_ms[0]).second);
+  EXPECT_EQ(seen.size(), 90u);
+
+  const auto held = split_speakers(all, 0.5, tr, ho);
+  EXPECT_EQ(held, (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(ho.samples.size(), 60u);
+  EXPECT_EQ(split_speakers(all, 0.01, tr, ho), (std::vector<int32_t>{2}));
+  // All speakers would be needed: one stays in training.
+  EXPECT_EQ(split_speakers(all, 0.99, tr, ho), (std::vector<int32_t>{1, 2}));
+  all.samples[5].speaker = -1;
+  EXPECT_THROW(split_speakers(all, 0.1, tr, ho), Error);
+}
