@@ -19,6 +19,7 @@ for b in slurmctld slurmd munged sbatch squeue sinfo scontrol; do
 done
 [ "$(id -u)" -eq 0 ] || skip "needs root to run slurmd and munged"
 command -v mpirun >/dev/null 2>&1 || skip "mpirun not installed"
+[ "$(nproc)" -ge 2 ] || skip "the 2-rank task needs 2 CPUs"
 [ -f "$CONFIG" ] || { echo "FAIL: no config $CONFIG"; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/delayprop-slurm.XXXXXX")
