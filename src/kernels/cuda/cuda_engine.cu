@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -433,6 +434,9 @@ class DeviceBuffer {
   size_t cap_ = 0;
 };
 
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
 int env_int(const char* name, int fallback) {
   const char* v = std::getenv(name);
   if (!v || !*v) return fallback;
@@ -471,6 +475,7 @@ class CudaEngine final : public Engine {
   }
 
   void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) override {
+    auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
     check_params(net_, params);
     check_batch(batch);
@@ -493,6 +498,9 @@ class CudaEngine final : public Engine {
     counts_.reserve(n_counts_);
 
     std::vector<int32_t> totals;
+    DP_CUDA(cudaDeviceSynchronize());
+    prof_.fwd_prep_ms = ms_since(t0);
+    t0 = Clock::now();
     for (;;) {
       tape_.reserve(size_t(B) * tape_cap_);
       L_.tape_cap = tape_cap_;
@@ -515,8 +523,11 @@ class CudaEngine final : public Engine {
       require(tape_cap_ <= uint32_t(std::numeric_limits<int32_t>::max() / 2),
               "cuda engine: spike tape would exceed 2^31 entries per sample");
       tape_cap_ *= 2;
-      ++tape_regrowths_;
+      ++prof_.tape_regrowths;
     }
+    prof_.fwd_gpu_ms = ms_since(t0);
+    prof_.tape_capacity = tape_cap_;
+    t0 = Clock::now();
 
     out.n_samples = B;
     out.n_outputs = K;
@@ -549,10 +560,14 @@ class CudaEngine final : public Engine {
     for (int32_t t : totals) out.hidden_spikes += uint64_t(t);
     out.input_spikes = batch.steps.size();
     have_forward_ = true;
+    prof_.fwd_out_ms = ms_since(t0);
   }
+
+  const CudaProfile& profile() const { return prof_; }
 
   void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) override {
     require(have_forward_, "backward: no forward pass to differentiate");
+    auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
     const uint32_t B = B_, K = L_.K;
     require(in.output_grad.size() == size_t(B) * K, "backward: output_grad has ", in.output_grad.size(),
@@ -587,6 +602,9 @@ class CudaEngine final : public Engine {
     gpart_.reserve(size_t(C) * P);
     hi_.reserve(size_t(C) * L_.n_ring);
     const Buffers<Real> bufs = buffers();
+    DP_CUDA(cudaDeviceSynchronize());
+    prof_.bwd_prep_ms = ms_since(t0);
+    t0 = Clock::now();
     for (uint32_t b0 = 0; b0 < B; b0 += C) {
       const uint32_t c = std::min(C, B - b0);
       ring_.zero(size_t(b0) * L_.n_ring, size_t(c) * L_.n_ring);
@@ -599,6 +617,9 @@ class CudaEngine final : public Engine {
       DP_CUDA(cudaGetLastError());
     }
     DP_CUDA(cudaDeviceSynchronize());
+    prof_.bwd_gpu_ms = ms_since(t0);
+    prof_.bwd_chunks = (B + C - 1) / C;
+    t0 = Clock::now();
     std::vector<double> acc;
     acc_.download(acc, P);
     std::copy(acc.begin(), acc.end(), grad.begin());
@@ -606,6 +627,7 @@ class CudaEngine final : public Engine {
       if (!c.learn_weights) std::fill_n(grad.begin() + c.weight_offset, c.n_synapses(), 0.0);
       if (!c.learn_delays) std::fill_n(grad.begin() + c.delay_offset, c.n_synapses(), 0.0);
     }
+    prof_.bwd_out_ms = ms_since(t0);
   }
 
   size_t memory_bytes() const override {
@@ -754,7 +776,9 @@ class CudaEngine final : public Engine {
     std::vector<uint32_t> bid, bmult, boff(size_t(B) * (NT + 1));
     bid.reserve(batch.steps.size());
     bmult.reserve(batch.steps.size());
-    std::vector<uint32_t> step_ids;
+    // seen[channel] = the (sample, step) stamp of its last spike; where = its merged entry.
+    std::vector<uint64_t> seen(net_.n_input_channels, 0);
+    std::vector<uint32_t> where(net_.n_input_channels, 0);
     input_events_ = 0;
     for (uint32_t b = 0; b < B; ++b) {
       uint64_t e = batch.offsets[b];
@@ -763,19 +787,19 @@ class CudaEngine final : public Engine {
         off[size_t(b) * (NT + 1) + n] = uint32_t(e);
         boff[size_t(b) * (NT + 1) + n] = uint32_t(bid.size());
         if (n == NT) break;
-        step_ids.clear();
+        const uint64_t stamp = uint64_t(b) * NT + n + 1;
         for (; e < end && batch.steps[e] == int32_t(n); ++e) {
-          id[e] = chan_id_[batch.channels[e]];
-          step_ids.push_back(id[e]);
+          const uint32_t ch = batch.channels[e];
+          id[e] = chan_id_[ch];
           input_events_ += fanout_[id[e] >> kNeuronBits];
-        }
-        std::sort(step_ids.begin(), step_ids.end());
-        for (size_t a = 0; a < step_ids.size();) {
-          size_t z = a;
-          while (z < step_ids.size() && step_ids[z] == step_ids[a]) ++z;
-          bid.push_back(step_ids[a]);
-          bmult.push_back(uint32_t(z - a));
-          a = z;
+          if (seen[ch] == stamp) {
+            ++bmult[where[ch]];
+          } else {
+            seen[ch] = stamp;
+            where[ch] = uint32_t(bid.size());
+            bid.push_back(id[e]);
+            bmult.push_back(1);
+          }
         }
       }
     }
@@ -821,7 +845,8 @@ class CudaEngine final : public Engine {
   int device_ = 0;
   Layout<Real> L_{};
   uint32_t n_counts_ = 0, tape_cap_ = 0, B_ = 0;
-  uint64_t tape_regrowths_ = 0, input_events_ = 0;
+  uint64_t input_events_ = 0;
+  CudaProfile prof_;
   bool have_forward_ = false;
   std::vector<uint64_t> fanout_;   // per population: synapses per spike
   std::vector<uint32_t> chan_id_;  // global input channel -> population << 24 | neuron
@@ -872,6 +897,13 @@ int cuda_device_for_local_rank(int rank) {
 void cuda_mem_info(int device, size_t& free_bytes, size_t& total_bytes) {
   DP_CUDA(cudaSetDevice(device));
   DP_CUDA(cudaMemGetInfo(&free_bytes, &total_bytes));
+}
+
+bool cuda_engine_profile(const Engine& engine, CudaProfile& prof) {
+  if (const auto* e = dynamic_cast<const CudaEngine<float>*>(&engine)) prof = e->profile();
+  else if (const auto* d = dynamic_cast<const CudaEngine<double>*>(&engine)) prof = d->profile();
+  else return false;
+  return true;
 }
 
 std::unique_ptr<Engine> make_cuda_engine(const Network& net, const EngineOptions& opt) {

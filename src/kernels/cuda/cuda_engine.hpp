@@ -1,6 +1,7 @@
 #pragma once
 // The batched CUDA backend (SPEC §2-§3 on the GPU). Plain C++ header: it is included by
 // code compiled without nvcc (core/engine.cpp, the device check).
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,18 @@ namespace delayprop {
 // Throws Error when no device is visible ("no CUDA device visible to rank R") or
 // opt.device is out of range.
 std::unique_ptr<Engine> make_cuda_engine(const Network& net, const EngineOptions& opt);
+
+// Where the time of the last forward/backward went (host preparation and uploads, device
+// work, downloads), and how often the spike tape had to grow. For benchmarks and tests.
+struct CudaProfile {
+  double fwd_prep_ms = 0, fwd_gpu_ms = 0, fwd_out_ms = 0;
+  double bwd_prep_ms = 0, bwd_gpu_ms = 0, bwd_out_ms = 0;
+  uint64_t tape_regrowths = 0;  // since the engine was made
+  uint32_t tape_capacity = 0;   // entries per sample now
+  uint32_t bwd_chunks = 0;      // backward launches of the last batch
+};
+// False when engine is not a CUDA engine.
+bool cuda_engine_profile(const Engine& engine, CudaProfile& prof);
 
 // Number of visible CUDA devices; 0 when there is none or no usable driver (never throws).
 int cuda_device_count();
