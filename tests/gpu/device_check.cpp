@@ -3,8 +3,9 @@
 // and the SHD-shaped benchmark. Prints one summary block; exit 0 = pass (or no device:
 // "SKIP: no CUDA device"), 1 = a check failed, 2 = an error.
 //
-//   delayprop-device-check [--skip-bench] [--cpu-only] [--bench-reps N]
+//   delayprop-device-check [--skip-bench] [--cpu-only] [--small] [--bench-reps N]
 //   --cpu-only: runs the CPU halves only (harness check on a machine without a GPU).
+//   --small: tiny batches (for the CPU emulation of the kernels, tests/gpu/cuda_emu.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -35,6 +36,7 @@ double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std
 int cpu_threads() { return int(std::max(1u, std::min(16u, std::thread::hardware_concurrency()))); }
 
 std::vector<std::string> g_failures;
+bool g_small = false;  // --small: tiny batches (the CPU emulation of the kernels is slow)
 void failure(const std::string& s) {
   std::printf("  FAIL: %s\n", s.c_str());
   g_failures.push_back(s);
@@ -326,6 +328,8 @@ std::vector<Case> comparison_cases() {
     c.tape_init = 16;  // forces several re-runs of the forward pass
     cases.push_back(c);
   }
+  if (g_small)
+    for (auto& c : cases) c.batch = c.first_spike_inputs ? 4 : 2;
   return cases;
 }
 
@@ -333,7 +337,7 @@ std::vector<Case> comparison_cases() {
 
 void determinism() {
   Case cs = comparison_cases()[3];
-  cs.batch = 16;
+  cs.batch = g_small ? 3 : 16;
   const auto params = init_params(cs.net, 77);
   const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, false, 5);
   BackwardInputs in;
@@ -486,9 +490,10 @@ int main(int argc, char** argv) {
     const std::string s = argv[a];
     if (s == "--skip-bench") skip_bench = true;
     else if (s == "--cpu-only") cpu_only = true;
+    else if (s == "--small") g_small = true;
     else if (s == "--bench-reps" && a + 1 < argc) reps = std::max(1, std::atoi(argv[++a]));
     else {
-      std::fprintf(stderr, "usage: %s [--skip-bench] [--cpu-only] [--bench-reps N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--skip-bench] [--cpu-only] [--small] [--bench-reps N]\n", argv[0]);
       return 2;
     }
   }

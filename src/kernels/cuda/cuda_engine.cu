@@ -18,7 +18,9 @@
 //   batch is re-run) and, in backward, one partial gradient buffer.
 #include "kernels/cuda/cuda_engine.hpp"
 
+#ifndef DELAYPROP_CUDA_EMULATION
 #include <cuda_runtime.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -39,8 +41,18 @@ void check_cuda(cudaError_t e, const char* what, const char* file, int line) {
   if (e != cudaSuccess) fail("CUDA error in ", what, " (", file, ":", line, "): ", cudaGetErrorString(e));
 }
 #define DP_CUDA(call) check_cuda((call), #call, __FILE__, __LINE__)
+// tests/gpu/cuda_engine_emu.cpp runs these kernels on CPU threads (tests/gpu/cuda_emu.hpp).
+#ifdef DELAYPROP_CUDA_EMULATION
+#define DP_LAUNCH(kernel, grid, block, ...) dp_emu::launch((grid), (block), [&] { kernel(__VA_ARGS__); })
+#else
+#define DP_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block)>>>(__VA_ARGS__)
+#endif
 
-constexpr int kThreads = 256;  // per block (= per sample); a multiple of 32
+#ifndef DP_CUDA_THREADS
+#define DP_CUDA_THREADS 256
+#endif
+constexpr int kThreads = DP_CUDA_THREADS;  // per block (= per sample); a multiple of 32
+static_assert(kThreads % 32 == 0 && kThreads <= 1024);
 constexpr int kWarps = kThreads / 32;
 constexpr uint32_t kMaxPops = 12, kMaxConns = 24, kMaxOut = 8;
 constexpr uint32_t kNeuronBits = 24;  // tape and input ids: population << 24 | neuron
@@ -511,7 +523,7 @@ class CudaEngine final : public Engine {
       ring_.zero(0, size_t(B) * L_.n_ring);
       counts_.zero(0, n_counts_);
       if (B > 0) {
-        forward_kernel<Real><<<B, kThreads>>>(layout_ptr(), buffers());
+        DP_LAUNCH(forward_kernel<Real>, B, kThreads, layout_ptr(), buffers());
         DP_CUDA(cudaGetLastError());
         DP_CUDA(cudaDeviceSynchronize());
       }
@@ -610,10 +622,10 @@ class CudaEngine final : public Engine {
       ring_.zero(size_t(b0) * L_.n_ring, size_t(c) * L_.n_ring);
       hi_.zero(0, size_t(c) * L_.n_ring);
       gpart_.zero(0, size_t(c) * P);
-      backward_kernel<Real><<<c, kThreads>>>(layout_ptr(), bufs, b0);
+      DP_LAUNCH(backward_kernel<Real>, c, kThreads, layout_ptr(), bufs, b0);
       DP_CUDA(cudaGetLastError());
       const uint32_t blocks = uint32_t(std::min<size_t>((P + 255) / 256, 4096));
-      reduce_grad_kernel<Real><<<std::max(blocks, 1u), 256>>>(gpart_.get(), c, P, acc_.get());
+      DP_LAUNCH(reduce_grad_kernel<Real>, std::max(blocks, 1u), 256, gpart_.get(), c, P, acc_.get());
       DP_CUDA(cudaGetLastError());
     }
     DP_CUDA(cudaDeviceSynchronize());
