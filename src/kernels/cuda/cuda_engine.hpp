@@ -1,0 +1,43 @@
+#pragma once
+// The batched CUDA backend (SPEC §2-§3 on the GPU). Plain C++ header: it is included by
+// code compiled without nvcc (core/engine.cpp, the device check).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/engine.hpp"
+#include "core/network.hpp"
+
+namespace delayprop {
+
+// Throws Error when no device is visible ("no CUDA device visible to rank R") or
+// opt.device is out of range.
+std::unique_ptr<Engine> make_cuda_engine(const Network& net, const EngineOptions& opt);
+
+// Where the time of the last forward/backward went (host preparation and uploads, device
+// work, downloads), and how often the spike tape had to grow. For benchmarks and tests.
+struct CudaProfile {
+  double fwd_prep_ms = 0, fwd_gpu_ms = 0, fwd_out_ms = 0;
+  double bwd_prep_ms = 0, bwd_gpu_ms = 0, bwd_out_ms = 0;
+  uint64_t tape_regrowths = 0;  // since the engine was made
+  uint32_t tape_capacity = 0;   // entries per sample now
+  uint32_t bwd_chunks = 0;      // backward launches of the last batch
+};
+// False when engine is not a CUDA engine.
+bool cuda_engine_profile(const Engine& engine, CudaProfile& prof);
+
+// Number of visible CUDA devices; 0 when there is none or no usable driver (never throws).
+int cuda_device_count();
+
+// Name and memory of a device, for logs ("NVIDIA H200, 139.8 GiB").
+std::string cuda_device_description(int device);
+
+// The device of this rank when every rank of a node gets one GPU: the node-local rank
+// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID; 0 if none is set) modulo the
+// device count. Throws Error "no CUDA device visible to rank R" when there is no device.
+int cuda_device_for_local_rank(int rank);
+
+// Free and total device memory in bytes (cudaMemGetInfo on the given device).
+void cuda_mem_info(int device, size_t& free_bytes, size_t& total_bytes);
+
+}  // namespace delayprop

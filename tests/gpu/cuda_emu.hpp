@@ -1,0 +1,153 @@
+#pragma once
+// A small CPU emulation of the CUDA features the backend uses, so that its kernels run (and
+// can be checked against the CPU backend, also under ThreadSanitizer) on a machine without
+// a GPU. Every thread of a block is a std::thread; __syncthreads is a std::barrier; warp
+// collectives (__ballot_sync, __shfl_xor_sync) use one barrier per warp; blocks run one
+// after the other, so __shared__ can be a function-local static. Device memory is host
+// memory filled with 0xff bytes (NaN / -1) to expose reads of uninitialised buffers.
+// Only for tests: tests/gpu/cuda_engine_emu.cpp includes it before the .cu file.
+#include <atomic>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(x)
+#define __shared__ static
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+
+namespace dp_emu {
+
+struct Block {
+  std::unique_ptr<std::barrier<>> bar;
+  std::vector<std::unique_ptr<std::barrier<>>> warp_bar;
+  std::vector<uint64_t> scratch;  // one word per thread for warp collectives
+};
+
+inline thread_local dim3 thread_idx, block_idx;
+inline dim3 block_dim, grid_dim;
+inline Block* block = nullptr;
+
+template <typename F>
+void launch(unsigned grid, unsigned threads, F&& body) {
+  if (threads % 32 != 0) std::abort();
+  grid_dim.x = grid;
+  block_dim.x = threads;
+  for (unsigned b = 0; b < grid; ++b) {
+    Block blk;
+    blk.bar = std::make_unique<std::barrier<>>(threads);
+    for (unsigned w = 0; w < threads / 32; ++w) blk.warp_bar.push_back(std::make_unique<std::barrier<>>(32));
+    blk.scratch.assign(threads, 0);
+    block = &blk;
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&, t, b] {
+        thread_idx.x = t;
+        block_idx.x = b;
+        body();
+      });
+    for (auto& th : pool) th.join();
+    block = nullptr;
+  }
+}
+
+inline void warp_sync() { block->warp_bar[thread_idx.x / 32]->arrive_and_wait(); }
+
+}  // namespace dp_emu
+
+#define threadIdx dp_emu::thread_idx
+#define blockIdx dp_emu::block_idx
+#define blockDim dp_emu::block_dim
+#define gridDim dp_emu::grid_dim
+
+inline void __syncthreads() { dp_emu::block->bar->arrive_and_wait(); }
+
+inline unsigned __ballot_sync(unsigned, bool pred) {
+  auto& s = dp_emu::block->scratch;
+  const unsigned t = dp_emu::thread_idx.x, base = t & ~31u;
+  s[t] = pred ? 1 : 0;
+  dp_emu::warp_sync();
+  unsigned m = 0;
+  for (unsigned l = 0; l < 32; ++l)
+    if (s[base + l]) m |= 1u << l;
+  dp_emu::warp_sync();
+  return m;
+}
+
+template <typename T>
+inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+  static_assert(sizeof(T) <= sizeof(uint64_t));
+  auto& s = dp_emu::block->scratch;
+  const unsigned t = dp_emu::thread_idx.x;
+  std::memcpy(&s[t], &v, sizeof(T));
+  dp_emu::warp_sync();
+  T r;
+  std::memcpy(&r, &s[(t & ~31u) | ((t & 31u) ^ unsigned(lane_mask))], sizeof(T));
+  dp_emu::warp_sync();
+  return r;
+}
+
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+
+inline unsigned atomicAdd(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_add(v); }
+
+// ---- runtime API subset ----------------------------------------------------------------------
+using cudaError_t = int;
+constexpr cudaError_t cudaSuccess = 0;
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+struct cudaDeviceProp {
+  char name[256];
+  int major, minor, multiProcessorCount;
+  size_t totalGlobalMem;
+};
+inline const char* cudaGetErrorString(cudaError_t) { return "emulated CUDA error"; }
+inline cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+inline cudaError_t cudaMalloc(void** p, size_t n) {
+  *p = std::malloc(n);
+  if (!*p) return 2;
+  std::memset(*p, 0xff, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
+  std::memcpy(d, s, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemset(void* d, int v, size_t n) {
+  std::memset(d, v, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
+  *free_b = size_t(4) << 30;
+  *total_b = size_t(8) << 30;
+  return cudaSuccess;
+}
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {
+  std::strcpy(p->name, "CPU emulation");
+  p->major = 0;
+  p->minor = 0;
+  p->multiProcessorCount = 1;
+  p->totalGlobalMem = size_t(8) << 30;
+  return cudaSuccess;
+}
