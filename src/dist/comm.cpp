@@ -54,7 +54,7 @@ std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
     return started_by_mpi_launcher() ? make_mpi_communicator() : make_local_communicator();
   if (kind == "nccl") {
 #ifdef DELAYPROP_HAVE_NCCL
-    return make_nccl_communicator(make_mpi_communicator());
+    return make_nccl_world_communicator();
 #else
     fail("communicator 'nccl': this build has no NCCL support (needs CUDA, NCCL and MPI at",
          " configure time)");

@@ -62,9 +62,9 @@ std::unique_ptr<Communicator> make_dryrun_communicator(int size, int rank);
 // small value to exercise the chunking. Throws when built without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator(size_t max_chunk = 0);
 
-// NCCL over device buffers, host collectives delegated to `host` (an MPI communicator that
-// also broadcasts the NCCL id). Defined in nccl.cpp, only when DELAYPROP_HAVE_NCCL.
-std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> host);
+// NCCL over MPI_COMM_WORLD (the NCCL id is broadcast over MPI), one GPU per rank by local
+// rank. Defined in nccl.cpp, only when DELAYPROP_HAVE_NCCL.
+std::unique_ptr<Communicator> make_nccl_world_communicator();
 
 // kind: "auto" (MPI when started by mpirun/srun, else local), "local", "mpi",
 // "dryrun:N:R" (N pretend ranks, this process is rank R), "nccl" (builds with NCCL).

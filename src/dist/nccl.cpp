@@ -133,5 +133,7 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
   return std::make_unique<NcclCommunicator>(comm);
 }
 
+std::unique_ptr<Communicator> make_nccl_world_communicator() { return make_nccl_communicator(MPI_COMM_WORLD); }
+
 }  // namespace delayprop::dist
 #endif  // DELAYPROP_HAVE_NCCL

@@ -41,8 +41,9 @@ class NcclCommunicator final : public Communicator {
   [[noreturn]] void abort(int code) override;
 
   // In-place sums of n values that live on this rank's device (device()); returns when done.
-  void allreduce_sum_device(float* data, size_t n);
+  void allreduce_sum_device(float* data, size_t n) override;
   void allreduce_sum_device(double* data, size_t n);
+  bool supports_device_buffers() const override { return true; }
 
  private:
   void allreduce_raw(void* device_data, size_t n, int nccl_type);
