@@ -19,4 +19,10 @@ struct SpikeBatch {
   uint64_t n_spikes(uint32_t b) const { return offsets[b + 1] - offsets[b]; }
 };
 
+struct Network;
+// Rejects a batch an engine cannot run: inconsistent CSR arrays, a spike outside the trial
+// [0, T), a unit out of range or a sample not sorted by step; the error names the sample and
+// the spike. Every backend calls it before forward.
+void check_batch(const Network& net, const SpikeBatch& batch);
+
 }  // namespace delayprop

@@ -67,7 +67,7 @@ class CpuEngine final : public Engine {
 
   void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) override {
     check_params(net_, params);
-    check_batch(batch);
+    delayprop::check_batch(net_, batch);
     load_params(params);
     batch_ = batch;
     const uint32_t B = batch.n_samples;
@@ -168,27 +168,6 @@ class CpuEngine final : public Engine {
     // touches one cache line per synapse, not two.
     std::vector<std::vector<Real>> hist;
   };
-
-  void check_batch(const SpikeBatch& batch) const {
-    require(batch.offsets.size() == size_t(batch.n_samples) + 1 && batch.offsets.back() == batch.steps.size() &&
-                batch.channels.size() == batch.steps.size(),
-            "spike batch: inconsistent CSR arrays");
-    for (uint32_t b = 0; b < batch.n_samples; ++b) {
-      int32_t prev = 0;
-      for (uint64_t e = batch.offsets[b]; e < batch.offsets[b + 1]; ++e) {
-        const int32_t s = batch.steps[e];
-        if (s < 0 || uint32_t(s) >= net_.n_steps)
-          fail("input spike ", e - batch.offsets[b], " of sample ", b, " is outside the trial [0, ",
-               net_.trial_ms(), ") ms (step ", s, " of ", net_.n_steps, ")");
-        if (batch.channels[e] >= net_.n_input_channels)
-          fail("input spike ", e - batch.offsets[b], " of sample ", b, ": unit ", batch.channels[e],
-               " is out of range (", net_.n_input_channels, " input channels)");
-        require(s >= prev, "spike batch: sample ", b, " is not sorted by time");
-        prev = s;
-      }
-    }
-    // Input channel -> population lookup is by offset; inputs are contiguous.
-  }
 
   void load_params(std::span<const double> params) {
     for (size_t c = 0; c < net_.conns.size(); ++c) {

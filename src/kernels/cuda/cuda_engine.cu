@@ -747,25 +747,9 @@ class CudaEngine final : public Engine {
   const Layout<Real>* layout_ptr() const { return reinterpret_cast<const Layout<Real>*>(layout_.get()); }
 
   void check_batch(const SpikeBatch& batch) const {
-    require(batch.offsets.size() == size_t(batch.n_samples) + 1 && batch.offsets.back() == batch.steps.size() &&
-                batch.channels.size() == batch.steps.size(),
-            "spike batch: inconsistent CSR arrays");
+    delayprop::check_batch(net_, batch);
     require(batch.steps.size() < uint64_t(std::numeric_limits<uint32_t>::max()),
             "cuda engine: more than 2^32 input spikes in one batch");
-    for (uint32_t b = 0; b < batch.n_samples; ++b) {
-      int32_t prev = 0;
-      for (uint64_t e = batch.offsets[b]; e < batch.offsets[b + 1]; ++e) {
-        const int32_t s = batch.steps[e];
-        if (s < 0 || uint32_t(s) >= net_.n_steps)
-          fail("input spike ", e - batch.offsets[b], " of sample ", b, " is outside the trial [0, ",
-               net_.trial_ms(), ") ms (step ", s, " of ", net_.n_steps, ")");
-        if (batch.channels[e] >= net_.n_input_channels)
-          fail("input spike ", e - batch.offsets[b], " of sample ", b, ": unit ", batch.channels[e],
-               " is out of range (", net_.n_input_channels, " input channels)");
-        require(s >= prev, "spike batch: sample ", b, " is not sorted by time");
-        prev = s;
-      }
-    }
   }
 
   void load_params(std::span<const double> params) {
