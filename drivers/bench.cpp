@@ -45,7 +45,8 @@ const char* kUsage =
     "usage: delayprop-bench [--workload shd-ff|shd-rec|braille|yinyang] [--hidden H[,H..]]\n"
     "                       [--max-delay STEPS[,..]] [--threads T[,..]] [--batch B[,..]] [--samples N]\n"
     "                       [--repeat R] [--backend cpu|cuda] [--precision float32|float64]\n"
-    "                       [--input-spikes N] [--channels C] [--dt MS] [--steps N] [--target-rate R]\n"
+    "                       [--input-spikes N] [--channels C] [--outputs K] [--dt MS] [--steps N]\n"
+    "                       [--target-rate SPIKES_PER_NEURON]\n"
     "                       [--seed S] [--bare] [--no-table] [--json FILE]\n"
     "Lists (comma separated) run every combination in this process; peak RSS is then the\n"
     "process's peak so far: run one configuration per process for memory figures.\n";
@@ -55,7 +56,7 @@ struct Opts {
   std::string backend = "cpu";
   Precision precision = Precision::Float32;
   uint32_t samples = 32, repeat = 3;
-  int64_t input_spikes = -1, channels = -1, steps = -1;
+  int64_t input_spikes = -1, channels = -1, steps = -1, outputs = -1;
   double dt = -1, target_rate = -1;  // < 0: the workload's default
   uint64_t seed = 1;
   bool bare = false;
@@ -81,6 +82,7 @@ Shape shape_of(const Opts& o) {
     throw UsageError("unknown --workload '" + o.workload + "' (shd-ff, shd-rec, braille, yinyang)");
   }
   if (o.channels > 0) s.channels = uint32_t(o.channels);
+  if (o.outputs > 0) s.outputs = uint32_t(o.outputs);
   if (o.steps > 0) s.steps = uint32_t(o.steps);
   if (o.dt > 0) s.dt = o.dt;
   if (o.input_spikes >= 0) s.input_spikes = uint64_t(o.input_spikes);
@@ -626,7 +628,7 @@ int main(int argc, char** argv) {
   return run_main("delayprop-bench", [&] {
     Args args(argc, argv,
               {"workload", "hidden", "max-delay", "threads", "batch", "samples", "repeat", "backend", "precision",
-               "input-spikes", "channels", "dt", "steps", "target-rate", "seed", "json"},
+               "input-spikes", "channels", "outputs", "dt", "steps", "target-rate", "seed", "json"},
               {"bare", "no-table", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
@@ -642,6 +644,7 @@ int main(int argc, char** argv) {
     o.repeat = uint32_t(args.get_int("repeat", o.repeat));
     o.input_spikes = args.get_int("input-spikes", -1);
     o.channels = args.get_int("channels", -1);
+    o.outputs = args.get_int("outputs", -1);
     o.steps = args.get_int("steps", -1);
     o.seed = uint64_t(args.get_int("seed", 1));
     o.bare = args.has("bare");
