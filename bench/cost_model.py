@@ -65,9 +65,9 @@ def measured(path):
             continue
         j = json.loads(line)
         if j.get("tag") == "paper-shd":
-            out["SHD 700-512rec-20"] = 1.0 / j["samples_per_cpu_s"] * j["threads"]
+            out["SHD 700-512rec-20"] = 1.0 / j["samples_per_cpu_s"]
         if j.get("tag") == "paper-ssc":
-            out["SSC 700-1024-1024-35"] = 1.0 / j["samples_per_cpu_s"] * j["threads"]
+            out["SSC 700-1024-1024-35"] = 1.0 / j["samples_per_cpu_s"]
     return out
 
 
@@ -85,7 +85,6 @@ def main():
                     help="s per step independent of batch on a GPU (1000 steps x ~5 kernels x ~4 us, fwd+bwd)")
     ap.add_argument("--cpu-fixed", type=float, default=0.002, help="s per step independent of batch on a CPU rank")
     ap.add_argument("--results", default="bench/results/ours.jsonl")
-    ap.add_argument("--markdown", action="store_true", help="print Markdown tables")
     a = ap.parse_args()
     ranks = [int(x) for x in a.ranks.split(",")]
     meas = measured(a.results)
