@@ -37,22 +37,22 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     for key, ylabel, fname in (("samples_per_cpu_s", "samples per CPU-second (1 thread)", "bench_speed.png"),
-                               ("peak_rss_mib", "peak RSS (MiB), batch 2", "bench_memory.png")):
+                               ("peak_rss_mib", "peak RSS (MiB)", "bench_memory.png")):
         fig, ax = plt.subplots(figsize=(6, 4))
-        for rows, label, marker in ((ours, "delayprop (EventProp, CPU)", "o"), (dcls, "DCLS (PyTorch, CPU)", "s")):
+        for rows, label, marker in ((ours, "delayprop (EventProp, CPU), batch 2", "o"), (dcls, "DCLS (PyTorch, CPU), batch 2", "s")):
             x, y = series(rows, "dcls-side", 256, key)
             if x:
                 ax.plot(x, y, marker=marker, label=label)
         sx, sy = series(ours, "scale-delay", 256, key)
         if sx:
-            ax.plot(sx, sy, marker=".", linestyle=":", label="delayprop, 700-256rec-20")
+            ax.plot(sx, sy, marker=".", linestyle=":", label="delayprop, 700-256rec-20, batch 8")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("max delay (steps of 1 ms)")
         ax.set_ylabel(ylabel)
         ax.set_title("SHD-shaped, 700-256-256-20, 1000 steps")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        ax.legend(loc="center right", fontsize=8)
         fig.tight_layout()
         fig.savefig(os.path.join(a.out, fname), dpi=110)
         plt.close(fig)
