@@ -117,7 +117,8 @@ def generate(ours, dcls):
             tsp = None if (t is None or failed) else t.get("samples_per_cpu_s", t["samples_per_s"])
             rows.append([
                 hid, d, f(o["samples_per_s"]) if o else "-", f(o["samples_per_cpu_s"]) if o else "-",
-                ("not run" if t is None else (t.get("reason", "failed") if failed else f(t["samples_per_s"], 3))),
+                ("not run" if t is None else (t.get("reason", "failed") if failed else
+                                              f(t["samples_per_s"], 3) + ("" if t.get("warm", True) else " (cold step)"))),
                 f(tsp, 3) if tsp else "-",
                 f(o["samples_per_cpu_s"] / tsp, 0) + "x" if (o and tsp) else "-",
                 f(o["peak_rss_mib"], 0) if o else "-",
@@ -132,7 +133,8 @@ def generate(ours, dcls):
                         "our spikes/neuron"], rows))
         s.append("\nBoth at batch 2 (DCLS's memory grows with the batch; ours barely), one thread. DCLS's time is one "
                  "training step after a warm-up step (forward + backward; its Adam step is reported separately in "
-                 "bench/results/dcls.jsonl).\n")
+                 "bench/results/dcls.jsonl); '(cold step)': only one step fitted in the time, so the first step is "
+                 "reported, one-time costs included.\n")
     pub_o, pub_t = one(ours, "dcls-published"), (pick(dcls, "dcls-published") or [None])[-1]
     if pub_o or pub_t:
         s.append("\n### DCLS's published SHD setting: 140 channels (700 summed in fives), 10 ms steps, 100 steps, max delay 25 steps\n\n")
