@@ -51,7 +51,12 @@ def one(rows, tag, **kw):
 
 def generate(ours, dcls):
     s = []
-    host = f"{platform.machine()}, {os.cpu_count()} cores"
+    model = ""
+    try:
+        model = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    host = f"{model or platform.machine()}, {os.cpu_count()} cores"
     loads = [r["loadavg_1min"] for r in ours if "loadavg_1min" in r]
     s.append(f"Machine: {host}; 1-min load average during our runs {min(loads):.1f}–{max(loads):.1f} "
              f"(other jobs shared the 2 cores: wall-clock figures are disturbed, CPU-time figures much less).\n"
