@@ -532,6 +532,13 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
   }
 
   if (o.bare) {
+    // The engine's dL/dy of every batch, so both compute the same gradient.
+    std::vector<std::vector<double>> dldy(n_batches);
+    for (uint32_t k = 0; k < n_batches; ++k) {
+      eng->forward(params, batches[k], f);
+      compute_loss(loss, f, blabels[k], batches[k].n_samples, net.trial_ms(), bin);
+      dldy[k] = bin.output_grad;
+    }
     BareLoop bare(net, params);
     std::vector<float> y(s.outputs);
     double bf = 1e300, bb = 1e300, bcf = 1e300, bcb = 1e300;
@@ -540,9 +547,6 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
       double tf = 0, tb = 0, cf = 0, cb = 0;
       bare_spikes = 0;
       for (uint32_t k = 0; k < n_batches; ++k) {
-        // The engine's dL/dy of this batch, so both compute the same gradient.
-        eng->forward(params, batches[k], f);
-        compute_loss(loss, f, blabels[k], batches[k].n_samples, net.trial_ms(), bin);
         // Like the engine: the batch's forwards, then its backwards (the forward state stays
         // in cache from one sample to the next).
         const uint32_t nb = batches[k].n_samples;
@@ -551,7 +555,7 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
         for (uint32_t b = 0; b < nb; ++b) bare.forward(batches[k], b, y.data());
         const auto t1 = Clock::now();
         const double c1 = cpu_now();
-        for (uint32_t b = 0; b < nb; ++b) bare.backward(batches[k], b, bin.output_grad.data() + size_t(b) * s.outputs);
+        for (uint32_t b = 0; b < nb; ++b) bare.backward(batches[k], b, dldy[k].data() + size_t(b) * s.outputs);
         const auto t2 = Clock::now();
         const double c2 = cpu_now();
         tf += seconds(t0, t1);
