@@ -29,8 +29,10 @@ struct Population {
 // Initial values of a parameter group: constant(a), normal(mean a, sd b), uniform[a, b),
 // or explicit values (n_pre x n_post, row-major).
 struct InitSpec {
-  enum class Dist { Constant, Normal, Uniform, Values } dist = Dist::Constant;
-  double a = 0.0, b = 0.0;
+  enum class Dist { Constant, Normal, Uniform, Values };
+  InitSpec(Dist d = Dist::Constant, double a_ = 0.0, double b_ = 0.0) : dist(d), a(a_), b(b_) {}
+  Dist dist;
+  double a, b;
   std::vector<double> values;
 };
 
