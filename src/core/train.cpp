@@ -137,23 +137,36 @@ class Trainer {
       if (cfg_.train.max_batches) n_batches = std::min(n_batches, cfg_.train.max_batches);
       const auto t_epoch = Clock::now();
       const uint32_t first_batch = st.batch;
+      // Where the epoch's time goes (this rank): data, forward, backward, all-reduce, update.
+      double t_data = 0, t_fwd = 0, t_bwd = 0, t_comm = 0, t_update = 0;
+      auto lap = [last = Clock::now()](double& acc) mutable {
+        const auto now = Clock::now();
+        acc += std::chrono::duration<double>(now - last).count();
+        last = now;
+      };
       for (uint32_t k = st.batch; k < n_batches; ++k) {
+        lap(t_update);  // the bookkeeping at the end of the previous batch
         const uint64_t g0 = uint64_t(k) * B, g1 = std::min<uint64_t>(g0 + B, n);
         const uint64_t gB = g1 - g0;
         const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
         std::span<const uint32_t> mine(order.data() + g0 + sh.begin, sh.end - sh.begin);
         make_batch(train_set, mine, net_, batch, labels, stats_);
+        lap(t_data);
         engine_->forward(st.params, batch, fwd);
+        lap(t_fwd);
 
         // Spike counts over the global batch: the regulariser and the bumps need them.
         flatten_counts(fwd, counts);
         comm_.allreduce_sum(std::span<uint32_t>(counts));
+        lap(t_comm);
         LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, net_.trial_ms(), bin);
         bin.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts), gB);
         engine_->backward(st.params, bin, grad);
+        lap(t_bwd);
         comm_.allreduce_sum(std::span<double>(grad));
         double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
         comm_.allreduce_sum(std::span<double>(sums, 3));
+        lap(t_comm);
 
         const double decay = std::pow(cfg_.sched.epoch_decay, double(epoch));
         double lr_w = cfg_.sched.lr_weights;
@@ -216,6 +229,8 @@ class Trainer {
         ++st.epochs_since_best;
       }
       m["epoch_time_s"] = seconds_since(t_epoch);
+      m["time_split_s"] = {{"data", t_data}, {"forward", t_fwd}, {"backward", t_bwd}, {"allreduce", t_comm},
+                           {"update", t_update}};  // training batches only, rank 0
       m["dropped_late_events_so_far"] = stats_.dropped_late;
       st.epoch = epoch + 1;
       st.batch = 0;
