@@ -434,7 +434,7 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
   BackwardInputs bin;
   // Warm-up: allocates workspaces and tapes.
   eng->forward(params, batches[0], f);
-  compute_loss(loss, f, blabels[0], batches[0].n_samples, net.trial_ms(), bin);
+  compute_loss(loss, f, blabels[0], batches[0].n_samples, bin);
   eng->backward(params, bin, grad);
 
   double best_f = 1e300, best_b = 1e300, sum_f = 0, sum_b = 0, cpu_f = 1e300, cpu_b = 1e300;
@@ -450,7 +450,7 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
       eng->forward(params, batches[k], f);
       const auto t1 = Clock::now();
       const double c1 = cpu_now();
-      compute_loss(loss, f, blabels[k], batches[k].n_samples, net.trial_ms(), bin);
+      compute_loss(loss, f, blabels[k], batches[k].n_samples, bin);
       const double c2 = cpu_now();
       const auto t2 = Clock::now();
       eng->backward(params, bin, grad);
@@ -536,7 +536,7 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
     std::vector<std::vector<double>> dldy(n_batches);
     for (uint32_t k = 0; k < n_batches; ++k) {
       eng->forward(params, batches[k], f);
-      compute_loss(loss, f, blabels[k], batches[k].n_samples, net.trial_ms(), bin);
+      compute_loss(loss, f, blabels[k], batches[k].n_samples, bin);
       dldy[k] = bin.output_grad;
     }
     BareLoop bare(net, params);
@@ -583,7 +583,7 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
     // Same work as the engine? Its gradient of the first batch must agree to float32 rounding.
     bare.reset_grad();
     eng->forward(params, batches[0], f);
-    compute_loss(loss, f, blabels[0], batches[0].n_samples, net.trial_ms(), bin);
+    compute_loss(loss, f, blabels[0], batches[0].n_samples, bin);
     eng->backward(params, bin, grad);
     for (uint32_t b = 0; b < batches[0].n_samples; ++b) bare.forward(batches[0], b, y.data());
     for (uint32_t b = 0; b < batches[0].n_samples; ++b)

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
       fail(input, ": ", e.what());
     }
     BackwardInputs bin;
-    LossResult loss = compute_loss(cfg.loss, fwd, labels, batch.n_samples, net.trial_ms(), bin);
+    LossResult loss = compute_loss(cfg.loss, fwd, labels, batch.n_samples, bin);
 
     auto f = h5::File::create(out_path);
     f.write_scalar("/loss", loss.loss);

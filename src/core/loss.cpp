@@ -23,7 +23,7 @@ int32_t predict(const LossSpec& spec, const double* y, const int32_t* first, uin
 }
 
 LossResult compute_loss(const LossSpec& spec, const ForwardOutputs& out, std::span<const int32_t> labels,
-                        uint64_t global_batch, double trial_ms, BackwardInputs& in) {
+                        uint64_t global_batch, BackwardInputs& in) {
   const uint32_t B = out.n_samples, K = out.n_outputs;
   require(labels.size() == B, "loss: ", labels.size(), " labels for ", B, " samples");
   require(global_batch >= B && global_batch > 0, "loss: global batch ", global_batch, " < local ", B);
@@ -48,10 +48,7 @@ LossResult compute_loss(const LossSpec& spec, const ForwardOutputs& out, std::sp
     } else {
       // Time-invariant first-spike loss over the outputs that spiked; no gradient when the
       // true output is silent (the weight bump of the training loop handles that case).
-      if (first[c] < 0) {
-        r.loss += 0.0;
-        continue;
-      }
+      if (first[c] < 0) continue;
       const double tc = y[c];
       for (uint32_t k = 0; k < K; ++k) {
         if (k == uint32_t(c) || first[k] < 0) continue;
@@ -62,7 +59,6 @@ LossResult compute_loss(const LossSpec& spec, const ForwardOutputs& out, std::sp
       }
     }
   }
-  (void)trial_ms;
   return r;
 }
 

@@ -26,7 +26,7 @@ struct LossResult {
 
 // Fills in.output_grad from the forward outputs and labels; returns loss and accuracy.
 LossResult compute_loss(const LossSpec& spec, const ForwardOutputs& out, std::span<const int32_t> labels,
-                        uint64_t global_batch, double trial_ms, BackwardInputs& in);
+                        uint64_t global_batch, BackwardInputs& in);
 
 // Prediction alone (evaluation): argmax of the readout, or the earliest first spike.
 int32_t predict(const LossSpec& spec, const double* readout, const int32_t* first_step, uint32_t k);

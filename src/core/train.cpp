@@ -159,7 +159,7 @@ class Trainer {
         flatten_counts(fwd, counts);
         comm_.allreduce_sum(std::span<uint32_t>(counts));
         lap(t_comm);
-        LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, net_.trial_ms(), bin);
+        LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, bin);
         bin.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts), gB);
         engine_->backward(st.params, bin, grad);
         lap(t_bwd);
@@ -430,7 +430,7 @@ class Trainer {
       std::iota(idx.begin(), idx.end(), uint32_t(g0 + sh.begin));
       make_batch(d, idx, net_, batch, labels, eval_stats_);
       engine_->forward(params, batch, fwd);
-      LossResult r = compute_loss(cfg_.loss, fwd, labels, n, net_.trial_ms(), bin);
+      LossResult r = compute_loss(cfg_.loss, fwd, labels, n, bin);
       sums[0] += r.correct;
       sums[1] += r.loss;
     }

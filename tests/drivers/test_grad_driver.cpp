@@ -108,7 +108,7 @@ TEST(GradDriver, OutputMatchesLibrary) {
   ForwardOutputs fwd;
   engine->forward(params, pb.batch, fwd);
   BackwardInputs bin;
-  const LossResult loss = compute_loss(cfg.loss, fwd, pb.labels, pb.batch.n_samples, net.trial_ms(), bin);
+  const LossResult loss = compute_loss(cfg.loss, fwd, pb.labels, pb.batch.n_samples, bin);
   bin.spike_kick = regulariser_kicks(cfg.reg, net, fwd.spike_counts, pb.batch.n_samples);
   ASSERT_FALSE(bin.spike_kick[1].empty()) << "the regulariser should be on in this config";
   std::vector<double> grad(net.n_params);

@@ -184,7 +184,7 @@ RunResult run_case(const Case& cs, const std::string& backend, const std::vector
     for (auto& l : labels) l = int32_t(rng() % r.out.n_outputs);
     LossSpec ls;
     ls.kind = cs.net.pops[cs.net.output].readout == Readout::FirstSpike ? LossKind::FirstSpike : LossKind::CrossEntropy;
-    compute_loss(ls, r.out, labels, batch.n_samples, cs.net.trial_ms(), in);
+    compute_loss(ls, r.out, labels, batch.n_samples, in);
     if (cs.kicks) {
       in.spike_kick.assign(cs.net.pops.size(), {});
       std::uniform_real_distribution<double> uk(-0.01, 0.01);
@@ -397,7 +397,7 @@ int sequence_task(const std::string& backend) {
       engine->forward(params, ex[k], o);
       BackwardInputs bi;
       const int32_t label = k;
-      compute_loss(ls, o, std::span<const int32_t>(&label, 1), 1, net.trial_ms(), bi);
+      compute_loss(ls, o, std::span<const int32_t>(&label, 1), 1, bi);
       engine->backward(params, bi, grad);
       adam.step(params, grad, 0.0, 1.0);
     }
@@ -456,7 +456,7 @@ BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int re
   auto t0 = Clock::now();
   engine->forward(params, batch, out);
   const double first_fwd = ms_since(t0);
-  compute_loss(LossSpec{}, out, labels, B, net.trial_ms(), in);
+  compute_loss(LossSpec{}, out, labels, B, in);
   t0 = Clock::now();
   engine->backward(params, in, grad);
   const double first_bwd = ms_since(t0);

@@ -55,7 +55,7 @@ struct Problem {
     ForwardOutputs fwd;
     e.forward(params, batch, fwd);
     BackwardInputs bin;
-    const double l = compute_loss(loss, fwd, labels, batch.n_samples, net.trial_ms(), bin).loss;
+    const double l = compute_loss(loss, fwd, labels, batch.n_samples, bin).loss;
     if (fwd_out) *fwd_out = fwd;
     return l;
   }
@@ -65,7 +65,7 @@ struct Problem {
     ForwardOutputs fwd;
     e.forward(params, batch, fwd);
     BackwardInputs bin;
-    compute_loss(loss, fwd, labels, batch.n_samples, net.trial_ms(), bin);
+    compute_loss(loss, fwd, labels, batch.n_samples, bin);
     std::vector<double> g(net.n_params);
     e.backward(params, bin, g);
     if (fwd_out) *fwd_out = fwd;

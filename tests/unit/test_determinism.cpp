@@ -84,7 +84,7 @@ Outcome train(const Config& cfg, Precision prec, int threads) {
     ForwardOutputs fwd;
     engine->forward(params, pb.batch, fwd);
     BackwardInputs bin;
-    compute_loss(pb.loss, fwd, pb.labels, pb.batch.n_samples, pb.net.trial_ms(), bin);
+    compute_loss(pb.loss, fwd, pb.labels, pb.batch.n_samples, bin);
     bin.spike_kick = regulariser_kicks(reg, pb.net, fwd.spike_counts, pb.batch.n_samples);
     std::vector<double> g(pb.net.n_params);
     engine->backward(params, bin, g);
