@@ -64,16 +64,6 @@ struct CountLayout {
   }
 };
 
-uint64_t hash_params(const std::vector<double>& p) {
-  uint64_t h = 1469598103934665603ULL;
-  for (double x : p) {
-    uint64_t bits;
-    std::memcpy(&bits, &x, sizeof bits);
-    h = splitmix64(h ^ bits);
-  }
-  return h;
-}
-
 class Trainer {
  public:
   Trainer(const Config& cfg, dist::Communicator& comm, const TrainOptions& opt)
@@ -440,12 +430,8 @@ class Trainer {
 
   // Every rank must hold the same parameters; a mismatch means the replicas diverged.
   void check_replicas(const std::vector<double>& params, uint32_t epoch) {
-    if (comm_.size() == 1) return;
-    uint64_t mine = hash_params(params), ref = mine;
-    comm_.broadcast_value(ref, 0);
-    if (comm_.any(mine != ref))
-      fail("parameters differ between ranks after epoch ", epoch + 1, " (rank ", comm_.rank(),
-           mine != ref ? " differs from rank 0" : " agrees with rank 0", "): replicas diverged");
+    if (comm_.size() > 1 && !dist::same_on_all_ranks(comm_, std::as_bytes(std::span<const double>(params))))
+      fail("parameters differ between ranks after epoch ", epoch + 1, ": replicas diverged");
   }
 
   void progress(uint32_t epoch, uint32_t done, uint32_t total, uint32_t first, Clock::time_point t0,
