@@ -94,7 +94,7 @@ class Trainer {
     adam.m() = st.adam_m;
     adam.v() = st.adam_v;
     adam.set_steps(st.adam_t);
-    open_metrics(st.epoch, resumed);
+    json last_metrics = open_metrics(st.epoch, resumed);  // the last finished epoch's line, if any
 
     const uint32_t B = cfg_.train.batch_size;
     const bool early_on_valid = cfg_.train.early_stop == "validation" && data_.has_valid;
@@ -107,7 +107,6 @@ class Trainer {
     const double prior_wall = st.wall_time_s;
     uint64_t samples_this_process = 0;
     bool stopped_early = false;
-    json last_metrics;
 
     for (uint32_t epoch = st.epoch; epoch < cfg_.train.epochs; ++epoch) {
       // Augmented examples are a function of (seed, epoch, example): every rank builds the same.
@@ -335,16 +334,22 @@ class Trainer {
     comm_.barrier();
   }
 
-  void open_metrics(uint32_t epoch, bool resumed) {
-    if (!root_) return;
+  // Rank 0: opens metrics.jsonl; on resume keeps the lines of the epochs the checkpoint
+  // covers (later ones are computed again) and returns the last of them.
+  json open_metrics(uint32_t epoch, bool resumed) {
+    json last;
+    if (!root_) return last;
     const std::string path = opt_.out_dir + "/metrics.jsonl";
     std::vector<std::string> keep;
     if (resumed) {
-      // Drop lines of epochs after the checkpoint: they will be computed again.
       std::ifstream in(path);
       for (std::string line; std::getline(in, line);) {
         try {
-          if (json::parse(line).value("epoch", 0u) <= epoch) keep.push_back(line);
+          json m = json::parse(line);
+          if (m.value("epoch", 0u) <= epoch) {
+            keep.push_back(line);
+            last = std::move(m);
+          }
         } catch (const json::exception&) {
         }
       }
@@ -352,6 +357,7 @@ class Trainer {
     metrics_.open(path, std::ios::trunc);
     require(metrics_.good(), path, ": cannot write");
     for (const auto& l : keep) metrics_ << l << "\n";
+    return last;
   }
 
   void flatten_counts(const ForwardOutputs& fwd, std::vector<uint32_t>& out) const {

@@ -94,3 +94,13 @@ TEST_F(Resume, CorruptNewestCheckpointFallsBackToThePreviousOne) {
   ASSERT_EQ(sh(train_cmd(killed, "--resume")), 0);
   EXPECT_EQ(final_params(straight), final_params(killed));
 }
+
+TEST_F(Resume, ResumingAFinishedRunKeepsItsSummary) {
+  const std::string dir = temp_dir("finished");
+  ASSERT_EQ(sh(train_cmd(dir)), 0);
+  const auto before = summary(dir);
+  ASSERT_EQ(sh(train_cmd(dir, "--resume")), 0);
+  const auto after = summary(dir);
+  for (const char* key : {"train_accuracy", "loss", "test_accuracy", "presentations_to_100", "epochs", "best_epoch"})
+    EXPECT_EQ(before[key], after[key]) << key;
+}
