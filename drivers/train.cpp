@@ -13,7 +13,7 @@ using namespace delayprop;
 static const char* kUsage =
     "usage: delayprop-train --config FILE [--set key=value]... --out DIR\n"
     "                       [--seed S] [--threads N] [--resume] [--quiet]\n"
-    "                       [--comm auto|local|mpi|dryrun:N:R]\n"
+    "                       [--comm auto|local|mpi|nccl|dryrun:N:R]\n"
     "Under mpirun (mpirun -np 4 delayprop-train ...) the ranks train data-parallel.\n";
 
 int main(int argc, char** argv) {
