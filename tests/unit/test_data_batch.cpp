@@ -7,26 +7,14 @@
 #include "core/data/dataset.hpp"
 #include "core/data/generators.hpp"
 #include "core/error.hpp"
+#include "test_networks.hpp"
 
 using namespace delayprop;
 
 namespace {
 
 Network batch_net(uint32_t inputs, uint32_t classes, double dt, uint32_t steps) {
-  Network net;
-  net.dt = dt;
-  net.n_steps = steps;
-  Population in{"in", PopKind::Input, inputs};
-  Population out{"out", PopKind::LI, classes};
-  out.readout = Readout::Max;
-  net.pops = {in, out};
-  Connection c;
-  c.name = "c";
-  c.pre = 0;
-  c.post = 1;
-  net.conns = {c};
-  net.finalize();
-  return net;
+  return testutil::input_output_net(inputs, classes, dt, steps, PopKind::LI, Readout::Max);
 }
 
 EventDataset two_samples(bool merge, uint32_t sum = 1) {

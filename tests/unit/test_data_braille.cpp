@@ -8,6 +8,7 @@
 
 #include "core/data/dataset.hpp"
 #include "core/error.hpp"
+#include "test_networks.hpp"
 
 using namespace delayprop;
 
@@ -15,19 +16,7 @@ TEST(DataBraille, ConvertedRealRecordings) {
   const char* dir = std::getenv("DELAYPROP_BRAILLE_DIR");
   if (!dir || !std::filesystem::exists(std::string(dir) + "/train.h5"))
     GTEST_SKIP() << "no converted Braille data (ctest data_braille_convert sets DELAYPROP_BRAILLE_DIR)";
-  Network net;
-  net.dt = 1.0;
-  net.n_steps = 2000;
-  Population in{"in", PopKind::Input, 24};
-  Population out{"out", PopKind::LI, 27};
-  out.readout = Readout::SumExp;
-  net.pops = {in, out};
-  Connection c;
-  c.name = "c";
-  c.pre = 0;
-  c.post = 1;
-  net.conns = {c};
-  net.finalize();
+  const Network net = testutil::input_output_net(24, 27, 1.0, 2000);
   DataSpec spec;
   spec.kind = "braille";
   spec.path = dir;

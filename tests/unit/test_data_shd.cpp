@@ -13,6 +13,7 @@
 #include "core/data/dataset.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "test_networks.hpp"
 
 using namespace delayprop;
 namespace fs = std::filesystem;
@@ -118,22 +119,7 @@ Fixture make_fixture(size_t n, uint32_t n_classes, uint64_t seed) {
   return fx;
 }
 
-Network make_net(uint32_t inputs, uint32_t classes) {
-  Network net;
-  net.dt = 1.0;
-  net.n_steps = 1000;
-  Population in{"in", PopKind::Input, inputs};
-  Population out{"out", PopKind::LI, classes};
-  out.readout = Readout::SumExp;
-  net.pops = {in, out};
-  Connection c;
-  c.name = "c";
-  c.pre = 0;
-  c.post = 1;
-  net.conns = {c};
-  net.finalize();
-  return net;
-}
+Network make_net(uint32_t inputs, uint32_t classes) { return testutil::input_output_net(inputs, classes, 1.0, 1000); }
 
 // A fresh directory per test.
 std::string temp_dir(const std::string& name) {

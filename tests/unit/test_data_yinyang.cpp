@@ -10,6 +10,7 @@
 #include "core/data/dataset.hpp"
 #include "core/data/generators.hpp"
 #include "core/error.hpp"
+#include "test_networks.hpp"
 
 using namespace delayprop;
 
@@ -148,19 +149,7 @@ TEST(DataYinYang, SpikeEncodingAndLoader) {
     for (size_t k = 0; k < 4; ++k) EXPECT_EQ(ev.samples[i].times_ms[k], 1.5 + 18.5 * split.samples[i * 4 + k]);
   }
 
-  Network net;
-  net.dt = 0.005;
-  net.n_steps = 6000;
-  Population in{"in", PopKind::Input, 4};
-  Population out{"out", PopKind::LIF, 3};
-  out.readout = Readout::FirstSpike;
-  net.pops = {in, out};
-  Connection c;
-  c.name = "c";
-  c.pre = 0;
-  c.post = 1;
-  net.conns = {c};
-  net.finalize();
+  Network net = testutil::input_output_net(4, 3, 0.005, 6000, PopKind::LIF, Readout::FirstSpike);
   DataSpec spec;
   spec.kind = "yinyang";
   spec.n_train = 10;
