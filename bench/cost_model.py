@@ -15,7 +15,7 @@ Assumptions (change them with the options):
   NVLink within 8 GPUs (--bw-intra), InfiniBand between nodes (--bw-inter) once P > 8.
 - t_sample: time per sample (forward + backward) of one rank. CPU: measured by delayprop-bench
   (bench/results/ours.jsonl, tags paper-shd/paper-ssc, per CPU-second) if present, otherwise the
-  defaults below. GPU: no CUDA measurement yet, so mlGeNN's published figure (SPEC §7: 2 x 256
+  defaults below. GPU: no CUDA measurement yet, so mlGeNN's published figure (docs/MODEL.md §7: 2 x 256
   feedforward, max delay 64, RTX A5000, 26.7 s per SHD epoch of 8156 samples = 3.27 ms/sample
   at batch 256) scaled by synaptic events per sample (10,000 input spikes, 14 spikes per
   hidden neuron), i.e. an event-driven GPU kernel whose time is proportional to events.

@@ -1,7 +1,7 @@
 // delayprop-bench: speed and memory of the engine on synthetic workloads shaped like the
 // paper's tasks (no data files). Per configuration it prints one JSON line (also appended
 // to --json FILE) and, at the end, a Markdown table. --bare also runs a minimal single-core
-// loop that does only the unavoidable work of SPEC §2-§3 on the same network and input
+// loop that does only the unavoidable work of MODEL.md §2-§3 on the same network and input
 // (700 -> H recurrent -> K only), the per-core bound the engine is measured against.
 //
 // Workloads (assumptions, see docs/BENCHMARKS.md):
@@ -27,13 +27,14 @@
 #include <numeric>
 #include <sstream>
 
-#include "core/cli.hpp"
+#include "cli.hpp"
 #include "core/engine.hpp"
 #include "core/error.hpp"
 #include "core/loss.hpp"
 #include "core/model_math.hpp"
 #include "core/network.hpp"
 #include "core/rng.hpp"
+#include "kernels/factory.hpp"
 
 using namespace delayprop;
 using json = nlohmann::json;
@@ -207,7 +208,7 @@ double peak_rss_mib() {
 }
 
 // ---- The bare loop ----------------------------------------------------------------------
-// Only what SPEC §2-§3 cannot avoid, for in -> h (recurrent) -> out, float32, one sample at a
+// Only what MODEL.md §2-§3 cannot avoid, for in -> h (recurrent) -> out, float32, one sample at a
 // time on one core: ring scatter, neuron updates, adjoint steps, history gather and gradient
 // accumulation. No validation, no generality, no batching.
 class BareLoop {

@@ -3,13 +3,14 @@
 // other implementations.
 #include <iostream>
 
-#include "core/cli.hpp"
-#include "core/config.hpp"
-#include "core/data/events.hpp"
+#include "cli.hpp"
+#include "io/config.hpp"
+#include "io/data/events.hpp"
 #include "core/error.hpp"
-#include "core/h5.hpp"
+#include "io/h5.hpp"
 #include "core/loss.hpp"
-#include "core/param_io.hpp"
+#include "io/param_io.hpp"
+#include "kernels/factory.hpp"
 
 using namespace delayprop;
 

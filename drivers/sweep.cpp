@@ -34,8 +34,8 @@
 #include <toml++/toml.h>
 #include <vector>
 
-#include "core/cli.hpp"
-#include "core/config.hpp"
+#include "cli.hpp"
+#include "io/config.hpp"
 #include "core/error.hpp"
 
 using namespace delayprop;

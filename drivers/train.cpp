@@ -3,9 +3,9 @@
 // DIR/summary.json.
 #include <iostream>
 
-#include "core/cli.hpp"
-#include "core/config.hpp"
-#include "core/train.hpp"
+#include "cli.hpp"
+#include "io/config.hpp"
+#include "train/train.hpp"
 #include "dist/mpi.hpp"
 
 using namespace delayprop;

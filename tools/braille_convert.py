@@ -5,7 +5,7 @@ event layout (docs/DATA.md): OUT/{train,valid,test}.h5, a stratified 70/10/20 sp
 Input, one of:
   * the raw recordings, tutorial5_braille_spiking_data.pkl.gz (a gzipped pickle: list of
     1350 dicts with letter, repetition, taxel_data ~76 x 12 at 40 Hz): encoded here with the
-    benchmark's sigma-delta scheme at --threshold (SPEC section 8);
+    benchmark's sigma-delta scheme at --threshold (docs/MODEL.md §8);
   * a published event pickle, data_braille_letters_th_X.pkl (list of dicts with letter and
     events[12][2] -> times): taken as is.
 

@@ -181,7 +181,7 @@ def main():
         "samples_per_s": a.batch / (best[0] + best[1]),
         "samples_per_s_with_opt": a.batch / sum(best),
         "bwd_fwd_ratio": best[1] / best[0],
-        # CPU seconds (all threads): not inflated by other jobs on a shared machine.
+        # CPU seconds (all threads): not inflated by other processes on a loaded machine.
         "fwd_cpu_us_per_sample": cf / a.batch * 1e6, "bwd_cpu_us_per_sample": cb / a.batch * 1e6,
         "samples_per_cpu_s": a.batch / (cf + cb),
         "peak_rss_mib": rss_mib(), "baseline_rss_mib": rss0,

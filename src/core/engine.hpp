@@ -2,7 +2,6 @@
 // The backend interface: forward(batch) -> readouts + spike tape (kept inside the engine);
 // backward(dL/dy) -> gradients of every weight and delay. CPU and CUDA implement it.
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,7 +37,7 @@ struct BackwardInputs {
   // [b * n_outputs + k]: dL/dy_k (LI readouts) or dL/dt_k in 1/ms (first-spike outputs).
   std::vector<double> output_grad;
   // Per population (empty = none): the regulariser kick subtracted from lambda_V of each
-  // neuron at each of its spikes (SPEC §4).
+  // neuron at each of its spikes (MODEL.md §4).
   std::vector<std::vector<double>> spike_kick;
 };
 
@@ -53,8 +52,5 @@ class Engine {
   // Bytes the engine holds now (workspaces and tapes), for benchmarks.
   virtual size_t memory_bytes() const = 0;
 };
-
-// Picks a backend by name; throws Error when it is not built or no device is present.
-std::unique_ptr<Engine> make_engine(const Network& net, const EngineOptions& opt);
 
 }  // namespace delayprop

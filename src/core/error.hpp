@@ -25,4 +25,16 @@ inline void require(bool ok, const Parts&... parts) {
   if (!ok) fail(parts...);
 }
 
+// A malformed command line (unknown option, missing value): exit code 2 instead of 1.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The exit code and the one line a driver prints for an exception that ended it.
+inline int exit_code_for(const std::exception& e) { return dynamic_cast<const UsageError*>(&e) ? 2 : 1; }
+inline std::string error_line(const char* prog, const std::exception& e) {
+  return std::string(prog) + (exit_code_for(e) == 2 ? ": usage error: " : ": error: ") + e.what();
+}
+
 }  // namespace delayprop

@@ -1,5 +1,5 @@
 #pragma once
-// Losses on the readouts and the spike-count regulariser (SPEC §4). Everything here acts on
+// Losses on the readouts and the spike-count regulariser (MODEL.md §4). Everything here acts on
 // this rank's samples; B is the GLOBAL batch size, so that summing over ranks gives the
 // batch's loss and gradient.
 #include <cstdint>
@@ -34,7 +34,7 @@ int32_t predict(const LossSpec& spec, const double* readout, const int32_t* firs
 struct RegulariserSpec {
   bool enabled = false;
   double nu = 14.0;      // target spikes per neuron and trial
-  double k_up = 0.0;     // in the true-gradient units of SPEC §3 (mlGeNN's k times tau_m)
+  double k_up = 0.0;     // in the true-gradient units of MODEL.md §3 (mlGeNN's k times tau_m)
   double k_low = 0.0;
   std::vector<uint32_t> populations;  // LIF populations it acts on (empty = every hidden LIF)
 };

@@ -1,7 +1,11 @@
 #pragma once
-// The model's discrete math (SPEC §2-§3), written once for host and device code.
+// The model's discrete math (MODEL.md §2-§3), written once for host and device code: the CPU
+// and CUDA backends call these per neuron and per synapse and keep only their loops.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+
+#include "core/network.hpp"
 
 #if defined(__CUDACC__)
 #define DP_HOST_DEVICE __host__ __device__
@@ -39,17 +43,110 @@ DP_HOST_DEVICE inline void lif_step(const StepConstants<Real>& k, Real& v, Real&
   i = k.beta * i;
 }
 
-// Exact backward step over one time step with constant loss density s (SPEC §3).
+// Exact backward step over one time step with constant loss density s (MODEL.md §3).
 template <typename Real>
 DP_HOST_DEVICE inline void adjoint_step(const StepConstants<Real>& k, Real s, Real& lv, Real& li) {
   li = k.beta * li + k.a_coef * (lv + s) - (Real(1) - k.beta) * s;
   lv = k.alpha * lv - (Real(1) - k.alpha) * s;
 }
 
-// Adjoint jump of lambda_V at a spike (SPEC §3 (a)); r gathers the downstream terms.
+// Adjoint jump of lambda_V at a spike (MODEL.md §3 (a)); r gathers the downstream terms.
 template <typename Real>
 DP_HOST_DEVICE inline Real spike_jump(Real lv, Real theta, Real r, Real i0_minus_v) {
   return lv + (theta * lv + r) / i0_minus_v;
+}
+
+// Forward step of one neuron (MODEL.md §2): takes this step's arrivals from its ring cell (and
+// clears the cell), advances V and I; returns I0, the current at the start of the step.
+template <typename Real>
+DP_HOST_DEVICE inline Real neuron_step(const StepConstants<Real>& k, Real& v, Real& i, Real& cell) {
+  i += cell;
+  cell = Real(0);
+  const Real i0 = i;
+  lif_step(k, v, i);
+  return i0;
+}
+
+// Threshold, hard reset and refractoriness of a LIF neuron after its step. fired (null for
+// neurons that may spike many times) marks a single-spike neuron that has spiked: it stays
+// at V = 0 for the rest of the trial. Returns true on a spike, with x = I0 - V, the adjoint
+// jump's denominator recorded before the reset.
+template <typename Real>
+DP_HOST_DEVICE inline bool lif_fire(const StepConstants<Real>& k, Real i0, Real& v, uint8_t* fired, Real& x) {
+  if (fired && *fired) {
+    v = Real(0);
+    return false;
+  }
+  if (!(v >= k.theta)) return false;
+  x = i0 - v;
+  v = Real(0);
+  if (fired) *fired = 1;
+  return true;
+}
+
+// Readout of an LI output after its update in step n (MODEL.md §2): sum-exp and average add to
+// yacc; max keeps the largest V and the first step n* that reached it.
+template <typename Real>
+DP_HOST_DEVICE inline void accumulate_readout(Readout ro, int32_t n, Real v, Real sumexp_weight_n, uint32_t n_steps,
+                                              Real& yacc, Real& ymax, int32_t& nstar) {
+  if (ro == Readout::SumExp) {
+    yacc += sumexp_weight_n * v;
+  } else if (ro == Readout::Average) {
+    yacc += v / Real(n_steps);
+  } else if (ro == Readout::Max && v > ymax) {
+    ymax = v;
+    nstar = n;
+  }
+}
+
+// The readout of a trial from the accumulated state: y of an LI readout, or the first-spike
+// time in ms (the trial length for an output that never spiked).
+template <typename Real>
+DP_HOST_DEVICE inline double final_readout(Readout ro, Real yacc, Real ymax, int32_t first_step, double dt,
+                                           double trial_ms) {
+  if (ro == Readout::Max) return double(ymax);
+  if (ro == Readout::FirstSpike) return first_step >= 0 ? first_step * dt : trial_ms;
+  return double(yacc);
+}
+
+// The step at which a spike of step n arrives through a synapse of s delay steps: even
+// delay 0 takes one step (MODEL.md §2). Its row in a ring of mask + 1 slots.
+DP_HOST_DEVICE inline int32_t arrival_step(int32_t n, int32_t s) { return n + 1 + s; }
+DP_HOST_DEVICE inline size_t ring_row(int32_t n, int32_t s, uint32_t mask) {
+  return size_t(uint32_t(arrival_step(n, s)) & mask);
+}
+
+// One synapse of a spike in the backward pass (MODEL.md §3 (a), (d)), with (lv, li) the target's
+// adjoint at the arrival step: its term of the jump's sum R ...
+template <typename Real>
+DP_HOST_DEVICE inline Real synapse_jump_term(Real w, Real lv, Real li) {
+  return w * (lv - li);
+}
+// ... and its weight and delay gradients (delay per ms), added into the accumulators.
+template <typename Real, typename Acc>
+DP_HOST_DEVICE inline void add_synapse_gradients(Real w, Real lv, Real li, Real tau_s, Acc& gw, Acc& gd) {
+  gw -= tau_s * li;
+  gd -= w * (li - lv);
+}
+
+// The adjoint of a LIF neuron at its spike (MODEL.md §3 (a)): a single-spike neuron's adjoint
+// is 0 after its spike; then the jump with R = r, then the regulariser kick (not divided).
+template <typename Real>
+DP_HOST_DEVICE inline void spike_adjoint(const StepConstants<Real>& k, bool single_spike, Real r, Real x, Real kick,
+                                         Real& lv, Real& li) {
+  if (single_spike) lv = li = Real(0);
+  lv = spike_jump(lv, k.theta, r, x);
+  lv -= kick;
+}
+
+// One backward step of an output neuron (MODEL.md §3 (a)-(b), §4): the max readout's jump at
+// n*, then the step with the readout's loss density (g = dL/dy of this output).
+template <typename Real>
+DP_HOST_DEVICE inline void output_adjoint_step(const StepConstants<Real>& k, Readout ro, int32_t n, int32_t nstar,
+                                               Real g, Real sumexp_density_n, Real inv_trial, Real& lv, Real& li) {
+  if (ro == Readout::Max && nstar == n) lv -= g / k.tau_m;
+  const Real s = ro == Readout::SumExp ? g * sumexp_density_n : ro == Readout::Average ? g * inv_trial : Real(0);
+  adjoint_step(k, s, lv, li);
 }
 
 // Delay in steps: round half away from zero, clamped to [0, max_steps].

@@ -1,5 +1,5 @@
 #pragma once
-// Adam with separate weight and delay groups (SPEC §5); delays are clamped to [0, max]
+// Adam with separate weight and delay groups (MODEL.md §5); delays are clamped to [0, max]
 // after every step. The state lives in flat buffers in the parameter layout, so that
 // checkpoints and all-reduces handle it as one block.
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "dist/comm.hpp"
+#include "dist/launcher.hpp"
 
 namespace delayprop::dist {
 
@@ -22,12 +23,6 @@ void Communicator::allreduce_max(std::span<double> data) {
     broadcast(std::as_writable_bytes(std::span<double>(other)), root);
     for (size_t i = 0; i < data.size(); ++i) data[i] = std::max(data[i], other[i]);
   }
-}
-
-bool started_by_mpi_launcher() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
-    if (std::getenv(var) != nullptr) return true;
-  return false;
 }
 
 namespace {

@@ -70,9 +70,6 @@ std::unique_ptr<Communicator> make_nccl_world_communicator();
 // "dryrun:N:R" (N pretend ranks, this process is rank R), "nccl" (builds with NCCL).
 std::unique_ptr<Communicator> make_communicator(const std::string& kind);
 
-// True when the process was started by an MPI launcher (Open MPI, MPICH/Hydra, PMIx/srun).
-bool started_by_mpi_launcher();
-
 // Collective: true on every rank iff every rank passed the same bytes (compares a 64-bit
 // hash of the bytes with rank 0's). For "are the parameters still in sync?" checks.
 bool same_on_all_ranks(Communicator& comm, std::span<const std::byte> data);

@@ -2,9 +2,11 @@
 // stubs at the end are compiled: the session does nothing and "mpi" is refused.
 #include "dist/mpi.hpp"
 
-#include "core/cli.hpp"
 #include "core/error.hpp"
 #include "dist/comm.hpp"
+#include "dist/launcher.hpp"
+
+#include <iostream>
 
 #ifdef DELAYPROP_HAVE_MPI
 
@@ -16,7 +18,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <iostream>
 
 namespace delayprop::dist {
 namespace {
@@ -150,19 +151,20 @@ MpiSession::~MpiSession() {
 bool MpiSession::active() const { return mpi_active(); }
 
 int MpiSession::run_main(const char* prog, const std::function<int()>& body) {
-  return delayprop::run_main(prog, [&]() -> int {
-    try {
-      return body();
-    } catch (const std::exception& e) {
-      if (!mpi_active() || size_ <= 1) throw;  // one rank: nobody waits for us
-      const bool usage = dynamic_cast<const UsageError*>(&e) != nullptr;
-      std::fflush(nullptr);
-      std::cerr << prog << (usage ? ": usage error" : ": error") << " (rank " << rank_
-                << " of " << size_ << "): " << e.what() << std::endl;
-      MPI_Abort(MPI_COMM_WORLD, usage ? 2 : 1);
-      std::_Exit(usage ? 2 : 1);
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    const int code = exit_code_for(e);
+    if (!mpi_active() || size_ <= 1) {  // one rank: nobody waits for us
+      std::cerr << error_line(prog, e) << std::endl;
+      return code;
     }
-  });
+    std::fflush(nullptr);
+    std::cerr << prog << (code == 2 ? ": usage error" : ": error") << " (rank " << rank_ << " of " << size_
+              << "): " << e.what() << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::_Exit(code);
+  }
 }
 
 }  // namespace delayprop::dist
@@ -182,7 +184,12 @@ MpiSession::MpiSession(int*, char***, const std::string&) {}
 MpiSession::~MpiSession() = default;
 bool MpiSession::active() const { return false; }
 int MpiSession::run_main(const char* prog, const std::function<int()>& body) {
-  return delayprop::run_main(prog, body);
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::cerr << error_line(prog, e) << std::endl;
+    return exit_code_for(e);
+  }
 }
 
 }  // namespace delayprop::dist

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "core/error.hpp"
+#include "dist/launcher.hpp"
 #include "kernels/cuda/cuda_engine.hpp"
 
 namespace delayprop::dist {
@@ -39,7 +40,9 @@ NcclCommunicator::NcclCommunicator(MPI_Comm comm) {
   // NCCL initialisation; the failing rank reports its own message.
   std::string why;
   try {
-    device_ = cuda_device_for_local_rank(rank_);
+    const int count = cuda_device_count();
+    require(count > 0, "no CUDA device visible to rank ", rank_);
+    device_ = device_for_local_rank(count);
   } catch (const Error& e) {
     why = e.what();
   }

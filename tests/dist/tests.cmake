@@ -5,7 +5,7 @@ if(NOT DELAYPROP_HAVE_MPI)
 endif()
 
 add_executable(delayprop_mpi_check ${CMAKE_CURRENT_LIST_DIR}/mpi_check.cpp)
-target_link_libraries(delayprop_mpi_check PRIVATE delayprop_core)
+target_link_libraries(delayprop_mpi_check PRIVATE delayprop_dist)
 
 # Open MPI refuses more ranks than cores without --oversubscribe, and refuses root (CI
 # runs as root) without the two variables below; MPICH needs neither.
@@ -46,10 +46,11 @@ foreach(case ${_dp_fail_cases})
                        ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
 endforeach()
 
-# The same global batches trained with 1, 2 and 3 ranks end with the same parameters, up to
-# the order of additions: Yin-Yang, 100 samples in batches of 33 (the last batch of 1 leaves
-# ranks with empty shards), 2 epochs. Measured: float64 ~2e-15, float32 0 (the engine sums
-# float32 per-sample gradients in double, where these additions are exact).
+# The same global batches trained with 1, 2 and 3 ranks, and a run killed under 2 ranks and
+# resumed under 3, end with the same parameters, up to the order of additions: Yin-Yang,
+# 100 samples in batches of 33 (the last batch of 1 leaves ranks with empty shards), 2
+# epochs. Measured: float64 ~2e-15, float32 0 (the engine sums float32 per-sample gradients
+# in double, where these additions are exact).
 if(TARGET delayprop-train)
   foreach(prec_tol float64:1e-12 float32:1e-12)
     string(REPLACE ":" ";" pt ${prec_tol})

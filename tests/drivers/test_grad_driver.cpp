@@ -2,10 +2,11 @@
 // gradients equal the library's for the same config, parameters and batch.
 #include <gtest/gtest.h>
 
-#include "../unit/grad_test_util.hpp"
-#include "core/data/events.hpp"
-#include "core/h5.hpp"
-#include "core/param_io.hpp"
+#include "grad_test_util.hpp"
+#include "io/data/events.hpp"
+#include "io/h5.hpp"
+#include "io/param_io.hpp"
+#include "kernels/factory.hpp"
 
 using namespace delayprop;
 using namespace delayprop::testutil;

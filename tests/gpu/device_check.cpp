@@ -25,8 +25,11 @@
 #include "core/optimizer.hpp"
 #include "core/spikes.hpp"
 #include "kernels/cuda/cuda_engine.hpp"
+#include "kernels/factory.hpp"
+#include "test_networks.hpp"
 
 using namespace delayprop;
+using namespace delayprop::testutil;
 
 namespace {
 
@@ -48,32 +51,6 @@ void failure(const std::string& s) {
 }
 
 // ---- networks -----------------------------------------------------------------------------
-
-uint32_t add_pop(Network& net, const std::string& name, PopKind kind, uint32_t size, Readout ro = Readout::None,
-                 bool single = false, double tau_m = 20.0, double tau_s = 5.0) {
-  Population p;
-  p.name = name;
-  p.kind = kind;
-  p.size = size;
-  p.readout = ro;
-  p.single_spike = single;
-  p.tau_m = tau_m;
-  p.tau_s = tau_s;
-  net.pops.push_back(p);
-  return uint32_t(net.pops.size() - 1);
-}
-
-void add_conn(Network& net, const std::string& name, uint32_t pre, uint32_t post, double max_delay, double w_mean,
-              double w_sd, double d_max_init) {
-  Connection c;
-  c.name = name;
-  c.pre = pre;
-  c.post = post;
-  c.max_delay_ms = max_delay;
-  c.weight_init = {InitSpec::Dist::Normal, w_mean, w_sd};
-  c.delay_init = {InitSpec::Dist::Uniform, 0.0, d_max_init};
-  net.conns.push_back(c);
-}
 
 struct Case {
   std::string name;
@@ -357,7 +334,7 @@ void determinism() {
 
 // ---- (c) sequence task ------------------------------------------------------------------------
 
-// SPEC §6: 2 in -> 2 LI (max), tau_m 10, weights fixed 1, worst-case delays, Adam lr 1 ms on
+// MODEL.md §6: 2 in -> 2 LI (max), tau_m 10, weights fixed 1, worst-case delays, Adam lr 1 ms on
 // delays. Returns the presentations of each example until both are classified (0 = never).
 int sequence_task(const std::string& backend) {
   Network net;

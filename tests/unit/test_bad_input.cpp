@@ -7,9 +7,10 @@
 #include <functional>
 #include <limits>
 
-#include "core/data/events.hpp"
-#include "core/h5.hpp"
-#include "core/param_io.hpp"
+#include "io/data/events.hpp"
+#include "io/h5.hpp"
+#include "io/param_io.hpp"
+#include "kernels/factory.hpp"
 #include "grad_test_util.hpp"
 
 using namespace delayprop;

@@ -1,4 +1,4 @@
-// Closed-form checks of the EventProp gradients (SPEC §2-§3) with L = y (dL/dy = 1):
+// Closed-form checks of the EventProp gradients (MODEL.md §2-§3) with L = y (dL/dy = 1):
 //  (a) one input spike -> one LI output through (w, d): y(w, d) is known in closed form;
 //  (b) one input spike -> one LIF neuron that spikes once -> LI output: the spike time's
 //      derivatives come from the implicit function theorem.
@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "grad_test_util.hpp"
+#include "kernels/factory.hpp"
 
 using namespace delayprop;
 using namespace delayprop::testutil;
@@ -175,7 +176,7 @@ TEST(SingleLIMax, MatchesClosedForm) {
   }
 }
 
-// Limitation of the max readout rule (SPEC §3 (a)), shown, not asserted: the jump at n* assumes
+// Limitation of the max readout rule (MODEL.md §3 (a)), shown, not asserted: the jump at n* assumes
 // V' = 0 at the maximum. An inhibitory arrival while V rises makes the maximum sit on that
 // arrival's kink, y = V(t_a), and dy/dd of the inhibitory synapse is V'(t_a-) != 0, but the
 // rule gives 0 there (the arrival reads the adjoint after the jump). Here input 0 (w 1) arrives

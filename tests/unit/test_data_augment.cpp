@@ -1,4 +1,4 @@
-// Augmentation: shift and blend follow SPEC §6 and are reproducible regardless of threads.
+// Augmentation: shift and blend follow MODEL.md §6 and are reproducible regardless of threads.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -6,7 +6,7 @@
 #include <numeric>
 #include <set>
 
-#include "core/data/augment.hpp"
+#include "io/data/augment.hpp"
 
 using namespace delayprop;
 

@@ -4,8 +4,8 @@
 #include <numeric>
 #include <set>
 
-#include "core/data/dataset.hpp"
-#include "core/data/generators.hpp"
+#include "io/data/dataset.hpp"
+#include "io/data/generators.hpp"
 #include "core/error.hpp"
 #include "test_networks.hpp"
 

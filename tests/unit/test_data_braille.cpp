@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/data/dataset.hpp"
+#include "io/data/dataset.hpp"
 #include "core/error.hpp"
 #include "test_networks.hpp"
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <set>
 
-#include "core/data/dataset.hpp"
+#include "io/data/dataset.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "test_networks.hpp"

@@ -1,4 +1,4 @@
-// The Yin-Yang generator against SPEC §8's check values and, when present, the published
+// The Yin-Yang generator against MODEL.md §8's check values and, when present, the published
 // splits (shared/data/yinyang/*.npy) bit for bit.
 #include <gtest/gtest.h>
 
@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/data/dataset.hpp"
-#include "core/data/generators.hpp"
+#include "io/data/dataset.hpp"
+#include "io/data/generators.hpp"
 #include "core/error.hpp"
 #include "test_networks.hpp"
 

@@ -1,4 +1,4 @@
-// Results must not depend on the number of threads (SPEC §3: gradients are summed over the
+// Results must not depend on the number of threads (MODEL.md §3: gradients are summed over the
 // samples of a batch in a fixed order): gradients, spike counts, readouts and the parameters
 // after a few Adam steps are bitwise identical with 1, 2 and 3 threads, in float32 and float64.
 #include <gtest/gtest.h>
@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/optimizer.hpp"
+#include "kernels/factory.hpp"
 #include "grad_test_util.hpp"
 
 using namespace delayprop;

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "dist/comm.hpp"
+#include "dist/launcher.hpp"
 #include "dist/mpi.hpp"
 #include "dist/shard.hpp"
 

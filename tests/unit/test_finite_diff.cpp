@@ -1,4 +1,4 @@
-// EventProp gradients against central finite differences on small random networks (SPEC §3.4).
+// EventProp gradients against central finite differences on small random networks (MODEL.md §3.4).
 // A time-stepped loss is a staircase in every parameter that acts through spike times, so the
 // perturbation is large enough to move spikes by several steps (0.02 for weights, 0.2 ms for
 // delays at dt = 0.01 ms) and the comparison is per parameter group, by cosine similarity.
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "grad_test_util.hpp"
+#include "kernels/factory.hpp"
 
 using namespace delayprop;
 using namespace delayprop::testutil;
@@ -211,7 +212,7 @@ TEST_P(FiniteDiff, CosinePerGroup) {
   auto init = cs.rec ? kRecurrentInit : kFeedforwardInit;
   // Max readout: with an inhibitory output synapse the maximum of V can sit on the kink where
   // that synapse's current arrives (V' < 0 after it), where y depends on the arrival time
-  // although the rule of SPEC §3 (a) assumes V' = 0 at the maximum (docs/VERIFICATION.md).
+  // although the rule of MODEL.md §3 (a) assumes V' = 0 at the maximum (docs/VERIFICATION.md).
   // Positive output weights keep every maximum a smooth peak.
   if (cs.ro == Readout::Max) init.back().positive = true;
   const auto params = random_params(pb.net, init, 5);
@@ -232,9 +233,9 @@ INSTANTIATE_TEST_SUITE_P(Networks, FiniteDiff,
                                            FdCase{"rec_max", true, Readout::Max, 0.002, 4}),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// First-spike loss (SPEC §4): 4 inputs -> 5 LIF -> 3 LIF outputs that fire once. The loss
+// First-spike loss (MODEL.md §4): 4 inputs -> 5 LIF -> 3 LIF outputs that fire once. The loss
 // depends only on the outputs' first spike STEPS, a much coarser staircase than the readouts
-// above (SPEC §3.4 reports 0.997 output weights, 0.90-0.95 hidden weights, 0.88 delays at
+// above (MODEL.md §3.4 reports 0.997 output weights, 0.90-0.95 hidden weights, 0.88 delays at
 // dt = 0.01 ms); here dt = 0.002 ms with dithering, which reaches 0.99; the bound 0.97 leaves
 // room for the staircase.
 TEST(FiniteDiffFirstSpike, CosinePerGroup) {

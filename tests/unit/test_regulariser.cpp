@@ -1,4 +1,4 @@
-// The spike-count regulariser (SPEC §4) is a rule, not the gradient of a loss: it is tested
+// The spike-count regulariser (MODEL.md §4) is a rule, not the gradient of a loss: it is tested
 // as a rule. (1) regulariser_kicks gives kick_q = (k / B^2)(n_q - nu B) with k = k_up above
 // the target and k_low below it, for hidden LIF populations only. (2) backward() subtracts the
 // kick from lambda_V at each spike, after the jump: for a neuron that spikes once at step n_s,
@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "core/model_math.hpp"
+#include "kernels/factory.hpp"
 #include "grad_test_util.hpp"
 
 using namespace delayprop;
@@ -111,7 +112,7 @@ struct KickRig {
     return g;
   }
 
-  // Step of neuron 0's spike, by running its forward equations (SPEC §2) here.
+  // Step of neuron 0's spike, by running its forward equations (MODEL.md §2) here.
   int32_t spike_step() const {
     const auto k = make_step_constants<double>(20.0, 5.0, 1.0, net.dt);
     const int32_t arrival = int32_t(std::floor(t0 / net.dt)) + 1 + delay_steps(d0, net.dt, 500);

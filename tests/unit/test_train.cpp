@@ -7,9 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "core/config.hpp"
-#include "core/h5.hpp"
-#include "core/train.hpp"
+#include "io/config.hpp"
+#include "io/h5.hpp"
+#include "train/train.hpp"
 
 using namespace delayprop;
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// The multi-threaded CPU backend: SPEC §2-§3 for every sample of a batch, samples in
+// The multi-threaded CPU backend: MODEL.md §2-§3 for every sample of a batch, samples in
 // parallel on OpenMP threads. Per-thread memory is O(neurons x max delay) (arrival and
 // adjoint-history rings) and the tape is O(spikes): nothing is kept per time step and neuron.
 //
@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "core/model_math.hpp"
+#include "kernels/common.hpp"
 
 namespace delayprop {
 namespace {
@@ -29,7 +30,7 @@ template <typename Real>
 struct TapeEntry {
   int32_t step;
   uint32_t neuron;
-  Real i0_minus_v;  // the jump's denominator, recorded at the spike (SPEC §3)
+  Real i0_minus_v;  // the jump's denominator, recorded at the spike (MODEL.md §3)
 };
 
 template <typename Real>
@@ -54,14 +55,8 @@ class CpuEngine final : public Engine {
     for (uint32_t c = 0; c < net_.conns.size(); ++c) out_conns_[net_.conns[c].pre].push_back(c);
     w_.resize(net_.conns.size());
     s_.resize(net_.conns.size());
-    const double T = net_.trial_ms();
-    sumexp_w_.resize(net_.n_steps);
-    sumexp_density_.resize(net_.n_steps);
-    for (uint32_t n = 0; n < net_.n_steps; ++n) {
-      const double e = std::exp(-(n * net_.dt) / T);
-      sumexp_w_[n] = Real(e / net_.n_steps);
-      sumexp_density_[n] = Real(e / T);
-    }
+    sumexp_ = make_sumexp_tables<Real>(net_);
+    input_map_ = input_channel_map(net_);
     ws_.resize(size_t(opt_.threads));
   }
 
@@ -112,16 +107,7 @@ class CpuEngine final : public Engine {
 
   void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) override {
     const uint32_t B = batch_.n_samples;
-    const uint32_t K = net_.pops[net_.output].size;
-    require(in.output_grad.size() == size_t(B) * K, "backward: output_grad has ", in.output_grad.size(),
-            " values, expected ", size_t(B) * K);
-    require(grad.size() == net_.n_params, "backward: gradient buffer has ", grad.size(), " values, expected ",
-            net_.n_params);
-    require(in.spike_kick.empty() || in.spike_kick.size() == net_.pops.size(),
-            "backward: spike_kick must have one entry per population");
-    for (size_t p = 0; p < in.spike_kick.size(); ++p)
-      require(in.spike_kick[p].empty() || in.spike_kick[p].size() == net_.pops[p].size,
-              "backward: spike_kick of population '", net_.pops[p].name, "' has the wrong size");
+    check_backward_inputs(net_, B, in, grad);
     (void)params;  // the Real copies loaded by forward() are used
 
     const uint32_t G = std::min<uint32_t>(kGradGroups, std::max<uint32_t>(B, 1));
@@ -141,10 +127,7 @@ class CpuEngine final : public Engine {
       for (uint32_t g = 0; g < G; ++g) sum += group_grad_[g][i];
       grad[i] = sum;
     }
-    for (const auto& c : net_.conns) {
-      if (!c.learn_weights) std::fill_n(grad.begin() + c.weight_offset, c.n_synapses(), 0.0);
-      if (!c.learn_delays) std::fill_n(grad.begin() + c.delay_offset, c.n_synapses(), 0.0);
-    }
+    zero_frozen_gradients(net_, grad);
   }
 
   size_t memory_bytes() const override {
@@ -180,14 +163,6 @@ class CpuEngine final : public Engine {
         s_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
       }
     }
-  }
-
-  // Which input population a global channel belongs to, and its index there.
-  std::pair<uint32_t, uint32_t> input_of(uint32_t channel) const {
-    uint32_t best = 0;
-    for (uint32_t p = 0; p < net_.pops.size(); ++p)
-      if (net_.pops[p].kind == PopKind::Input && net_.input_channel_offset[p] <= channel) best = p;
-    return {best, channel - net_.input_channel_offset[best]};
   }
 
   void ensure_forward(Workspace& ws) {
@@ -232,7 +207,7 @@ class CpuEngine final : public Engine {
       Real* ring = ws.ring[conn.post].data();
       const Real* w = w_[c].data() + size_t(i) * N;
       const int32_t* s = s_[c].data() + size_t(i) * N;
-      for (uint32_t j = 0; j < N; ++j) ring[size_t((uint32_t(n + 1 + s[j])) & mask) * N + j] += w[j];
+      for (uint32_t j = 0; j < N; ++j) ring[ring_row(n, s[j], mask) * N + j] += w[j];
       events += N;
     }
     return events;
@@ -257,7 +232,7 @@ class CpuEngine final : public Engine {
     double* y = out.readout.data() + size_t(b) * K;
     int32_t* first = out.first_spike_step.data() + size_t(b) * K;
     int32_t* nstar = max_step_.data() + size_t(b) * K;
-    std::vector<Real> ymax(ro == Readout::Max ? K : 0, -std::numeric_limits<Real>::infinity());
+    std::vector<Real> ymax(K, -std::numeric_limits<Real>::infinity());
     std::vector<Real> yacc(K, Real(0));
     uint64_t in = batch_.offsets[b];
     const uint64_t in_end = batch_.offsets[b + 1];
@@ -272,28 +247,18 @@ class CpuEngine final : public Engine {
         Real* I = ws.i[p].data();
         Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
         if (pop.kind == PopKind::LI) {
-          for (uint32_t j = 0; j < N; ++j) {
-            I[j] += slot[j];
-            slot[j] = Real(0);
-            lif_step(k, V[j], I[j]);
-          }
-          if (p == net_.output) accumulate_readout(ro, n, V, K, yacc.data(), ymax.data(), nstar);
+          for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
+          if (p == net_.output)
+            for (uint32_t j = 0; j < K; ++j)
+              accumulate_readout(ro, n, V[j], sumexp_.weight[n], net_.n_steps, yacc[j], ymax[j], nstar[j]);
           continue;
         }
         const size_t tape_start = tape[p].size();
         uint8_t* fired = pop.single_spike ? ws.fired[p].data() : nullptr;
         for (uint32_t j = 0; j < N; ++j) {
-          I[j] += slot[j];
-          slot[j] = Real(0);
-          const Real i0 = I[j];
-          lif_step(k, V[j], I[j]);
-          if (fired && fired[j]) {
-            V[j] = Real(0);  // refractory for the rest of the trial
-          } else if (V[j] >= k.theta) {
-            tape[p].push_back({n, j, i0 - V[j]});
-            V[j] = Real(0);
-            if (fired) fired[j] = 1;
-          }
+          const Real i0 = neuron_step(k, V[j], I[j], slot[j]);
+          Real x = Real(0);
+          if (lif_fire(k, i0, V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
         }
         for (size_t e = tape_start; e < tape[p].size(); ++e) {
           const uint32_t j = tape[p][e].neuron;
@@ -304,8 +269,8 @@ class CpuEngine final : public Engine {
       }
       // Deliver every spike of step n: inputs first, then populations in order.
       for (; in < in_end && batch_.steps[in] == n; ++in) {
-        const auto [p, i] = input_of(batch_.channels[in]);
-        events += deliver(ws, p, i, n);
+        const InputNeuron src = input_map_[batch_.channels[in]];
+        events += deliver(ws, src.pop, src.neuron, n);
       }
       for (uint32_t p = 0; p < np; ++p) {
         if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
@@ -314,32 +279,7 @@ class CpuEngine final : public Engine {
         for (size_t e = e0; e < tape[p].size(); ++e) events += deliver(ws, p, tape[p][e].neuron, n);
       }
     }
-    for (uint32_t k = 0; k < K; ++k) {
-      if (ro == Readout::Max) y[k] = double(ymax[k]);
-      else if (ro == Readout::FirstSpike) y[k] = first[k] >= 0 ? first[k] * net_.dt : net_.trial_ms();
-      else y[k] = double(yacc[k]);
-    }
-  }
-
-  void accumulate_readout(Readout ro, int32_t n, const Real* V, uint32_t K, Real* yacc, Real* ymax,
-                          int32_t* nstar) const {
-    switch (ro) {
-      case Readout::SumExp:
-        for (uint32_t k = 0; k < K; ++k) yacc[k] += sumexp_w_[n] * V[k];
-        break;
-      case Readout::Average:
-        for (uint32_t k = 0; k < K; ++k) yacc[k] += V[k] / Real(net_.n_steps);
-        break;
-      case Readout::Max:
-        for (uint32_t k = 0; k < K; ++k)
-          if (V[k] > ymax[k]) {
-            ymax[k] = V[k];
-            nstar[k] = n;
-          }
-        break;
-      default:
-        break;
-    }
+    for (uint32_t k = 0; k < K; ++k) y[k] = final_readout(ro, yacc[k], ymax[k], first[k], net_.dt, net_.trial_ms());
   }
 
   // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
@@ -359,11 +299,10 @@ class CpuEngine final : public Engine {
       Acc* gd = acc + conn.delay_offset + row;
       for (uint32_t j = 0; j < N; ++j) {
         // Arrivals at or after the trial end read zeros: those slots are not written yet.
-        const size_t at = (size_t((uint32_t(n + 1 + s[j])) & mask) * N + j) * 2;
+        const size_t at = (ring_row(n, s[j], mask) * N + j) * 2;
         const Real lv = hist[at], li = hist[at + 1];
-        r += w[j] * (lv - li);
-        gw[j] -= tau_s * li;
-        gd[j] -= w[j] * (li - lv);
+        r += synapse_jump_term(w[j], lv, li);
+        add_synapse_gradients(w[j], lv, li, tau_s, gw[j], gd[j]);
       }
     }
     return r;
@@ -390,7 +329,6 @@ class CpuEngine final : public Engine {
     for (size_t p = 0; p < np; ++p) cursor[p] = tape[p].size();
     uint64_t in_cur = batch_.offsets[b + 1];
     const uint64_t in_begin = batch_.offsets[b];
-    std::vector<Real> sdens(K);
     const Real inv_T = Real(1.0 / net_.trial_ms());
 
     for (int32_t n = int32_t(net_.n_steps) - 1; n >= 0; --n) {
@@ -407,17 +345,10 @@ class CpuEngine final : public Engine {
           const uint32_t q = e.neuron;
           Real r = gather(ws, p, q, n, acc);
           if (p == net_.output && ro == Readout::FirstSpike && first[q] == n) r += Real(g[q]);
-          if (pop.single_spike) lv[q] = li[q] = Real(0);
-          lv[q] = spike_jump(lv[q], k_[p].theta, r, e.i0_minus_v);
-          if (kick) lv[q] -= Real((*kick)[q]);
+          spike_adjoint(k_[p], pop.single_spike, r, e.i0_minus_v, kick ? Real((*kick)[q]) : Real(0), lv[q], li[q]);
         }
       }
-      if (ro == Readout::Max) {
-        Real* lv = ws.lv[net_.output].data();
-        for (uint32_t k = 0; k < K; ++k)
-          if (nstar[k] == n) lv[k] -= Real(g[k]) / k_[net_.output].tau_m;
-      }
-      // (b) one backward step per population, (c) store H[n].
+      // Max readout jump, (b) one backward step per population, (c) store H[n].
       for (uint32_t p = 0; p < np; ++p) {
         const auto& pop = net_.pops[p];
         if (pop.kind == PopKind::Input) continue;
@@ -426,12 +357,9 @@ class CpuEngine final : public Engine {
         Real* lv = ws.lv[p].data();
         Real* li = ws.li[p].data();
         Real* h = ws.hist[p].data() + size_t(uint32_t(n) & (hist_slots_[p] - 1)) * N * 2;
-        const bool dens = p == net_.output && (ro == Readout::SumExp || ro == Readout::Average);
-        if (dens) {
-          const Real f = ro == Readout::SumExp ? sumexp_density_[n] : inv_T;
-          for (uint32_t j = 0; j < N; ++j) sdens[j] = Real(g[j]) * f;
+        if (p == net_.output) {
           for (uint32_t j = 0; j < N; ++j) {
-            adjoint_step(k, sdens[j], lv[j], li[j]);
+            output_adjoint_step(k, ro, n, nstar[j], Real(g[j]), sumexp_.density[n], inv_T, lv[j], li[j]);
             h[2 * j] = lv[j];
             h[2 * j + 1] = li[j];
           }
@@ -446,8 +374,8 @@ class CpuEngine final : public Engine {
       // (d) gradients of this step's input spikes.
       while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
         --in_cur;
-        const auto [p, i] = input_of(batch_.channels[in_cur]);
-        gather(ws, p, i, n, acc);
+        const InputNeuron src = input_map_[batch_.channels[in_cur]];
+        gather(ws, src.pop, src.neuron, n, acc);
       }
     }
   }
@@ -457,7 +385,8 @@ class CpuEngine final : public Engine {
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_, hist_slots_;
-  std::vector<Real> sumexp_w_, sumexp_density_;
+  SumExpTables<Real> sumexp_;
+  std::vector<InputNeuron> input_map_;
   std::vector<std::vector<Real>> w_;
   std::vector<std::vector<int32_t>> s_;
   SpikeBatch batch_;

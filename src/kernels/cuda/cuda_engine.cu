@@ -1,4 +1,4 @@
-// The batched CUDA backend: SPEC §2-§3 for every sample of a batch at once, with the CPU
+// The batched CUDA backend: MODEL.md §2-§3 for every sample of a batch at once, with the CPU
 // backend's numerics (kernels/cpu/cpu_engine.cpp is the reference; the step math is the
 // shared core/model_math.hpp). Design, memory layout and determinism: docs/GPU.md.
 //
@@ -33,6 +33,7 @@
 
 #include "core/error.hpp"
 #include "core/model_math.hpp"
+#include "kernels/common.hpp"
 
 namespace delayprop {
 namespace {
@@ -58,7 +59,6 @@ constexpr uint32_t kMaxPops = 12, kMaxConns = 24, kMaxOut = 8;
 constexpr uint32_t kNeuronBits = 24;  // tape and input ids: population << 24 | neuron
 constexpr uint32_t kNeuronMask = (1u << kNeuronBits) - 1;
 enum : uint32_t { kInput = 0, kLIF = 1, kLI = 2 };
-enum : uint32_t { kRoNone = 0, kRoSumExp, kRoAverage, kRoMax, kRoFirstSpike };
 
 struct DevPop {
   uint32_t kind, size, mask, single_spike;
@@ -82,7 +82,9 @@ struct Layout {
   DevPop pops[kMaxPops];
   DevConn conns[kMaxConns];
   StepConstants<Real> k[kMaxPops];
-  uint32_t n_pops, output, readout, K, n_steps, n_state, tape_cap, pad_;
+  uint32_t n_pops, output;
+  Readout readout;
+  uint32_t K, n_steps, n_state, tape_cap, pad_;
   uint64_t n_ring, n_params;
   Real inv_T;
 };
@@ -145,9 +147,8 @@ __device__ __forceinline__ void deliver(const Layout<Real>& L, const Buffers<Rea
     const int32_t* __restrict__ s = B.s + c.delay_offset + row;
     Real* __restrict__ r = ring + tp.ring_off;
     for (uint32_t j = threadIdx.x; j < N; j += kThreads) {
-      const int32_t t = n + 1 + s[j];
       // Arrivals at or after the trial end are never read: skip them.
-      if (t < int32_t(L.n_steps)) r[size_t(uint32_t(t) & tp.mask) * N + j] += w[j];
+      if (arrival_step(n, s[j]) < int32_t(L.n_steps)) r[ring_row(n, s[j], tp.mask) * N + j] += w[j];
     }
   }
 }
@@ -194,22 +195,11 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
       Real* slot = ring + pop.ring_off + size_t(uint32_t(n) & pop.mask) * N;
       if (pop.kind == kLI) {
         for (uint32_t j = tid; j < N; j += kThreads) {
-          Real i = Ip[j] + slot[j];
-          slot[j] = Real(0);
-          Real v = Vp[j];
-          lif_step(k, v, i);
+          Real v = Vp[j], i = Ip[j];
+          neuron_step(k, v, i, slot[j]);
           Vp[j] = v;
           Ip[j] = i;
-          if (p == L.output) {
-            if (L.readout == kRoSumExp) {
-              yacc[j] += B.sumexp_w[n] * v;
-            } else if (L.readout == kRoAverage) {
-              yacc[j] += v / Real(NT);
-            } else if (L.readout == kRoMax && v > ymax[j]) {
-              ymax[j] = v;
-              nstar[j] = n;
-            }
-          }
+          if (p == L.output) accumulate_readout(L.readout, n, v, B.sumexp_w[n], NT, yacc[j], ymax[j], nstar[j]);
         }
         continue;
       }
@@ -219,19 +209,9 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
         bool spk = false;
         Real x = Real(0);
         if (j < N) {
-          Real i = Ip[j] + slot[j];
-          slot[j] = Real(0);
-          const Real i0 = i;
-          Real v = Vp[j];
-          lif_step(k, v, i);
-          if (fp && fp[j]) {
-            v = Real(0);  // refractory for the rest of the trial
-          } else if (v >= k.theta) {
-            spk = true;
-            x = i0 - v;
-            v = Real(0);
-            if (fp) fp[j] = 1;
-          }
+          Real v = Vp[j], i = Ip[j];
+          const Real i0 = neuron_step(k, v, i, slot[j]);
+          spk = lif_fire(k, i0, v, fp ? fp + j : nullptr, x);
           Vp[j] = v;
           Ip[j] = i;
           if (spk) {
@@ -277,7 +257,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
   }
 }
 
-// (a)/(d) of SPEC §3 for one spike, by one warp: gathers the targets' adjoint history at the
+// (a)/(d) of MODEL.md §3 for one spike, by one warp: gathers the targets' adjoint history at the
 // arrival steps, adds the spike's gradients (mult times: repeated input spikes) to the
 // sample's partial gradient and returns R (valid in every lane).
 template <typename Real>
@@ -300,15 +280,12 @@ __device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers
     const Real* hvp = hv + tp.ring_off;
     const Real* hip = hi + tp.ring_off;
     for (uint32_t j = lane; j < N; j += 32) {
-      const int32_t t = n + 1 + s[j];
-      if (t >= int32_t(L.n_steps)) continue;  // adjoint after the trial is 0: no contribution
-      const size_t at = size_t(uint32_t(t) & tp.mask) * N + j;
+      // The adjoint after the trial is 0: no contribution.
+      if (arrival_step(n, s[j]) >= int32_t(L.n_steps)) continue;
+      const size_t at = ring_row(n, s[j], tp.mask) * N + j;
       const Real lv = hvp[at], li = hip[at], wj = w[j];
-      r += wj * (lv - li);
-      for (uint32_t m = 0; m < mult; ++m) {
-        gw[j] -= tau_s * li;
-        gd[j] -= wj * (li - lv);
-      }
+      r += synapse_jump_term(wj, lv, li);
+      for (uint32_t m = 0; m < mult; ++m) add_synapse_gradients(wj, lv, li, tau_s, gw[j], gd[j]);
     }
   }
   for (int off = 16; off > 0; off >>= 1) r += __shfl_xor_sync(0xffffffffu, r, off);
@@ -355,14 +332,9 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
         Real r = warp_gather(L, B, hv, hi, gacc, p, q, n, 1u, lane);
         if (lane == 0) {
           const DevPop& pop = L.pops[p];
-          if (p == out && L.readout == kRoFirstSpike && first[q] == n) r += g[q];
-          Real* lv = lvs + pop.state_off + q;
-          if (pop.single_spike) {
-            *lv = Real(0);
-            lis[pop.state_off + q] = Real(0);
-          }
-          *lv = spike_jump(*lv, L.k[p].theta, r, e.x);
-          *lv -= B.kick[pop.state_off + q];
+          if (p == out && L.readout == Readout::FirstSpike && first[q] == n) r += g[q];
+          const uint32_t at = pop.state_off + q;
+          spike_adjoint(L.k[p], pop.single_spike != 0, r, e.x, B.kick[at], lvs[at], lis[at]);
         }
       } else {
         const uint32_t e = i0 + uint32_t(item - n_tape);
@@ -380,14 +352,10 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
       Real* lvp = lvs + pop.state_off;
       Real* lip = lis + pop.state_off;
       const size_t at = pop.ring_off + size_t(uint32_t(n) & pop.mask) * N;
-      const bool is_out = p == out;
-      const bool dens = is_out && (L.readout == kRoSumExp || L.readout == kRoAverage);
-      const Real f = L.readout == kRoSumExp ? B.sumexp_density[n] : L.inv_T;
       for (uint32_t j = tid; j < N; j += kThreads) {
         Real lv = lvp[j], li = lip[j];
-        if (is_out && L.readout == kRoMax && nstar[j] == n) lv -= g[j] / k.tau_m;
-        const Real s = dens ? g[j] * f : Real(0);
-        adjoint_step(k, s, lv, li);
+        if (p == out) output_adjoint_step(k, L.readout, n, nstar[j], g[j], B.sumexp_density[n], L.inv_T, lv, li);
+        else adjoint_step(k, Real(0), lv, li);
         lvp[j] = lv;
         lip[j] = li;
         hv[at + j] = lv;
@@ -457,19 +425,11 @@ int env_int(const char* name, int fallback) {
   return end && *end == '\0' ? int(x) : fallback;
 }
 
-int rank_from_env() {
-  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
-    const int r = env_int(name, -1);
-    if (r >= 0) return r;
-  }
-  return 0;
-}
-
-[[noreturn]] void fail_no_device(int rank) {
+[[noreturn]] void fail_no_device() {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   cudaGetLastError();
-  fail("no CUDA device visible to rank ", rank, " (cudaGetDeviceCount: ",
+  fail("no CUDA device visible (cudaGetDeviceCount: ",
        e == cudaSuccess ? "0 devices" : cudaGetErrorString(e), ")");
 }
 
@@ -478,7 +438,7 @@ class CudaEngine final : public Engine {
  public:
   CudaEngine(const Network& net, const EngineOptions& opt) : net_(net), opt_(opt) {
     const int count = cuda_device_count();
-    if (count == 0) fail_no_device(rank_from_env());
+    if (count == 0) fail_no_device();
     require(opt.device >= 0 && opt.device < count, "engine.device = ", opt.device, ": only ", count,
             " CUDA device(s) visible");
     device_ = opt.device;
@@ -551,12 +511,8 @@ class CudaEngine final : public Engine {
     counts_.download(counts, n_counts_);
     out.readout.assign(size_t(B) * K, 0.0);
     const Readout ro = net_.pops[net_.output].readout;
-    for (size_t e = 0; e < size_t(B) * K; ++e) {
-      if (ro == Readout::Max) out.readout[e] = double(ymax[e]);
-      else if (ro == Readout::FirstSpike)
-        out.readout[e] = out.first_spike_step[e] >= 0 ? out.first_spike_step[e] * net_.dt : net_.trial_ms();
-      else out.readout[e] = double(yacc[e]);
-    }
+    for (size_t e = 0; e < size_t(B) * K; ++e)
+      out.readout[e] = final_readout(ro, yacc[e], ymax[e], out.first_spike_step[e], net_.dt, net_.trial_ms());
     out.spike_counts.assign(net_.pops.size(), {});
     out.synaptic_events = 0;
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
@@ -581,16 +537,8 @@ class CudaEngine final : public Engine {
     require(have_forward_, "backward: no forward pass to differentiate");
     auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
-    const uint32_t B = B_, K = L_.K;
-    require(in.output_grad.size() == size_t(B) * K, "backward: output_grad has ", in.output_grad.size(),
-            " values, expected ", size_t(B) * K);
-    require(grad.size() == net_.n_params, "backward: gradient buffer has ", grad.size(), " values, expected ",
-            net_.n_params);
-    require(in.spike_kick.empty() || in.spike_kick.size() == net_.pops.size(),
-            "backward: spike_kick must have one entry per population");
-    for (size_t p = 0; p < in.spike_kick.size(); ++p)
-      require(in.spike_kick[p].empty() || in.spike_kick[p].size() == net_.pops[p].size,
-              "backward: spike_kick of population '", net_.pops[p].name, "' has the wrong size");
+    const uint32_t B = B_;
+    check_backward_inputs(net_, B, in, grad);
     (void)params;  // the Real copies loaded by forward() are used, as on the CPU
 
     std::vector<Real> g(in.output_grad.size());
@@ -635,10 +583,7 @@ class CudaEngine final : public Engine {
     std::vector<double> acc;
     acc_.download(acc, P);
     std::copy(acc.begin(), acc.end(), grad.begin());
-    for (const auto& c : net_.conns) {
-      if (!c.learn_weights) std::fill_n(grad.begin() + c.weight_offset, c.n_synapses(), 0.0);
-      if (!c.learn_delays) std::fill_n(grad.begin() + c.delay_offset, c.n_synapses(), 0.0);
-    }
+    zero_frozen_gradients(net_, grad);
     prof_.bwd_out_ms = ms_since(t0);
   }
 
@@ -665,13 +610,7 @@ class CudaEngine final : public Engine {
     L_.output = net_.output;
     L_.K = pops[net_.output].size;
     L_.n_steps = net_.n_steps;
-    switch (pops[net_.output].readout) {
-      case Readout::SumExp: L_.readout = kRoSumExp; break;
-      case Readout::Average: L_.readout = kRoAverage; break;
-      case Readout::Max: L_.readout = kRoMax; break;
-      case Readout::FirstSpike: L_.readout = kRoFirstSpike; break;
-      default: L_.readout = kRoNone; break;
-    }
+    L_.readout = pops[net_.output].readout;
     L_.inv_T = Real(1.0 / net_.trial_ms());
     L_.n_params = net_.n_params;
     uint32_t state = 0, count = 0;
@@ -724,19 +663,11 @@ class CudaEngine final : public Engine {
     // Tests set a tiny start value to exercise the grow-and-re-run path.
     if (const int forced = env_int("DELAYPROP_CUDA_TAPE_INIT", 0); forced > 0) tape_cap_ = uint32_t(forced);
 
-    const double T = net_.trial_ms();
-    std::vector<Real> sw(net_.n_steps), sd(net_.n_steps);
-    for (uint32_t n = 0; n < net_.n_steps; ++n) {
-      const double e = std::exp(-(n * net_.dt) / T);
-      sw[n] = Real(e / net_.n_steps);
-      sd[n] = Real(e / T);
-    }
-    sumexp_w_.upload(sw);
-    sumexp_d_.upload(sd);
-    chan_id_.resize(net_.n_input_channels);
-    for (uint32_t p = 0; p < pops.size(); ++p)
-      if (pops[p].kind == PopKind::Input)
-        for (uint32_t i = 0; i < pops[p].size; ++i) chan_id_[net_.input_channel_offset[p] + i] = (p << kNeuronBits) | i;
+    const SumExpTables<Real> sumexp = make_sumexp_tables<Real>(net_);
+    sumexp_w_.upload(sumexp.weight);
+    sumexp_d_.upload(sumexp.density);
+    chan_id_.clear();
+    for (const InputNeuron& in : input_channel_map(net_)) chan_id_.push_back((in.pop << kNeuronBits) | in.neuron);
   }
 
   std::vector<uint8_t> layout_bytes() const {
@@ -877,17 +808,6 @@ std::string cuda_device_description(int device) {
   os << prop.name << ", sm_" << prop.major << prop.minor << ", " << prop.multiProcessorCount << " SMs, "
      << double(prop.totalGlobalMem) / double(1ull << 30) << " GiB";
   return os.str();
-}
-
-int cuda_device_for_local_rank(int rank) {
-  const int count = cuda_device_count();
-  if (count == 0) fail_no_device(rank);
-  int local = -1;
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"}) {
-    local = env_int(name, -1);
-    if (local >= 0) break;
-  }
-  return std::max(local, 0) % count;
 }
 
 void cuda_mem_info(int device, size_t& free_bytes, size_t& total_bytes) {

@@ -1,5 +1,5 @@
 #pragma once
-// The batched CUDA backend (SPEC §2-§3 on the GPU). Plain C++ header: it is included by
+// The batched CUDA backend (MODEL.md §2-§3 on the GPU). Plain C++ header: it is included by
 // code compiled without nvcc (core/engine.cpp, the device check).
 #include <cstdint>
 #include <memory>
@@ -10,7 +10,7 @@
 
 namespace delayprop {
 
-// Throws Error when no device is visible ("no CUDA device visible to rank R") or
+// Throws Error when no device is visible ("no CUDA device visible") or
 // opt.device is out of range.
 std::unique_ptr<Engine> make_cuda_engine(const Network& net, const EngineOptions& opt);
 
@@ -31,11 +31,6 @@ int cuda_device_count();
 
 // Name and memory of a device, for logs ("NVIDIA H200, 139.8 GiB").
 std::string cuda_device_description(int device);
-
-// The device of this rank when every rank of a node gets one GPU: the node-local rank
-// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID; 0 if none is set) modulo the
-// device count. Throws Error "no CUDA device visible to rank R" when there is no device.
-int cuda_device_for_local_rank(int rank);
 
 // Free and total device memory in bytes (cudaMemGetInfo on the given device).
 void cuda_mem_info(int device, size_t& free_bytes, size_t& total_bytes);

@@ -1,0 +1,324 @@
+#include "io/data/dataset.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "io/data/generators.hpp"
+#include "core/error.hpp"
+#include "io/h5.hpp"
+#include "core/rng.hpp"
+
+namespace delayprop {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kTagSplit = 0x5b117ULL;
+
+std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+
+// A published file: a clear error when only the compressed download is there.
+std::string require_file(const std::string& dir, const std::string& name, const std::string& kind) {
+  const std::string p = join(dir, name);
+  if (fs::exists(p)) return p;
+  if (fs::exists(p + ".gz"))
+    fail(p, ": not found, but ", p, ".gz is: decompress it first (gunzip -k ", p, ".gz)");
+  fail(p, ": no such file (data.kind = \"", kind, "\" reads ", name, " from data.path = \"", dir,
+       "\"; see docs/DATA.md for how to obtain it)");
+}
+
+EventDataset subset(const EventDataset& all, const std::vector<uint32_t>& idx) {
+  EventDataset d;
+  d.n_channels = all.n_channels;
+  d.n_classes = all.n_classes;
+  d.merge_duplicates = all.merge_duplicates;
+  d.sum_channels = all.sum_channels;
+  d.samples.reserve(idx.size());
+  for (uint32_t i : idx) d.samples.push_back(all.samples[i]);
+  return d;
+}
+
+void truncate(EventDataset& d, uint32_t n) {
+  if (n > 0 && n < d.samples.size()) d.samples.resize(n);
+}
+
+// Applies data.validation for kinds whose default is given by `default_valid` (may be null:
+// no validation split by default).
+void choose_validation(const DataSpec& spec, DataSplits& d, EventDataset* default_valid, const std::string& what) {
+  const std::string& v = spec.validation;
+  std::ostringstream desc;
+  if (v == "default") {
+    d.has_valid = default_valid != nullptr;
+    if (default_valid) d.valid = std::move(*default_valid);
+    desc << (d.has_valid ? what : std::string("none"));
+  } else if (v == "none") {
+    d.has_valid = false;
+    desc << "none";
+  } else if (v == "split" || v == "speakers") {
+    require(spec.valid_fraction > 0 && spec.valid_fraction < 1, "data.valid_fraction must be in (0, 1), got ",
+            spec.valid_fraction);
+    EventDataset all = std::move(d.train);
+    if (v == "split") {
+      split_stratified(all, spec.valid_fraction, spec.seed, d.train, d.valid);
+      desc << "stratified " << spec.valid_fraction << " of train (seed " << spec.seed << ")";
+    } else {
+      d.valid_speakers = split_speakers(all, spec.valid_fraction, d.train, d.valid);
+      desc << "held-out speakers";
+      for (int32_t s : d.valid_speakers) desc << " " << s;
+    }
+    d.has_valid = true;
+  } else {
+    fail("data.validation must be default, none, split or speakers, got \"", v, "\"");
+  }
+  d.description += ", validation: " + desc.str();
+}
+
+// Reads {prefix}train/valid/test files in the event layout with the channels/classes expected.
+void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& train_name,
+                      const std::string& valid_name, const std::string& test_name, uint32_t channels,
+                      uint32_t classes, bool valid_optional) {
+  require(!spec.path.empty(), "data.path must name the directory of the ", spec.kind, " files");
+  const std::string train_path = require_file(spec.path, train_name, spec.kind);
+  {
+    // read_events trusts the counts it is given; a file that states other ones is an error.
+    auto f = h5::File::open_read(train_path);
+    for (auto [attr, want] : {std::pair<const char*, uint32_t>{"n_channels", channels}, {"n_classes", classes}})
+      if (f.has_attr(attr)) {
+        const std::string v = f.read_string_attr(attr);
+        require(v == std::to_string(want), train_path, ": attribute ", attr, " is ", v, " but data.kind \"",
+                spec.kind, "\" with this network expects ", want);
+      }
+  }
+  d.train = read_events(train_path, channels, classes);
+  d.test = read_events(require_file(spec.path, test_name, spec.kind), channels, classes);
+  truncate(d.train, spec.n_train);
+  truncate(d.test, spec.n_test);
+  EventDataset valid;
+  bool have_valid = false;
+  if (!valid_name.empty() && spec.validation == "default") {
+    const std::string p = join(spec.path, valid_name);
+    if (!valid_optional || fs::exists(p)) {
+      valid = read_events(require_file(spec.path, valid_name, spec.kind), channels, classes);
+      truncate(valid, spec.n_valid);
+      have_valid = true;
+    }
+  }
+  std::ostringstream desc;
+  desc << spec.kind << " from " << spec.path << ": train " << d.train.samples.size() << ", test "
+       << d.test.samples.size();
+  d.description = desc.str();
+  choose_validation(spec, d, have_valid ? &valid : nullptr, valid_name);
+}
+
+// The converter records its threshold; a config asking for another one is an error.
+void check_braille_threshold(const DataSpec& spec) {
+  require(!spec.path.empty(), "data.path must name the directory made by tools/braille_convert.py");
+  auto f = h5::File::open_read(require_file(spec.path, "train.h5", spec.kind));
+  if (!f.has_attr("threshold")) return;
+  const std::string t = f.read_string_attr("threshold");
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  require(end != t.c_str() && *end == '\0', f.path(), ": attribute threshold is not a number: \"", t, "\"");
+  require(v == spec.threshold, f.path(), ": attribute threshold is ", t, " but data.threshold is ", spec.threshold,
+          " (set data.threshold = ", t, ", or convert with tools/braille_convert.py --threshold ", spec.threshold,
+          ")");
+}
+
+void set_batching(DataSplits& d, bool merge, uint32_t sum_channels) {
+  for (EventDataset* e : {&d.train, &d.valid, &d.test}) {
+    e->merge_duplicates = merge;
+    e->sum_channels = sum_channels;
+  }
+}
+
+}  // namespace
+
+bool kind_merges_duplicates(const std::string& kind) {
+  return kind == "shd" || kind == "ssc" || kind == "braille" || kind == "events";
+}
+
+DataSplits load_dataset(const DataSpec& spec, const Network& net) {
+  const std::string& kind = spec.kind;
+  require(spec.sum_channels >= 1, "data.sum_channels must be >= 1");
+  DataSplits d;
+  // Raw channels the network expects (before summing groups of sum_channels).
+  const uint32_t K = net.pops.at(net.output).size;
+  const uint32_t want_raw = net.n_input_channels * spec.sum_channels;
+
+  if (kind == "sequence") {
+    d.train = make_sequence_dataset(spec.n_train ? spec.n_train : 2);
+    d.test = make_sequence_dataset(spec.n_test ? spec.n_test : 2);
+    d.description = "sequence: train " + std::to_string(d.train.samples.size()) + ", test " +
+                    std::to_string(d.test.samples.size());
+    choose_validation(spec, d, nullptr, "");
+  } else if (kind == "yinyang") {
+    // seed 0: the published splits (42 / 41 / 40); otherwise seed, seed + 1, seed + 2.
+    const uint64_t s = spec.seed;
+    require(s <= UINT32_MAX - 2, "data.seed for yinyang must fit in 32 bits, got ", s);
+    const uint32_t st = s ? uint32_t(s) : 42u, sv = s ? uint32_t(s + 1) : 41u, ss = s ? uint32_t(s + 2) : 40u;
+    d.train = yinyang_events(generate_yinyang(st, spec.n_train ? spec.n_train : 5000));
+    d.test = yinyang_events(generate_yinyang(ss, spec.n_test ? spec.n_test : 1000));
+    EventDataset valid = yinyang_events(generate_yinyang(sv, spec.n_valid ? spec.n_valid : 1000));
+    std::ostringstream desc;
+    desc << "yinyang: train " << d.train.samples.size() << " (seed " << st << "), test " << d.test.samples.size()
+         << " (seed " << ss << ")";
+    d.description = desc.str();
+    choose_validation(spec, d, &valid, "generated, seed " + std::to_string(sv));
+  } else if (kind == "shd") {
+    load_event_files(spec, d, "shd_train.h5", "", "shd_test.h5", 700, 20, false);
+  } else if (kind == "ssc") {
+    load_event_files(spec, d, "ssc_train.h5", "ssc_valid.h5", "ssc_test.h5", 700, 35, false);
+  } else if (kind == "braille" || kind == "events") {
+    const bool braille = kind == "braille";
+    if (braille) check_braille_threshold(spec);
+    load_event_files(spec, d, "train.h5", "valid.h5", "test.h5", braille ? 24 : want_raw, braille ? 27 : K, !braille);
+  } else {
+    fail("data.kind must be sequence, yinyang, shd, ssc, braille or events, got \"", kind, "\"");
+  }
+  set_batching(d, kind_merges_duplicates(kind), spec.sum_channels);
+
+  const uint32_t raw = d.train.n_channels;
+  const uint32_t inputs = (raw + spec.sum_channels - 1) / spec.sum_channels;
+  require(inputs == net.n_input_channels, "data.kind \"", kind, "\" has ", raw, " input channels",
+          spec.sum_channels > 1 ? " (" + std::to_string(inputs) + " after data.sum_channels = " +
+                                      std::to_string(spec.sum_channels) + ")"
+                                : std::string(),
+          " but the network has ", net.n_input_channels, " input neurons");
+  require(d.train.n_classes == K, "data.kind \"", kind, "\" has ", d.train.n_classes,
+          " classes but the output population '", net.pops[net.output].name, "' has ", K, " neurons");
+  require(!d.train.samples.empty(), "data.kind \"", kind, "\": the training set is empty");
+  const double end_ms = net.trial_ms();
+  for (const EventDataset* e : {&d.train, &d.valid, &d.test})
+    for (const auto& s : e->samples)
+      for (double t : s.times_ms) d.dropped_events += std::floor(t / net.dt) >= double(net.n_steps);
+  if (d.dropped_events)
+    d.description += ", " + std::to_string(d.dropped_events) + " events at or after the trial end (" +
+                     std::to_string(end_ms) + " ms) will be dropped";
+  return d;
+}
+
+void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const Network& net, SpikeBatch& out,
+                std::vector<int32_t>& labels, BatchStats& stats) {
+  out.clear();
+  labels.clear();
+  const uint32_t sum = std::max(1u, data.sum_channels);
+  const double dt = net.dt;
+  const size_t n = idx.size();
+  for (uint32_t i : idx) {
+    require(i < data.samples.size(), "make_batch: sample index ", i, " out of range (", data.samples.size(),
+            " samples)");
+    require(data.samples[i].times_ms.size() == data.samples[i].units.size(), "make_batch: sample ", i, " has ",
+            data.samples[i].times_ms.size(), " times but ", data.samples[i].units.size(), " units");
+  }
+  // Per sample, in parallel: keys (step << 32) | channel, sorted (by step, then channel).
+  // Nothing may throw inside the parallel loop: the first bad event is recorded instead.
+  std::vector<std::vector<uint64_t>> keys(n);
+  std::vector<BatchStats> per(n);
+  std::vector<int64_t> bad_event(n, -1);
+#pragma omp parallel for schedule(dynamic, 4)
+  for (size_t b = 0; b < n; ++b) {
+    const EventSample& s = data.samples[idx[b]];
+    auto& k = keys[b];
+    k.reserve(s.times_ms.size());
+    for (size_t e = 0; e < s.times_ms.size(); ++e) {
+      const double t = s.times_ms[e];
+      const uint32_t c = s.units[e] / sum;
+      if (!(std::isfinite(t) && t >= 0) || c >= net.n_input_channels) {
+        bad_event[b] = int64_t(e);
+        break;
+      }
+      const double step = std::floor(t / dt);
+      if (step >= double(net.n_steps)) {
+        ++per[b].dropped_late;
+        continue;
+      }
+      k.push_back((uint64_t(step) << 32) | c);
+    }
+    per[b].events = s.times_ms.size();
+    std::sort(k.begin(), k.end());
+    if (data.merge_duplicates) {
+      const size_t before = k.size();
+      k.erase(std::unique(k.begin(), k.end()), k.end());
+      per[b].merged = before - k.size();
+    }
+    per[b].spikes = k.size();
+  }
+  for (size_t b = 0; b < n; ++b) {
+    if (bad_event[b] < 0) continue;
+    const uint32_t i = idx[b];
+    const size_t e = size_t(bad_event[b]);
+    const double t = data.samples[i].times_ms[e];
+    require(std::isfinite(t) && t >= 0, "make_batch: sample ", i, " event ", e, " has time ", t, " ms");
+    fail("make_batch: sample ", i, " event ", e, ": channel ", data.samples[i].units[e], " maps to input ",
+         data.samples[i].units[e] / sum, ", but the network has ", net.n_input_channels, " input neurons");
+  }
+  size_t total = 0;
+  for (const auto& k : keys) total += k.size();
+  out.steps.reserve(total);
+  out.channels.reserve(total);
+  out.offsets.reserve(n + 1);
+  labels.reserve(n);
+  for (size_t b = 0; b < n; ++b) {
+    for (uint64_t k : keys[b]) {
+      out.steps.push_back(int32_t(k >> 32));
+      out.channels.push_back(uint32_t(k & 0xffffffffu));
+    }
+    out.offsets.push_back(out.steps.size());
+    ++out.n_samples;
+    labels.push_back(data.samples[idx[b]].label);
+    stats += per[b];
+  }
+}
+
+void split_stratified(const EventDataset& all, double fraction, uint64_t seed, EventDataset& train,
+                      EventDataset& held_out) {
+  require(fraction >= 0 && fraction <= 1, "split: fraction must be in [0, 1], got ", fraction);
+  std::vector<std::vector<uint32_t>> by_class;
+  for (size_t i = 0; i < all.samples.size(); ++i) {
+    const size_t c = size_t(std::max(0, all.samples[i].label));
+    if (c >= by_class.size()) by_class.resize(c + 1);
+    by_class[c].push_back(uint32_t(i));
+  }
+  std::vector<char> out(all.samples.size(), 0);
+  for (size_t c = 0; c < by_class.size(); ++c) {
+    auto& v = by_class[c];
+    Rng rng(hash_key(seed, kTagSplit, c));
+    for (size_t k = v.size(); k > 1; --k) std::swap(v[k - 1], v[rng.below(k)]);  // Fisher-Yates
+    const size_t take = size_t(std::llround(fraction * double(v.size())));
+    for (size_t k = 0; k < take; ++k) out[v[k]] = 1;
+  }
+  std::vector<uint32_t> a, b;
+  for (size_t i = 0; i < all.samples.size(); ++i) (out[i] ? b : a).push_back(uint32_t(i));
+  train = subset(all, a);
+  held_out = subset(all, b);
+}
+
+std::vector<int32_t> split_speakers(const EventDataset& all, double fraction, EventDataset& train,
+                                    EventDataset& held_out) {
+  std::set<int32_t> speakers;
+  for (const auto& s : all.samples) speakers.insert(s.speaker);
+  require(!speakers.count(-1), "validation = \"speakers\": the training file has no speaker per sample (extra/speaker)");
+  require(speakers.size() >= 2, "validation = \"speakers\": need at least two training speakers, found ",
+          speakers.size());
+  std::vector<int32_t> held;
+  size_t n_held = 0;
+  for (auto it = speakers.rbegin(); it != speakers.rend() && held.size() + 1 < speakers.size(); ++it) {
+    if (!held.empty() && double(n_held) >= fraction * double(all.samples.size())) break;
+    held.push_back(*it);
+    for (const auto& s : all.samples) n_held += s.speaker == *it;
+  }
+  std::sort(held.begin(), held.end());
+  std::vector<uint32_t> a, b;
+  for (size_t i = 0; i < all.samples.size(); ++i)
+    (std::binary_search(held.begin(), held.end(), all.samples[i].speaker) ? b : a).push_back(uint32_t(i));
+  train = subset(all, a);
+  held_out = subset(all, b);
+  return held;
+}
+
+}  // namespace delayprop

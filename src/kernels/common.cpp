@@ -1,0 +1,55 @@
+#include "kernels/common.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.hpp"
+
+namespace delayprop {
+
+void check_backward_inputs(const Network& net, uint32_t n_samples, const BackwardInputs& in,
+                           std::span<const double> grad) {
+  const size_t K = net.pops[net.output].size;
+  require(in.output_grad.size() == size_t(n_samples) * K, "backward: output_grad has ", in.output_grad.size(),
+          " values, expected ", size_t(n_samples) * K);
+  require(grad.size() == net.n_params, "backward: gradient buffer has ", grad.size(), " values, expected ",
+          net.n_params);
+  require(in.spike_kick.empty() || in.spike_kick.size() == net.pops.size(),
+          "backward: spike_kick must have one entry per population");
+  for (size_t p = 0; p < in.spike_kick.size(); ++p)
+    require(in.spike_kick[p].empty() || in.spike_kick[p].size() == net.pops[p].size,
+            "backward: spike_kick of population '", net.pops[p].name, "' has the wrong size");
+}
+
+template <typename Real>
+SumExpTables<Real> make_sumexp_tables(const Network& net) {
+  SumExpTables<Real> t;
+  const double T = net.trial_ms();
+  t.weight.resize(net.n_steps);
+  t.density.resize(net.n_steps);
+  for (uint32_t n = 0; n < net.n_steps; ++n) {
+    const double e = std::exp(-(n * net.dt) / T);
+    t.weight[n] = Real(e / net.n_steps);
+    t.density[n] = Real(e / T);
+  }
+  return t;
+}
+template SumExpTables<float> make_sumexp_tables<float>(const Network&);
+template SumExpTables<double> make_sumexp_tables<double>(const Network&);
+
+std::vector<InputNeuron> input_channel_map(const Network& net) {
+  std::vector<InputNeuron> map(net.n_input_channels);
+  for (uint32_t p = 0; p < net.pops.size(); ++p)
+    if (net.pops[p].kind == PopKind::Input)
+      for (uint32_t i = 0; i < net.pops[p].size; ++i) map[net.input_channel_offset[p] + i] = {p, i};
+  return map;
+}
+
+void zero_frozen_gradients(const Network& net, std::span<double> grad) {
+  for (const auto& c : net.conns) {
+    if (!c.learn_weights) std::fill_n(grad.begin() + c.weight_offset, c.n_synapses(), 0.0);
+    if (!c.learn_delays) std::fill_n(grad.begin() + c.delay_offset, c.n_synapses(), 0.0);
+  }
+}
+
+}  // namespace delayprop

@@ -1,0 +1,23 @@
+#include "kernels/factory.hpp"
+
+#include "core/error.hpp"
+#include "kernels/cpu/cpu_engine.hpp"
+#ifdef DELAYPROP_HAVE_CUDA
+#include "kernels/cuda/cuda_engine.hpp"
+#endif
+
+namespace delayprop {
+
+std::unique_ptr<Engine> make_engine(const Network& net, const EngineOptions& opt) {
+  if (opt.backend == "cpu") return make_cpu_engine(net, opt);
+  if (opt.backend == "cuda") {
+#ifdef DELAYPROP_HAVE_CUDA
+    return make_cuda_engine(net, opt);
+#else
+    fail("engine.backend = \"cuda\": this build has no CUDA backend (configure with DELAYPROP_GPU=cuda)");
+#endif
+  }
+  fail("engine.backend: unknown backend '", opt.backend, "' (expected cpu or cuda)");
+}
+
+}  // namespace delayprop

@@ -1,0 +1,497 @@
+#include "train/train.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "io/checkpoint.hpp"
+#include "io/data/augment.hpp"
+#include "io/data/dataset.hpp"
+#include "core/error.hpp"
+#include "core/loss.hpp"
+#include "core/optimizer.hpp"
+#include "core/rng.hpp"
+#include "io/test_hooks.hpp"
+#include "dist/shard.hpp"
+#include "kernels/factory.hpp"
+
+namespace delayprop {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+using dist::epoch_order;
+using dist::Shard;
+using dist::shard_of;
+
+double peak_memory_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) / 1024.0;
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  const long t = long(s + 0.5);
+  char buf[32];
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+
+// Neurons of every LIF population, concatenated: the layout of the spike-count vectors
+// that are all-reduced.
+struct CountLayout {
+  std::vector<uint32_t> offset;  // per population; LIF only meaningful
+  uint32_t total = 0;
+  explicit CountLayout(const Network& net) : offset(net.pops.size(), 0) {
+    for (uint32_t p = 0; p < net.pops.size(); ++p)
+      if (net.pops[p].kind == PopKind::LIF) {
+        offset[p] = total;
+        total += net.pops[p].size;
+      }
+  }
+};
+
+class Trainer {
+ public:
+  Trainer(const Config& cfg, dist::Communicator& comm, const TrainOptions& opt)
+      : cfg_(cfg), net_(cfg.net), comm_(comm), opt_(opt), layout_(cfg.net), root_(comm.rank() == 0) {}
+
+  std::string run() {
+    const auto t_start = Clock::now();
+    if (root_) {
+      fs::create_directories(opt_.out_dir);
+      std::ofstream(opt_.out_dir + "/config.toml") << cfg_.resolved_toml;
+    }
+    comm_.barrier();
+    data_ = load_dataset(cfg_.data, net_);
+    require(!data_.train.samples.empty(), "data: the training set is empty");
+    engine_ = make_engine(net_, cfg_.engine);
+    Adam adam(net_, cfg_.adam);
+
+    TrainState st;
+    bool resumed = false;
+    if (opt_.resume) resumed = load_state(st);
+    if (!resumed) {
+      st.params = init_params(net_, cfg_.train.seed);
+      st.best_params = st.params;
+      st.adam_m.assign(net_.n_params, 0.0);
+      st.adam_v.assign(net_.n_params, 0.0);
+    }
+    if (st.epoch_spike_counts.size() != layout_.total) st.epoch_spike_counts.assign(layout_.total, 0.0);
+    adam.m() = st.adam_m;
+    adam.v() = st.adam_v;
+    adam.set_steps(st.adam_t);
+    json last_metrics = open_metrics(st.epoch, resumed);  // the last finished epoch's line, if any
+
+    const uint32_t B = cfg_.train.batch_size;
+    const bool early_on_valid = cfg_.train.early_stop == "validation" && data_.has_valid;
+    std::vector<double> grad(net_.n_params);
+    ForwardOutputs fwd;
+    BackwardInputs bin;
+    SpikeBatch batch;
+    std::vector<int32_t> labels;
+    std::vector<uint32_t> counts(layout_.total);
+    const double prior_wall = st.wall_time_s;
+    uint64_t samples_this_process = 0;
+    bool stopped_early = false;
+
+    for (uint32_t epoch = st.epoch; epoch < cfg_.train.epochs; ++epoch) {
+      // Augmented examples are a function of (seed, epoch, example): every rank builds the same.
+      EventDataset augmented;
+      const bool augment = cfg_.data.shift > 0 || cfg_.data.blend > 0;
+      if (augment) augmented = augment_epoch(data_.train, cfg_.data.shift, cfg_.data.blend, cfg_.train.seed, epoch);
+      const EventDataset& train_set = augment ? augmented : data_.train;
+      const uint64_t n = train_set.samples.size();
+      std::vector<uint32_t> order;
+      if (cfg_.train.shuffle) {
+        order = epoch_order(n, cfg_.train.seed, epoch);
+      } else {
+        order.resize(n);
+        std::iota(order.begin(), order.end(), 0u);
+      }
+      uint32_t n_batches = uint32_t((n + B - 1) / B);
+      if (cfg_.train.max_batches) n_batches = std::min(n_batches, cfg_.train.max_batches);
+      const auto t_epoch = Clock::now();
+      const uint32_t first_batch = st.batch;
+      // Where the epoch's time goes (this rank): data, forward, backward, all-reduce, update.
+      double t_data = 0, t_fwd = 0, t_bwd = 0, t_comm = 0, t_update = 0;
+      auto lap = [last = Clock::now()](double& acc) mutable {
+        const auto now = Clock::now();
+        acc += std::chrono::duration<double>(now - last).count();
+        last = now;
+      };
+      for (uint32_t k = st.batch; k < n_batches; ++k) {
+        lap(t_update);  // the bookkeeping at the end of the previous batch
+        const uint64_t g0 = uint64_t(k) * B, g1 = std::min<uint64_t>(g0 + B, n);
+        const uint64_t gB = g1 - g0;
+        const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
+        std::span<const uint32_t> mine(order.data() + g0 + sh.begin, sh.end - sh.begin);
+        make_batch(train_set, mine, net_, batch, labels, stats_);
+        lap(t_data);
+        engine_->forward(st.params, batch, fwd);
+        lap(t_fwd);
+
+        // Spike counts over the global batch: the regulariser and the bumps need them.
+        flatten_counts(fwd, counts);
+        comm_.allreduce_sum(std::span<uint32_t>(counts));
+        lap(t_comm);
+        LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, bin);
+        bin.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts), gB);
+        engine_->backward(st.params, bin, grad);
+        lap(t_bwd);
+        comm_.allreduce_sum(std::span<double>(grad));
+        double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
+        comm_.allreduce_sum(std::span<double>(sums, 3));
+        lap(t_comm);
+
+        const double decay = std::pow(cfg_.sched.epoch_decay, double(epoch));
+        double lr_w = cfg_.sched.lr_weights;
+        if (cfg_.sched.weight_schedule == "ease_in")
+          lr_w = std::min(lr_w, cfg_.sched.ease_in_start * std::pow(cfg_.sched.ease_in_factor, double(adam.steps())));
+        adam.step(st.params, grad, lr_w * decay, cfg_.sched.lr_delays * decay);
+        if (cfg_.train.output_bump > 0) bump_silent_outputs(st.params, counts);
+
+        st.epoch_loss += sums[0] * double(gB);  // per-sample loss sum
+        st.epoch_correct += sums[1];
+        st.epoch_samples += sums[2];
+        for (uint32_t i = 0; i < layout_.total; ++i) st.epoch_spike_counts[i] += counts[i];
+        st.samples_trained += gB;
+        samples_this_process += gB;
+        st.batch = k + 1;
+        if (root_ && opt_.progress) progress(epoch, k + 1, n_batches, first_batch, t_epoch, st);
+        if (cfg_.train.checkpoint_batches && (k + 1) % cfg_.train.checkpoint_batches == 0 && k + 1 < n_batches) {
+          st.adam_m = adam.m();
+          st.adam_v = adam.v();
+          st.adam_t = adam.steps();
+          st.wall_time_s = prior_wall + seconds_since(t_start);
+          save(st);
+        }
+        kill_point("batch");
+      }
+
+      // ---- end of epoch ----
+      if (cfg_.train.silent_bump > 0) bump_silent_hidden(st.params, st.epoch_spike_counts);
+      check_replicas(st.params, epoch);
+      json m;
+      m["epoch"] = epoch + 1;
+      m["train_loss"] = st.epoch_samples > 0 ? st.epoch_loss / st.epoch_samples : 0.0;
+      m["train_accuracy"] = st.epoch_samples > 0 ? st.epoch_correct / st.epoch_samples : 0.0;
+      m["hidden_spikes_per_neuron"] = hidden_rate(st);
+      m["lr_weights"] = cfg_.sched.lr_weights * std::pow(cfg_.sched.epoch_decay, double(epoch));
+      double metric = m["train_accuracy"];
+      if (cfg_.train.eval_train) {
+        const auto e = evaluate(data_.train, st.params);
+        m["train_eval_accuracy"] = e.first;
+        metric = e.first;
+        if (e.first >= 1.0 && st.presentations_to_100 < 0) st.presentations_to_100 = int32_t(epoch + 1);
+      }
+      if (data_.has_valid) {
+        const auto e = evaluate(data_.valid, st.params);
+        m["valid_accuracy"] = e.first;
+        m["valid_loss"] = e.second;
+        if (early_on_valid) metric = e.first;
+      }
+      if (!data_.test.samples.empty() && cfg_.train.eval_test_every_epoch) {
+        const auto e = evaluate(data_.test, st.params);
+        m["test_accuracy"] = e.first;
+        m["test_loss"] = e.second;
+      }
+      if (metric > st.best_metric) {
+        st.best_metric = metric;
+        st.best_epoch = epoch + 1;
+        st.best_params = st.params;
+        st.epochs_since_best = 0;
+      } else {
+        ++st.epochs_since_best;
+      }
+      m["epoch_time_s"] = seconds_since(t_epoch);
+      m["time_split_s"] = {{"data", t_data}, {"forward", t_fwd}, {"backward", t_bwd}, {"allreduce", t_comm},
+                           {"update", t_update}};  // training batches only, rank 0
+      m["dropped_late_events_so_far"] = stats_.dropped_late;
+      st.epoch = epoch + 1;
+      st.batch = 0;
+      st.epoch_loss = st.epoch_correct = st.epoch_samples = 0.0;
+      std::fill(st.epoch_spike_counts.begin(), st.epoch_spike_counts.end(), 0.0);
+      st.adam_m = adam.m();
+      st.adam_v = adam.v();
+      st.adam_t = adam.steps();
+      st.wall_time_s = prior_wall + seconds_since(t_start);
+      if (root_) {
+        metrics_ << m.dump() << "\n";
+        metrics_.flush();
+        if (opt_.progress) end_of_epoch_line(m);
+      }
+      last_metrics = m;
+      const bool last = st.epoch >= cfg_.train.epochs;
+      const bool stop = cfg_.train.patience > 0 && cfg_.train.early_stop != "none" &&
+                        st.epochs_since_best >= cfg_.train.patience;
+      if (last || stop || (cfg_.train.checkpoint_every && st.epoch % cfg_.train.checkpoint_every == 0)) save(st);
+      if (stop) {
+        stopped_early = true;
+        break;
+      }
+    }
+
+    // ---- summary: the model of the best epoch on the test set ----
+    json s;
+    s["status"] = "done";
+    s["config"] = cfg_.source;
+    s["epochs"] = st.epoch;
+    s["best_epoch"] = st.best_epoch;
+    s["stopped_early"] = stopped_early;
+    s["early_stop_metric"] = early_on_valid ? "validation" : (cfg_.train.eval_train ? "train_eval" : "train");
+    s["best_metric"] = st.best_metric;
+    s["train_accuracy"] = last_metrics.value("train_accuracy", 0.0);
+    s["loss"] = last_metrics.value("train_loss", 0.0);
+    if (data_.has_valid) s["valid_accuracy"] = evaluate(data_.valid, st.best_params).first;
+    if (!data_.test.samples.empty()) {
+      const auto e = evaluate(data_.test, st.best_params);
+      s["test_accuracy"] = e.first;
+      s["test_loss"] = e.second;
+    }
+    if (cfg_.train.eval_train) s["presentations_to_100"] = st.presentations_to_100;
+    const double wall = prior_wall + seconds_since(t_start);
+    s["wall_time_s"] = wall;
+    s["samples_per_s"] = samples_this_process / std::max(1e-9, seconds_since(t_start));
+    s["peak_memory_mb"] = peak_memory_mb();
+    s["world_size"] = comm_.size();
+    s["threads"] = cfg_.engine.threads;
+    s["backend"] = cfg_.engine.backend;
+    s["dropped_late_events"] = stats_.dropped_late;
+    s["dropped_late_events_eval"] = eval_stats_.dropped_late;
+    s["data"] = data_.description;
+    s["n_params"] = net_.n_params;
+    const std::string text = s.dump(2);
+    if (root_) {
+      const std::string tmp = opt_.out_dir + "/summary.json.tmp";
+      std::ofstream(tmp) << text << "\n";
+      fs::rename(tmp, opt_.out_dir + "/summary.json");
+    }
+    comm_.barrier();
+    return text;
+  }
+
+ private:
+  static double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+
+  bool load_state(TrainState& st) {
+    // Rank 0 reads; everyone receives the same state.
+    int found = 0;
+    std::string used;
+    if (root_) {
+      auto ck = read_checkpoint(opt_.out_dir, net_, &used);
+      if (ck) {
+        st = std::move(*ck);
+        found = 1;
+      }
+    }
+    comm_.broadcast_value(found, 0);
+    if (!found) return false;
+    auto bvec = [&](std::vector<double>& v) {
+      uint64_t n = v.size();
+      comm_.broadcast_value(n, 0);
+      v.resize(n);
+      comm_.broadcast(std::as_writable_bytes(std::span<double>(v)), 0);
+    };
+    bvec(st.params);
+    bvec(st.best_params);
+    bvec(st.adam_m);
+    bvec(st.adam_v);
+    bvec(st.epoch_spike_counts);
+    comm_.broadcast_value(st.adam_t, 0);
+    comm_.broadcast_value(st.epoch, 0);
+    comm_.broadcast_value(st.batch, 0);
+    comm_.broadcast_value(st.best_metric, 0);
+    comm_.broadcast_value(st.best_epoch, 0);
+    comm_.broadcast_value(st.epochs_since_best, 0);
+    comm_.broadcast_value(st.presentations_to_100, 0);
+    comm_.broadcast_value(st.epoch_loss, 0);
+    comm_.broadcast_value(st.epoch_correct, 0);
+    comm_.broadcast_value(st.epoch_samples, 0);
+    comm_.broadcast_value(st.wall_time_s, 0);
+    comm_.broadcast_value(st.samples_trained, 0);
+    if (root_) std::cerr << "resuming from " << used << " at epoch " << st.epoch + 1 << ", batch " << st.batch << "\n";
+    return true;
+  }
+
+  void save(const TrainState& st) {
+    if (root_) write_checkpoint(opt_.out_dir, net_, st, cfg_.resolved_toml, comm_.size());
+    comm_.barrier();
+  }
+
+  // Rank 0: opens metrics.jsonl; on resume keeps the lines of the epochs the checkpoint
+  // covers (later ones are computed again) and returns the last of them.
+  json open_metrics(uint32_t epoch, bool resumed) {
+    json last;
+    if (!root_) return last;
+    const std::string path = opt_.out_dir + "/metrics.jsonl";
+    std::vector<std::string> keep;
+    if (resumed) {
+      std::ifstream in(path);
+      for (std::string line; std::getline(in, line);) {
+        try {
+          json m = json::parse(line);
+          if (m.value("epoch", 0u) <= epoch) {
+            keep.push_back(line);
+            last = std::move(m);
+          }
+        } catch (const json::exception&) {
+        }
+      }
+    }
+    metrics_.open(path, std::ios::trunc);
+    require(metrics_.good(), path, ": cannot write");
+    for (const auto& l : keep) metrics_ << l << "\n";
+    return last;
+  }
+
+  void flatten_counts(const ForwardOutputs& fwd, std::vector<uint32_t>& out) const {
+    for (uint32_t p = 0; p < net_.pops.size(); ++p)
+      if (net_.pops[p].kind == PopKind::LIF)
+        std::copy(fwd.spike_counts[p].begin(), fwd.spike_counts[p].end(), out.begin() + layout_.offset[p]);
+  }
+
+  std::vector<std::vector<uint32_t>> unflatten_counts(const std::vector<uint32_t>& flat) const {
+    std::vector<std::vector<uint32_t>> c(net_.pops.size());
+    for (uint32_t p = 0; p < net_.pops.size(); ++p)
+      if (net_.pops[p].kind == PopKind::LIF)
+        c[p].assign(flat.begin() + layout_.offset[p], flat.begin() + layout_.offset[p] + net_.pops[p].size);
+    return c;
+  }
+
+  // Adds `amount` to every incoming weight of neuron j of population p (feedforward only
+  // when asked), the silent-neuron bump of MODEL.md §4.
+  void bump_incoming(std::vector<double>& params, uint32_t p, uint32_t j, double amount, bool feedforward_only) const {
+    for (const auto& c : net_.conns) {
+      if (c.post != p || !c.learn_weights || (feedforward_only && c.recurrent)) continue;
+      for (uint32_t i = 0; i < c.n_pre; ++i) params[c.weight_offset + size_t(i) * c.n_post + j] += amount;
+    }
+  }
+
+  void bump_silent_hidden(std::vector<double>& params, const std::vector<double>& epoch_counts) const {
+    for (uint32_t p = 0; p < net_.pops.size(); ++p) {
+      if (net_.pops[p].kind != PopKind::LIF || p == net_.output) continue;
+      for (uint32_t j = 0; j < net_.pops[p].size; ++j)
+        if (epoch_counts[layout_.offset[p] + j] == 0) bump_incoming(params, p, j, cfg_.train.silent_bump, true);
+    }
+  }
+
+  void bump_silent_outputs(std::vector<double>& params, const std::vector<uint32_t>& counts) const {
+    const uint32_t p = net_.output;
+    if (net_.pops[p].kind != PopKind::LIF) return;
+    for (uint32_t j = 0; j < net_.pops[p].size; ++j)
+      if (counts[layout_.offset[p] + j] == 0) bump_incoming(params, p, j, cfg_.train.output_bump, false);
+  }
+
+  double hidden_rate(const TrainState& st) const {
+    double spikes = 0, neurons = 0;
+    for (uint32_t p = 0; p < net_.pops.size(); ++p) {
+      if (net_.pops[p].kind != PopKind::LIF || p == net_.output) continue;
+      for (uint32_t j = 0; j < net_.pops[p].size; ++j) spikes += st.epoch_spike_counts[layout_.offset[p] + j];
+      neurons += net_.pops[p].size;
+    }
+    return neurons > 0 && st.epoch_samples > 0 ? spikes / neurons / st.epoch_samples : 0.0;
+  }
+
+  // (accuracy, mean loss) of a dataset, sharded over ranks.
+  std::pair<double, double> evaluate(const EventDataset& d, const std::vector<double>& params) {
+    const uint64_t n = d.samples.size();
+    if (n == 0) return {0.0, 0.0};
+    const uint32_t B = std::max<uint32_t>(cfg_.train.batch_size, 64);
+    SpikeBatch batch;
+    std::vector<int32_t> labels;
+    ForwardOutputs fwd;
+    BackwardInputs bin;
+    double sums[2] = {0.0, 0.0};
+    std::vector<uint32_t> idx;
+    for (uint64_t g0 = 0; g0 < n; g0 += B) {
+      const uint64_t gB = std::min<uint64_t>(B, n - g0);
+      const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
+      idx.resize(sh.end - sh.begin);
+      std::iota(idx.begin(), idx.end(), uint32_t(g0 + sh.begin));
+      make_batch(d, idx, net_, batch, labels, eval_stats_);
+      engine_->forward(params, batch, fwd);
+      LossResult r = compute_loss(cfg_.loss, fwd, labels, n, bin);
+      sums[0] += r.correct;
+      sums[1] += r.loss;
+    }
+    comm_.allreduce_sum(std::span<double>(sums, 2));
+    return {sums[0] / double(n), sums[1]};
+  }
+
+  // Every rank must hold the same parameters; a mismatch means the replicas diverged.
+  void check_replicas(const std::vector<double>& params, uint32_t epoch) {
+    if (comm_.size() > 1 && !dist::same_on_all_ranks(comm_, std::as_bytes(std::span<const double>(params))))
+      fail("parameters differ between ranks after epoch ", epoch + 1, ": replicas diverged");
+  }
+
+  void progress(uint32_t epoch, uint32_t done, uint32_t total, uint32_t first, Clock::time_point t0,
+                const TrainState& st) {
+    const double now = seconds_since(t0);
+    if (now - last_progress_ < 1.0 && done < total) return;
+    last_progress_ = now;
+    const double per_batch = now / std::max(1u, done - first);
+    const double eta_epoch = per_batch * (total - done);
+    const double eta_total = eta_epoch + per_batch * total * (cfg_.train.epochs - epoch - 1);
+    if (!isatty(STDERR_FILENO)) return;
+    std::fprintf(stderr, "\repoch %u/%u  batch %u/%u  loss %.4f  acc %5.1f%%  ETA %s (run, at most)   ", epoch + 1,
+                 cfg_.train.epochs, done, total, st.epoch_samples ? st.epoch_loss / st.epoch_samples : 0.0,
+                 st.epoch_samples ? 100.0 * st.epoch_correct / st.epoch_samples : 0.0,
+                 format_duration(eta_total).c_str());
+    std::fflush(stderr);
+  }
+
+  void end_of_epoch_line(const json& m) {
+    std::ostringstream os;
+    os << "epoch " << m["epoch"].get<int>() << "/" << cfg_.train.epochs;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "  loss %.4f", m["train_loss"].get<double>());
+    os << buf;
+    for (const char* k : {"train_accuracy", "train_eval_accuracy", "valid_accuracy", "test_accuracy"})
+      if (m.contains(k)) {
+        std::snprintf(buf, sizeof buf, "  %s %.2f%%", k, 100.0 * m[k].get<double>());
+        os << buf;
+      }
+    std::snprintf(buf, sizeof buf, "  %.1f s", m["epoch_time_s"].get<double>());
+    os << buf;
+    std::fprintf(stderr, "%s%s\n", isatty(STDERR_FILENO) ? "\r" : "", os.str().c_str());
+  }
+
+  const Config& cfg_;
+  const Network& net_;
+  dist::Communicator& comm_;
+  TrainOptions opt_;
+  CountLayout layout_;
+  bool root_;
+  DataSplits data_;
+  std::unique_ptr<Engine> engine_;
+  BatchStats stats_;       // training batches of this process
+  BatchStats eval_stats_;  // evaluation batches
+  std::ofstream metrics_;
+  double last_progress_ = -1.0;
+};
+
+}  // namespace
+
+std::string train(const Config& cfg, dist::Communicator& comm, const TrainOptions& opt) {
+  require(!opt.out_dir.empty(), "train: --out DIR is required");
+  return Trainer(cfg, comm, opt).run();
+}
+
+}  // namespace delayprop
