@@ -52,3 +52,17 @@ function(delayprop_add_dist_runtime_library)
     target_compile_definitions(delayprop_dist_runtime PUBLIC DELAYPROP_HAVE_NCCL_RUNTIME=1)
   endif()
 endfunction()
+
+# A binary to carry to another machine: libgomp linked in when its static archive exists.
+# libstdc++ stays dynamic: linked in statically, GCC 12's needs glibc 2.36 (arc4random),
+# newer than the C library of many GPU machines.
+function(delayprop_self_contained target)
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libgomp.a OUTPUT_VARIABLE gomp_a
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(IS_ABSOLUTE "${gomp_a}" AND EXISTS "${gomp_a}")
+    # Listed last, so that it resolves the OpenMP calls of every library before the dynamic
+    # -lgomp that -fopenmp adds; --as-needed then drops the latter.
+    target_link_options(${target} PRIVATE -Wl,--as-needed)
+    target_link_libraries(${target} PRIVATE "${gomp_a}")
+  endif()
+endfunction()
