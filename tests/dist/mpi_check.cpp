@@ -16,11 +16,15 @@
 
 #include "core/error.hpp"
 #include "dist/comm.hpp"
+#include "dist/launcher.hpp"
 #include "dist/mpi.hpp"
 #include "dist/shard.hpp"
 #include "dist/watchdog.hpp"
 
 #include <mpi.h>
+#ifdef DELAYPROP_HAVE_CUDA
+#include "kernels/cuda/cuda_engine.hpp"
+#endif
 
 #include <chrono>
 #include <thread>
@@ -250,6 +254,18 @@ int main(int argc, char** argv) {
       check_collectives(c, *chunked, expect_size);
       auto chunked1 = make_mpi_communicator(1);
       check_all_sums<double>(c, *chunked1, 10, "double");
+      // One machine: the shared-memory split puts every rank on one node, in rank order.
+      const NodeRank nr = node_rank();
+      c.expect(nr.local_rank == comm->rank() && nr.local_size == comm->size() &&
+                   std::string(nr.source) == "mpi shared-memory split",
+               "node_rank: local rank ", nr.local_rank, " of ", nr.local_size, " from ", nr.source);
+#ifdef DELAYPROP_HAVE_CUDA
+      // "auto" for a GPU engine falls back to MPI when NCCL cannot be used (no GPU here).
+      if (cuda_device_count() == 0) {
+        auto g = make_communicator("auto", {true, -1});
+        c.expect(g->name() == "mpi", "auto with a GPU engine and no GPU: got ", g->name());
+      }
+#endif
     } else if (mode == "coverage") {
       check_coverage(c, *comm);
     } else if (mode == "stall") {

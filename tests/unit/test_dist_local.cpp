@@ -261,4 +261,17 @@ TEST(NcclRuntime, LoadsOrSaysWhy) {
     EXPECT_NE(why.find("DELAYPROP_NCCL_LIB"), std::string::npos) << why;
   }
 }
+
+// Run by ctest with DELAYPROP_NCCL_LIB pointing nowhere (unit.nccl_bad_path): loading fails
+// with a message that names the path and the variable, and a 1-rank group cannot be made.
+TEST(NcclRuntime, BadPathSaysWhy) {
+  const char* lib = std::getenv("DELAYPROP_NCCL_LIB");
+  if (!lib || std::string(lib).find("nonexistent") == std::string::npos)
+    GTEST_SKIP() << "needs DELAYPROP_NCCL_LIB=/nonexistent/...";
+  std::string why;
+  EXPECT_FALSE(nccl_load(&why));
+  EXPECT_NE(why.find("nonexistent"), std::string::npos) << why;
+  EXPECT_NE(why.find("DELAYPROP_NCCL_LIB"), std::string::npos) << why;
+  EXPECT_THROW(nccl_unique_id(), Error);
+}
 #endif
