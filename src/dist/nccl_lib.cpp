@@ -48,6 +48,7 @@ struct Api {
   ncclResult (*AllReduce)(const void*, void*, size_t, int, int, ncclComm, cudaStream_t) = nullptr;
   ncclResult (*CommGetAsyncError)(ncclComm, ncclResult*) = nullptr;
   ncclResult (*CommAbort)(ncclComm) = nullptr;
+  ncclResult (*CommFinalize)(ncclComm) = nullptr;  // >= 2.14
   ncclResult (*CommDestroy)(ncclComm) = nullptr;
   const char* (*GetErrorString)(ncclResult) = nullptr;
 };
@@ -94,6 +95,7 @@ Api& api() {
     sym(a.AllReduce, "ncclAllReduce", true);
     sym(a.CommGetAsyncError, "ncclCommGetAsyncError", true);
     sym(a.CommAbort, "ncclCommAbort", true);
+    sym(a.CommFinalize, "ncclCommFinalize", false);
     sym(a.CommDestroy, "ncclCommDestroy", true);
     sym(a.GetErrorString, "ncclGetErrorString", true);
     if (a.error.empty()) a.GetVersion(&a.version);
@@ -189,10 +191,25 @@ NcclGroup::NcclGroup(const NcclUniqueId& id, int rank, int size, int device, dou
 NcclGroup::~NcclGroup() {
   if (comm_) {
     Api& a = api();
-    // Non-blocking destroy may return ncclInProgress; a bounded wait, then abort.
-    ncclResult st = kSuccess;
-    if (a.CommGetAsyncError(comm_, &st) == kSuccess && st == kSuccess) a.CommDestroy(comm_);
-    else a.CommAbort(comm_);
+    // A healthy communicator is finalised (non-blocking: polled, at most timeout_s) and
+    // destroyed; a broken or stuck one is aborted.
+    bool healthy = true;
+    if (a.CommFinalize) {
+      const ncclResult r = a.CommFinalize(comm_);
+      healthy = r == kSuccess || r == kInProgress;
+      if (healthy) {
+        try {
+          wait("NCCL finalisation", false);
+        } catch (const std::exception&) {
+          healthy = false;  // wait() has aborted the communicator
+        }
+      }
+    }
+    if (comm_) {
+      ncclResult st = kSuccess;
+      if (healthy && a.CommGetAsyncError(comm_, &st) == kSuccess && st == kSuccess) a.CommDestroy(comm_);
+      else a.CommAbort(comm_);
+    }
   }
   if (dev_) cudaFree(dev_);
   if (pinned_) cudaFreeHost(pinned_);

@@ -141,10 +141,13 @@ void write_json(const std::string& status) {
 
 // An NVIDIA device exists on this machine (whatever the CUDA runtime says): a device node
 // /dev/nvidiaN, a GPU under /proc/driver/nvidia/gpus, or WSL's /dev/dxg.
+// DELAYPROP_DEVICE_CHECK_DEV names a folder that stands for /dev (tests of the FAIL path).
 std::string nvidia_device_evidence() {
   namespace fs = std::filesystem;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/dev", ec)) {
+  const char* dev_env = std::getenv("DELAYPROP_DEVICE_CHECK_DEV");
+  const std::string dev = dev_env && *dev_env ? dev_env : "/dev";
+  for (const auto& e : fs::directory_iterator(dev, ec)) {
     const std::string n = e.path().filename().string();
     if (n.size() > 6 && n.rfind("nvidia", 0) == 0 && std::isdigit(static_cast<unsigned char>(n[6]))) return e.path().string();
   }
@@ -779,6 +782,7 @@ int probe_device() {
   const std::string evidence = nvidia_device_evidence();
   JObj j;
   j.num("cuda_device_count", probe.count).str("cuda_error", probe.error).str("nvidia_device_evidence", evidence);
+  j.num("driver_cuda_version", probe.driver_version).num("runtime_cuda_version", probe.runtime_version);
   g_json.set("probe", j.text(2));
   if (probe.count > 0) return probe.count;
   if (evidence.empty()) {

@@ -19,6 +19,12 @@ if(DELAYPROP_HAVE_CUDA)
            COMMAND delayprop-device-check --skip-bench --json ${PROJECT_BINARY_DIR}/device_check.json)
   set_tests_properties(gpu.device_check PROPERTIES LABELS gpu TIMEOUT 600
                        SKIP_REGULAR_EXPRESSION "SKIP: no NVIDIA device")
+  # A machine with an NVIDIA device node whose CUDA runtime finds no usable device must FAIL,
+  # not SKIP (a stand-in /dev with a "nvidia0" file; skipped where a real device exists).
+  add_test(NAME gpu.device_check_fails_not_skips
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/fail_not_skip.sh $<TARGET_FILE:delayprop-device-check>)
+  set_tests_properties(gpu.device_check_fails_not_skips PROPERTIES LABELS "gpu;unit" TIMEOUT 60
+                       SKIP_REGULAR_EXPRESSION "SKIP: this machine has a real NVIDIA device")
   add_test(NAME gpu.device_check_deps
            COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/check_deps.py $<TARGET_FILE:delayprop-device-check>)
   set_tests_properties(gpu.device_check_deps PROPERTIES LABELS "gpu;unit" TIMEOUT 60)

@@ -804,12 +804,19 @@ int cuda_device_count() {
 
 CudaProbe cuda_probe() {
   CudaProbe p;
+  if (cudaDriverGetVersion(&p.driver_version) != cudaSuccess) p.driver_version = 0;
+  if (cudaRuntimeGetVersion(&p.runtime_version) != cudaSuccess) p.runtime_version = 0;
+  cudaGetLastError();
   const cudaError_t e = cudaGetDeviceCount(&p.count);
   if (e != cudaSuccess) {
     cudaGetLastError();
     p.count = 0;
     p.code = int(e);
     p.error = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e) + " (code " + std::to_string(int(e)) + ")";
+    if (p.driver_version > 0 && p.driver_version < p.runtime_version)
+      p.error += "; the driver supports CUDA " + std::to_string(p.driver_version / 1000) + "." +
+                 std::to_string(p.driver_version % 1000 / 10) + ", this build's runtime is CUDA " +
+                 std::to_string(p.runtime_version / 1000) + "." + std::to_string(p.runtime_version % 1000 / 10);
   }
   return p;
 }

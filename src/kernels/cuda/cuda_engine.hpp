@@ -37,6 +37,8 @@ struct CudaProbe {
   int count = 0;
   int code = 0;  // cudaError_t
   std::string error;
+  int driver_version = 0;   // CUDA version the driver supports (12040 = 12.4), 0 = no driver
+  int runtime_version = 0;  // CUDA runtime linked in (13000 = 13.0): needs driver_version >= it
 };
 CudaProbe cuda_probe();
 
