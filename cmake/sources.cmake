@@ -2,7 +2,7 @@
 #   core (model) <- kernels (engine) <- dist <- io <- train <- drivers
 # The GPU check build (cmake/gpu_check.cmake) and the CUDA emulation test reuse the model and
 # engine lists.
-set(DELAYPROP_MODEL_SOURCES src/core/network.cpp src/core/loss.cpp src/core/optimizer.cpp src/core/spikes.cpp)
+set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/loss.cpp src/core/optimizer.cpp src/core/spikes.cpp)
 set(DELAYPROP_BACKEND_COMMON_SOURCES src/kernels/common.cpp)
 set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp)
 set(DELAYPROP_CUDA_SOURCES src/kernels/cuda/cuda_engine.cu)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/exact_sum.hpp"
 #include "core/network.hpp"
 #include "core/spikes.hpp"
 
@@ -46,9 +47,13 @@ class Engine {
   virtual ~Engine() = default;
   // Runs the batch and keeps its spike tape for the following backward().
   virtual void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) = 0;
-  // Gradients of the last forward's batch, summed over its samples, written (not added)
-  // to grad (n_params values, the parameter layout). params must be those of forward().
-  virtual void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) = 0;
+  // Gradients of the last forward's batch, summed exactly over its samples (MODEL.md §3.3:
+  // each sample's gradient in double, the samples' sum in fixed point, so the result does
+  // not depend on threads, chunks, ranks or GPUs), written (not added) to grad (n_params
+  // elements; grad is resized). params must be those of forward().
+  virtual void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) = 0;
+  // The same, rounded to double (to nearest). Throws Error if a sum leaves the exact range.
+  void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad);
   // Bytes the engine holds now (workspaces and tapes), for benchmarks.
   virtual size_t memory_bytes() const = 0;
 };

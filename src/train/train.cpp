@@ -100,6 +100,7 @@ class Trainer {
     const uint32_t B = cfg_.train.batch_size;
     const bool early_on_valid = cfg_.train.early_stop == "validation" && data_.has_valid;
     std::vector<double> grad(net_.n_params);
+    ExactVector exact_grad;
     ForwardOutputs fwd;
     BackwardInputs bin;
     SpikeBatch batch;
@@ -151,9 +152,13 @@ class Trainer {
         lap(t_comm);
         LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, bin);
         bin.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts), gB);
-        engine_->backward(st.params, bin, grad);
+        engine_->backward_exact(st.params, bin, exact_grad);
         lap(t_bwd);
-        comm_.allreduce_sum(std::span<double>(grad));
+        // Exact sums: the same bits for any split of the batch over threads, ranks or GPUs.
+        comm_.allreduce_sum(exact_grad.digits());
+        const size_t bad = exact_grad.round_to(grad);
+        require(bad == grad.size(), "the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
+                ExactSum::kTopExp, ")");
         double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
         comm_.allreduce_sum(std::span<double>(sums, 3));
         lap(t_comm);

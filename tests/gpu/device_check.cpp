@@ -330,6 +330,10 @@ void determinism() {
   std::printf("  two GPU runs: readouts %s, gradients %s\n", same_y ? "bitwise equal" : "DIFFER",
               same_g ? "bitwise equal" : "DIFFER");
   if (!same_y || !same_g) failure("determinism: two GPU runs differ");
+  std::string detail;
+  const bool same_sum = cuda_exact_sum_matches_cpu(2024, detail);
+  std::printf("  exact gradient sums: %s\n", detail.c_str());
+  if (!same_sum) failure("determinism: " + detail);
 }
 
 // ---- (c) sequence task ------------------------------------------------------------------------
