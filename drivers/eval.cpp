@@ -69,8 +69,8 @@ void confusion_png(const std::string& path, const std::vector<uint64_t>& cm, uin
   img.save(path);
 }
 
-// A raster: panels stacked vertically, one pixel column per time step (steps pooled so the
-// image is at most 1000 wide), one row per neuron (at least 2 px per row when few): input
+// A raster: panels stacked vertically, time left to right (steps pooled so that the image is
+// at most 1000 wide, widened to about 600 for short trials), one row per neuron (at least 2 px per row when few): input
 // (black), each LIF population (red, the output blue), an LI output's readouts as bars
 // (the label green).
 struct Panel {
@@ -86,11 +86,12 @@ struct Panel {
 
 void raster_png(const std::string& path, const std::vector<Panel>& panels, uint32_t n_steps) {
   const uint32_t pool = std::max<uint32_t>(1, (n_steps + 999) / 1000);
-  const uint32_t width = (n_steps + pool - 1) / pool;
+  const uint32_t xs = std::max<uint32_t>(1, 600 / std::max<uint32_t>(n_steps, 1));  // short trials: wider steps
+  const uint32_t width = (n_steps + pool - 1) / pool * xs;
   uint32_t height = 0;
   std::vector<uint32_t> row_h;
   for (const auto& p : panels) {
-    row_h.push_back(std::max<uint32_t>(1, std::min<uint32_t>(8, 200 / std::max<uint32_t>(p.rows, 1))));
+    row_h.push_back(std::max<uint32_t>(1, std::min<uint32_t>(12, 200 / std::max<uint32_t>(p.rows, 1))));
     height += p.rows * row_h.back() + 4;
   }
   Image img(width, height, 255);
@@ -110,7 +111,7 @@ void raster_png(const std::string& path, const std::vector<Panel>& panels, uint3
     } else {
       const bool out = k + 1 == panels.size();
       for (auto [step, j] : p.spikes)
-        img.fill(uint32_t(step) / pool, y0 + j * h, 1, h, k == 0 ? 0 : (out ? 0 : 200), 0, k == 0 ? 0 : (out ? 200 : 0));
+        img.fill(uint32_t(step) / pool * xs, y0 + j * h, xs, std::max<uint32_t>(1, h - (h > 3)), k == 0 ? 0 : (out ? 0 : 200), 0, k == 0 ? 0 : (out ? 200 : 0));
     }
     y0 += p.rows * h;
     img.fill(0, y0 + 1, width, 2, 200, 200, 200);
