@@ -37,6 +37,20 @@ if [ ${#mpi[@]} -gt 0 ]; then
   timeout 120 "${mpi[@]}" 2 "$build/delayprop-eval" --run "$out/run" --split test --out "$out/np2" \
     > "$out/np2.log" 2>&1 || { cat "$out/np2.log"; fail "delayprop-eval under mpirun -np 2 failed"; }
 fi
+# Learning curves and delay histograms of the run.
+$py "$src/tools/plot_run.py" "$out/run" --epochs 1,last > /dev/null || fail "tools/plot_run.py failed"
+[ -s "$out/run/figures/learning_curves.png" ] && [ -s "$out/run/figures/delays.png" ] || fail "plot_run.py wrote no figures"
+# Resume skips the header record and writes one anew: one header, then epochs 1..4.
+"$build/delayprop-train" --config "$src/tests/drivers/eval_small.toml" --set data.path="$out/data" \
+  --set train.epochs=2 --out "$out/resumed" --quiet > /dev/null 2>&1 || fail "training 2 epochs failed"
+"$build/delayprop-train" --config "$src/tests/drivers/eval_small.toml" --set data.path="$out/data" \
+  --out "$out/resumed" --resume --quiet > /dev/null 2>&1 || fail "resuming failed"
+$py - "$out/resumed/metrics.jsonl" <<'PY' || fail "metrics.jsonl after resume"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert rows[0].get("record") == "header" and sum(r.get("record") == "header" for r in rows) == 1, rows[:2]
+assert [r["epoch"] for r in rows[1:]] == [1, 2, 3, 4], [r.get("epoch") for r in rows]
+PY
 
 # Bad input: one line naming the file and the field, non-zero exit.
 bad() {  # bad NAME EXPECTED_SUBSTRING... -- COMMAND...
