@@ -29,7 +29,7 @@ static const char* kUsage =
     "usage: delayprop-eval (--run DIR | --model FILE) [--params best|last]\n"
     "                      [--split train|valid|test | --input EVENTS.h5] [--out DIR]\n"
     "                      [--config FILE] [--set key=value]... [--batch-size N] [--threads N]\n"
-    "                      [--rasters N] [--comm auto|local|mpi] [--export-model FILE]\n"
+    "                      [--rasters N] [--comm auto|local|mpi] [--export-model FILE] [--quiet]\n"
     "--run DIR reads DIR/model.h5 (else DIR/checkpoint.h5); --model takes a model file or a\n"
     "checkpoint. The config is the model's own unless --config is given. Output (--out, default\n"
     "DIR/eval-SPLIT-PARAMS for --run): eval.json, confusion.csv, confusion.png, predictions.h5,\n"
@@ -317,12 +317,14 @@ int main(int argc, char** argv) {
         rf.write_scalar("/dt", net.dt);
         rf.write_scalar("/n_steps", int64_t(net.n_steps));
       }
+      if (!args.has("quiet")) {
       std::cout.precision(17);
       std::cout << "delayprop-eval: " << what << " (" << r.n << " samples, " << which << " parameters of "
                 << model_path << "): ";
       if (r.has_labels) std::cout << "loss " << r.loss << "  accuracy " << r.accuracy() << " (" << r.correct << "/" << r.n << ")";
       else std::cout << "predictions only (no labels)";
       std::cout << "  -> " << out_dir << "\n";
+      }
     }
     comm->barrier();
     return 0;
