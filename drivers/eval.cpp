@@ -318,12 +318,14 @@ int main(int argc, char** argv) {
         rf.write_scalar("/n_steps", int64_t(net.n_steps));
       }
       if (!args.has("quiet")) {
-      std::cout.precision(17);
-      std::cout << "delayprop-eval: " << what << " (" << r.n << " samples, " << which << " parameters of "
-                << model_path << "): ";
-      if (r.has_labels) std::cout << "loss " << r.loss << "  accuracy " << r.accuracy() << " (" << r.correct << "/" << r.n << ")";
-      else std::cout << "predictions only (no labels)";
-      std::cout << "  -> " << out_dir << "\n";
+        std::cout.precision(17);
+        std::cout << "delayprop-eval: " << what << " (" << r.n << " samples, " << which << " parameters of "
+                  << model_path << "): ";
+        if (r.has_labels)
+          std::cout << "loss " << r.loss << "  accuracy " << r.accuracy() << " (" << r.correct << "/" << r.n << ")";
+        else
+          std::cout << "predictions only (no labels)";
+        std::cout << "  -> " << out_dir << "\n";
       }
     }
     comm->barrier();
