@@ -59,7 +59,7 @@ StoredModel open_model(const std::string& path) {
   m.is_checkpoint = !model && f.exists("/params_flat") && f.exists("/best_params_flat");
   require(model || m.is_checkpoint, path,
           ": neither a model file (root attribute format = \"delayprop-model\") nor a checkpoint (/params_flat); "
-          "a plain parameter file needs --config");
+          "a plain parameter file is used with delayprop-grad --config C --params P");
   require(f.exists("/format_version"), path, ": missing dataset '/format_version'");
   m.format_version = int_or(f, "/format_version", -1);
   if (model) {
