@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/exact_sum.hpp"
@@ -32,6 +33,12 @@ struct ForwardOutputs {
   uint64_t hidden_spikes = 0;     // every LIF spike of the batch
   uint64_t input_spikes = 0;
   uint64_t synaptic_events = 0;   // spikes x fan-out delivered before the trial end
+
+  // Optional, for spike rasters: set record_spikes before forward() and the CPU backend fills
+  // spikes[b][p] with the (step, neuron) of every spike of LIF population p in sample b, in
+  // time order (empty for other populations); the CUDA backend refuses the request.
+  bool record_spikes = false;
+  std::vector<std::vector<std::vector<std::pair<int32_t, uint32_t>>>> spikes;
 };
 
 struct BackwardInputs {

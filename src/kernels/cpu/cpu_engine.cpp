@@ -104,6 +104,16 @@ class CpuEngine final : public Engine {
     }
     out.input_spikes = batch.steps.size();
     first_spike_step_ = out.first_spike_step;
+    out.spikes.clear();
+    if (out.record_spikes) {
+      out.spikes.resize(B);
+      for (uint32_t b = 0; b < B; ++b) {
+        out.spikes[b].resize(net_.pops.size());
+        for (size_t p = 0; p < net_.pops.size() && p < tapes_[b].size(); ++p)
+          if (net_.pops[p].kind == PopKind::LIF)
+            for (const auto& e : tapes_[b][p]) out.spikes[b][p].emplace_back(e.step, e.neuron);
+      }
+    }
   }
 
   void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) override {

@@ -448,6 +448,7 @@ class CudaEngine final : public Engine {
   }
 
   void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) override {
+    require(!out.record_spikes, "engine: the cuda backend does not record spikes (spike rasters need engine.backend = \"cpu\")");
     auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
     check_params(net_, params);
