@@ -1,27 +1,33 @@
 // delayprop-grad: loss, readouts, spike counts and the gradient of every weight and delay of
 // one batch, written to HDF5 (format in docs/FORMATS.md). For tests and for comparing with
-// other implementations.
+// other implementations. The batch is built by make_batch, the path training uses.
 #include <iostream>
 
 #include "cli.hpp"
-#include "io/config.hpp"
-#include "io/data/events.hpp"
 #include "core/error.hpp"
-#include "io/h5.hpp"
 #include "core/loss.hpp"
+#include "io/config.hpp"
+#include "io/data/dataset.hpp"
+#include "io/h5.hpp"
 #include "io/param_io.hpp"
 #include "kernels/factory.hpp"
+#include "model_source.hpp"
 
 using namespace delayprop;
 
 static const char* kUsage =
-    "usage: delayprop-grad --config FILE [--set key=value]... --input BATCH.h5\n"
-    "                      (--params PARAMS.h5 | --param-seed S) --out OUT.h5\n"
-    "                      [--loss-only] [--threads N] [--precision float32|float64] [--backend cpu|cuda]\n";
+    "usage: delayprop-grad [--config FILE] [--set key=value]... --input BATCH.h5\n"
+    "                      (--params PARAMS.h5 | --model MODEL.h5 [--which best|last] | --param-seed S)\n"
+    "                      --out OUT.h5 [--loss-only] [--threads N] [--precision float32|float64]\n"
+    "                      [--backend cpu|cuda]\n"
+    "--model takes a model file (DIR/model.h5) or a checkpoint; so does --params. Without --config\n"
+    "the model's own config is used (a plain parameter file and --param-seed need --config).\n";
 
 int main(int argc, char** argv) {
   return run_main("delayprop-grad", [&] {
-    Args args(argc, argv, {"config", "set", "input", "params", "param-seed", "out", "threads", "precision", "backend"},
+    Args args(argc, argv,
+              {"config", "set", "input", "params", "model", "which", "param-seed", "out", "threads", "precision",
+               "backend"},
               {"loss-only", "help"});
     if (args.has("help")) {
       std::cout << kUsage;
@@ -31,23 +37,33 @@ int main(int argc, char** argv) {
     if (args.has("threads")) sets.push_back("engine.threads=" + args.get("threads"));
     if (args.has("precision")) sets.push_back("engine.precision=\"" + args.get("precision") + "\"");
     if (args.has("backend")) sets.push_back("engine.backend=\"" + args.get("backend") + "\"");
-    Config cfg = load_config(args.require_value("config"), sets);
+    if (int(args.has("params")) + int(args.has("model")) + int(args.has("param-seed")) != 1)
+      throw UsageError("give exactly one of --params FILE, --model FILE and --param-seed S");
+    std::string model_path = args.get("model");
+    if (args.has("params") && is_model_or_checkpoint(args.get("params"))) model_path = args.get("params");
+    Config cfg;
+    std::vector<double> params;
+    if (!model_path.empty()) {
+      LoadedModel lm = load_model(model_path, args.get("config"), sets, args.get("which", "best"));
+      cfg = std::move(lm.cfg);
+      params = std::move(lm.params);
+    } else {
+      cfg = load_config(args.require_value("config"), sets);
+      params = args.has("params") ? read_params(cfg.net, args.get("params"))
+                                  : init_params(cfg.net, uint64_t(args.get_int("param-seed", 0)));
+    }
     const Network& net = cfg.net;
     const std::string input = args.require_value("input");
     const std::string out_path = args.require_value("out");
-    if (args.has("params") == args.has("param-seed"))
-      throw UsageError("give exactly one of --params FILE and --param-seed S");
-    std::vector<double> params =
-        args.has("params") ? read_params(net, args.get("params")) : init_params(net, uint64_t(args.get_int("param-seed", 0)));
 
     const uint32_t K = net.pops[net.output].size;
-    EventDataset data = read_events(input, net.n_input_channels, K);
+    EventDataset data = read_input_events(input, cfg.data, net);
     SpikeBatch batch;
     std::vector<int32_t> labels;
-    for (const auto& s : data.samples) {
-      batch.add_sample(s.times_ms, s.units, net.dt);
-      labels.push_back(s.label);
-    }
+    BatchStats stats;
+    std::vector<uint32_t> all(data.samples.size());
+    for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+    make_batch(data, all, net, batch, labels, stats);
     auto engine = make_engine(net, cfg.engine);
     ForwardOutputs fwd;
     try {
@@ -64,6 +80,8 @@ int main(int argc, char** argv) {
     f.write("/readouts", fwd.readout, {fwd.n_samples, K});
     f.write("/first_spike_step", fwd.first_spike_step, {fwd.n_samples, K});
     f.write("/prediction", loss.prediction, {fwd.n_samples});
+    f.write_scalar("/dropped_late_events", int64_t(stats.dropped_late));
+    f.write_scalar("/merged_events", int64_t(stats.merged));
     for (size_t p = 0; p < net.pops.size(); ++p)
       if (!fwd.spike_counts[p].empty())
         f.write("/spike_counts/" + net.pops[p].name, fwd.spike_counts[p], {fwd.spike_counts[p].size()});
@@ -74,8 +92,12 @@ int main(int argc, char** argv) {
       engine->backward(params, bin, grad);
       write_params(net, grad, f, "/grad");
     }
+    std::cout.precision(17);
     std::cout << "loss " << loss.loss << "  correct " << loss.correct << "/" << fwd.n_samples << "  hidden spikes "
-              << fwd.hidden_spikes << "\n";
+              << fwd.hidden_spikes;
+    if (stats.dropped_late) std::cout << "  dropped late events " << stats.dropped_late;
+    if (stats.merged) std::cout << "  merged duplicate events " << stats.merged;
+    std::cout << "\n";
     return 0;
   });
 }

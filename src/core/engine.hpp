@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/exact_sum.hpp"
 #include "core/network.hpp"
 #include "core/spikes.hpp"
 
@@ -33,6 +35,12 @@ struct ForwardOutputs {
   uint64_t hidden_spikes = 0;     // every LIF spike of the batch
   uint64_t input_spikes = 0;
   uint64_t synaptic_events = 0;   // spikes x fan-out delivered before the trial end
+
+  // Optional, for spike rasters: set record_spikes before forward() and the CPU backend fills
+  // spikes[b][p] with the (step, neuron) of every spike of LIF population p in sample b, in
+  // time order (empty for other populations); the CUDA backend refuses the request.
+  bool record_spikes = false;
+  std::vector<std::vector<std::vector<std::pair<int32_t, uint32_t>>>> spikes;
 };
 
 struct BackwardInputs {
@@ -48,9 +56,13 @@ class Engine {
   virtual ~Engine() = default;
   // Runs the batch and keeps its spike tape for the following backward().
   virtual void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) = 0;
-  // Gradients of the last forward's batch, summed over its samples, written (not added)
-  // to grad (n_params values, the parameter layout). params must be those of forward().
-  virtual void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) = 0;
+  // Gradients of the last forward's batch, summed exactly over its samples (MODEL.md §3.3:
+  // each sample's gradient in double, the samples' sum in fixed point, so the result does
+  // not depend on threads, chunks, ranks or GPUs), written (not added) to grad (n_params
+  // elements; grad is resized). params must be those of forward().
+  virtual void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) = 0;
+  // The same, rounded to double (to nearest). Throws Error if a sum leaves the exact range.
+  void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad);
   // Bytes the engine holds now (workspaces and tapes), for benchmarks.
   virtual size_t memory_bytes() const = 0;
 };

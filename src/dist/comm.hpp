@@ -23,6 +23,11 @@ class Communicator {
   virtual void allreduce_sum(std::span<float> data) = 0;
   virtual void allreduce_sum(std::span<uint64_t> data) = 0;
   virtual void allreduce_sum(std::span<uint32_t> data) = 0;
+  // Signed 64-bit sums (the digits of exact sums, core/exact_sum.hpp): summed as unsigned
+  // two's complement integers, which gives the same bits.
+  void allreduce_sum(std::span<int64_t> data) {
+    allreduce_sum(std::span<uint64_t>(reinterpret_cast<uint64_t*>(data.data()), data.size()));
+  }
   // Element-wise maxima over ranks, in place (wall times, peak memory). The default does
   // one broadcast per rank (correct for any implementation); MPI and dry-run override it.
   virtual void allreduce_max(std::span<double> data);

@@ -10,6 +10,7 @@
 #include "io/h5.hpp"
 #include "io/param_io.hpp"
 #include "io/test_hooks.hpp"
+#include "io/version.hpp"
 
 namespace delayprop {
 namespace fs = std::filesystem;
@@ -25,7 +26,7 @@ void fsync_path(const std::string& path) {
 }  // namespace
 
 void write_checkpoint(const std::string& dir, const Network& net, const TrainState& st, const std::string& config_toml,
-                      int world_size) {
+                      int world_size, const std::string& data_fingerprint) {
   const std::string final_path = dir + "/checkpoint.h5";
   const std::string tmp = dir + "/checkpoint.h5.tmp";
   {
@@ -51,6 +52,12 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
     f.write("/epoch_spike_counts", st.epoch_spike_counts, {st.epoch_spike_counts.size()});
     f.write_scalar("/wall_time_s", st.wall_time_s);
     f.write_scalar("/samples_trained", int64_t(st.samples_trained));
+    // Additions readers of format 1 may ignore: what built the program, and the data.
+    const BuildInfo& b = build_info();
+    f.write_string("/build/version", b.version);
+    f.write_string("/build/git_commit", b.git_commit);
+    f.write_string("/build/options", b.options);
+    if (!data_fingerprint.empty()) f.write_string("/data_fingerprint", data_fingerprint);
     f.flush();
   }
   fsync_path(tmp);

@@ -31,8 +31,10 @@ struct TrainState {
 
 constexpr int64_t kCheckpointVersion = 1;
 
+// data_fingerprint: data_fingerprint() of the training data, kept so that a model file made
+// from the checkpoint says which data it was trained on.
 void write_checkpoint(const std::string& dir, const Network& net, const TrainState& st, const std::string& config_toml,
-                      int world_size);
+                      int world_size, const std::string& data_fingerprint = "");
 // Loads dir/checkpoint.h5 (or checkpoint.prev.h5 when that one is unreadable); nullopt if
 // neither exists. Throws Error when a checkpoint exists but does not fit this network.
 std::optional<TrainState> read_checkpoint(const std::string& dir, const Network& net, std::string* used_path = nullptr);

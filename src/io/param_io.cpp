@@ -4,17 +4,20 @@
 
 namespace delayprop {
 
-std::vector<double> read_params(const Network& net, const std::string& path) {
+std::vector<double> read_params(const Network& net, const std::string& path, const std::string& group) {
   auto f = h5::File::open_read(path);
   std::vector<double> p(net.n_params);
   for (const auto& c : net.conns) {
     for (const char* what : {"weights", "delays"}) {
-      const std::string name = "/" + c.name + "/" + what;
+      const std::string name = group + "/" + c.name + "/" + what;
+      require(f.exists(name), path, ": missing dataset '", name, "' (connection '", c.name,
+              "' of the config; a file of another network?)");
       std::vector<uint64_t> shape;
       auto v = f.read_doubles(name, &shape);
       require(shape.size() == 2 && shape[0] == c.n_pre && shape[1] == c.n_post, path, ": dataset '", name,
               "' has shape (", shape.size() > 0 ? shape[0] : 0, ", ", shape.size() > 1 ? shape[1] : 0,
-              shape.size() > 2 ? ", ..." : "", "), expected (", c.n_pre, ", ", c.n_post, ")");
+              shape.size() > 2 ? ", ..." : "", "), expected (", c.n_pre, ", ", c.n_post,
+              ") (a file of another network?)");
       std::copy(v.begin(), v.end(), p.begin() + (what[0] == 'w' ? c.weight_offset : c.delay_offset));
     }
   }

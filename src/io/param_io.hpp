@@ -11,7 +11,8 @@
 
 namespace delayprop {
 
-std::vector<double> read_params(const Network& net, const std::string& path);
+// group: where the connections are ("" = the root; "/params" in model files).
+std::vector<double> read_params(const Network& net, const std::string& path, const std::string& group = "");
 void write_params(const Network& net, std::span<const double> params, h5::File& f, const std::string& group = "");
 
 }  // namespace delayprop

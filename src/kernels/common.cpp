@@ -7,13 +7,10 @@
 
 namespace delayprop {
 
-void check_backward_inputs(const Network& net, uint32_t n_samples, const BackwardInputs& in,
-                           std::span<const double> grad) {
+void check_backward_inputs(const Network& net, uint32_t n_samples, const BackwardInputs& in) {
   const size_t K = net.pops[net.output].size;
   require(in.output_grad.size() == size_t(n_samples) * K, "backward: output_grad has ", in.output_grad.size(),
           " values, expected ", size_t(n_samples) * K);
-  require(grad.size() == net.n_params, "backward: gradient buffer has ", grad.size(), " values, expected ",
-          net.n_params);
   require(in.spike_kick.empty() || in.spike_kick.size() == net.pops.size(),
           "backward: spike_kick must have one entry per population");
   for (size_t p = 0; p < in.spike_kick.size(); ++p)
@@ -45,11 +42,27 @@ std::vector<InputNeuron> input_channel_map(const Network& net) {
   return map;
 }
 
-void zero_frozen_gradients(const Network& net, std::span<double> grad) {
+void zero_frozen_gradients(const Network& net, ExactVector& grad) {
   for (const auto& c : net.conns) {
-    if (!c.learn_weights) std::fill_n(grad.begin() + c.weight_offset, c.n_synapses(), 0.0);
-    if (!c.learn_delays) std::fill_n(grad.begin() + c.delay_offset, c.n_synapses(), 0.0);
+    if (!c.learn_weights) grad.zero(c.weight_offset, c.n_synapses());
+    if (!c.learn_delays) grad.zero(c.delay_offset, c.n_synapses());
   }
+}
+
+bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum) {
+  const size_t P = sum.size();
+  int64_t* digits = sum.digits().data();
+  bool ok = true;
+  for (size_t i = 0; i < P; ++i) {
+    int64_t* d = digits + i * ExactSum::kDigits;
+    for (uint32_t s = 0; s < n_samples; ++s) {
+      double& v = sample_grads[size_t(s) * P + i];
+      if (v == 0.0) continue;  // many parameters get nothing from a sample
+      ok &= exact_add(d, v);
+      v = 0.0;
+    }
+  }
+  return ok;
 }
 
 }  // namespace delayprop

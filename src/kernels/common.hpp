@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "core/engine.hpp"
+#include "core/exact_sum.hpp"
 #include "core/network.hpp"
 
 namespace delayprop {
 
 // Rejects backward() arguments that do not fit the last forward's batch of n_samples.
-void check_backward_inputs(const Network& net, uint32_t n_samples, const BackwardInputs& in,
-                           std::span<const double> grad);
+void check_backward_inputs(const Network& net, uint32_t n_samples, const BackwardInputs& in);
 
 // Sum-exp readout per step n (MODEL.md §2, §4): weight exp(-t_n / T) / N_T of V(n) in the
 // readout, and density exp(-t_n / T) / T of the loss in the backward pass.
@@ -32,6 +32,12 @@ std::vector<InputNeuron> input_channel_map(const Network& net);
 
 // Sets the gradients of parameters that are not learnt (learn_weights / learn_delays off)
 // to 0, so that no optimiser moves them.
-void zero_frozen_gradients(const Network& net, std::span<double> grad);
+void zero_frozen_gradients(const Network& net, ExactVector& grad);
+
+// Adds the gradients of n_samples samples (sample_grads holds them one after the other,
+// each sum.size() values) to the exact sum and clears them. One pass over the sum for all
+// of them: the sum is read and written once per call, not once per sample. Returns false
+// when a value is not finite or out of the exact range.
+bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum);
 
 }  // namespace delayprop

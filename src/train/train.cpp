@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +16,9 @@
 #include <sstream>
 
 #include "io/checkpoint.hpp"
+#include "io/model_file.hpp"
+#include "io/version.hpp"
+#include "train/evaluate.hpp"
 #include "io/data/augment.hpp"
 #include "io/data/dataset.hpp"
 #include "core/error.hpp"
@@ -80,6 +84,7 @@ class Trainer {
     comm_.barrier();
     data_ = load_dataset(cfg_.data, net_);
     require(!data_.train.samples.empty(), "data: the training set is empty");
+    fingerprint_ = data_fingerprint(data_);
     EngineOptions engine_opt = cfg_.engine;
     // engine.device = -1 (auto): the GPU of this node-local rank (docs/GPU.md).
     if (engine_opt.backend == "cuda") engine_opt.device = dist::gpu_for_this_rank(engine_opt.device);
@@ -104,6 +109,7 @@ class Trainer {
     const uint32_t B = cfg_.train.batch_size;
     const bool early_on_valid = cfg_.train.early_stop == "validation" && data_.has_valid;
     std::vector<double> grad(net_.n_params);
+    ExactVector exact_grad;
     ForwardOutputs fwd;
     BackwardInputs bin;
     SpikeBatch batch;
@@ -155,9 +161,13 @@ class Trainer {
         lap(t_comm);
         LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, bin);
         bin.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts), gB);
-        engine_->backward(st.params, bin, grad);
+        engine_->backward_exact(st.params, bin, exact_grad);
         lap(t_bwd);
-        comm_.allreduce_sum(std::span<double>(grad));
+        // Exact sums: the same bits for any split of the batch over threads, ranks or GPUs.
+        comm_.allreduce_sum(exact_grad.digits());
+        const size_t bad = exact_grad.round_to(grad);
+        require(bad == grad.size(), "the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
+                ExactSum::kTopExp, ")");
         double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
         comm_.allreduce_sum(std::span<double>(sums, 3));
         lap(t_comm);
@@ -196,23 +206,24 @@ class Trainer {
       m["train_accuracy"] = st.epoch_samples > 0 ? st.epoch_correct / st.epoch_samples : 0.0;
       m["hidden_spikes_per_neuron"] = hidden_rate(st);
       m["lr_weights"] = cfg_.sched.lr_weights * std::pow(cfg_.sched.epoch_decay, double(epoch));
+      m["lr_delays"] = cfg_.sched.lr_delays * std::pow(cfg_.sched.epoch_decay, double(epoch));
       double metric = m["train_accuracy"];
       if (cfg_.train.eval_train) {
-        const auto e = evaluate(data_.train, st.params);
-        m["train_eval_accuracy"] = e.first;
-        metric = e.first;
-        if (e.first >= 1.0 && st.presentations_to_100 < 0) st.presentations_to_100 = int32_t(epoch + 1);
+        const auto e = eval(data_.train, st.params);
+        m["train_eval_accuracy"] = e.accuracy();
+        metric = e.accuracy();
+        if (e.accuracy() >= 1.0 && st.presentations_to_100 < 0) st.presentations_to_100 = int32_t(epoch + 1);
       }
       if (data_.has_valid) {
-        const auto e = evaluate(data_.valid, st.params);
-        m["valid_accuracy"] = e.first;
-        m["valid_loss"] = e.second;
-        if (early_on_valid) metric = e.first;
+        const auto e = eval(data_.valid, st.params);
+        m["valid_accuracy"] = e.accuracy();
+        m["valid_loss"] = e.loss;
+        if (early_on_valid) metric = e.accuracy();
       }
       if (!data_.test.samples.empty() && cfg_.train.eval_test_every_epoch) {
-        const auto e = evaluate(data_.test, st.params);
-        m["test_accuracy"] = e.first;
-        m["test_loss"] = e.second;
+        const auto e = eval(data_.test, st.params);
+        m["test_accuracy"] = e.accuracy();
+        m["test_loss"] = e.loss;
       }
       if (metric > st.best_metric) {
         st.best_metric = metric;
@@ -226,6 +237,7 @@ class Trainer {
       m["time_split_s"] = {{"data", t_data}, {"forward", t_fwd}, {"backward", t_bwd}, {"allreduce", t_comm},
                            {"update", t_update}};  // training batches only, rank 0
       m["dropped_late_events_so_far"] = stats_.dropped_late;
+      m["delay_histograms"] = delay_histograms(st.params);
       st.epoch = epoch + 1;
       st.batch = 0;
       st.epoch_loss = st.epoch_correct = st.epoch_samples = 0.0;
@@ -253,6 +265,7 @@ class Trainer {
     // ---- summary: the model of the best epoch on the test set ----
     json s;
     s["status"] = "done";
+    add_build_info(s);
     s["config"] = cfg_.source;
     s["epochs"] = st.epoch;
     s["best_epoch"] = st.best_epoch;
@@ -261,12 +274,20 @@ class Trainer {
     s["best_metric"] = st.best_metric;
     s["train_accuracy"] = last_metrics.value("train_accuracy", 0.0);
     s["loss"] = last_metrics.value("train_loss", 0.0);
-    if (data_.has_valid) s["valid_accuracy"] = evaluate(data_.valid, st.best_params).first;
-    if (!data_.test.samples.empty()) {
-      const auto e = evaluate(data_.test, st.best_params);
-      s["test_accuracy"] = e.first;
-      s["test_loss"] = e.second;
+    if (data_.has_valid) {
+      const auto e = eval(data_.valid, st.best_params);
+      s["valid_accuracy"] = e.accuracy();
+      s["valid_loss"] = e.loss;
     }
+    if (!data_.test.samples.empty()) {
+      const auto e = eval(data_.test, st.best_params);
+      s["test_accuracy"] = e.accuracy();
+      s["test_loss"] = e.loss;
+      s["test_correct"] = e.correct;
+      s["test_samples"] = e.n;
+    }
+    s["eval_batch_size"] = eval_batch_size(cfg_.train.batch_size);
+    s["data_fingerprint"] = fingerprint_;
     if (cfg_.train.eval_train) s["presentations_to_100"] = st.presentations_to_100;
     const double wall = prior_wall + seconds_since(t_start);
     s["wall_time_s"] = wall;
@@ -279,8 +300,18 @@ class Trainer {
     s["dropped_late_events_eval"] = eval_stats_.dropped_late;
     s["data"] = data_.description;
     s["n_params"] = net_.n_params;
+    s["model"] = "model.h5";
     const std::string text = s.dump(2);
     if (root_) {
+      ModelMeta meta;
+      meta.config_toml = cfg_.resolved_toml;
+      meta.data_fingerprint = fingerprint_;
+      meta.data_description = data_.description;
+      meta.best_epoch = st.best_epoch;
+      meta.epochs = st.epoch;
+      meta.best_metric = st.best_metric;
+      meta.summary_json = text;
+      write_model(opt_.out_dir + "/model.h5", net_, st.best_params, st.params, meta);
       const std::string tmp = opt_.out_dir + "/summary.json.tmp";
       std::ofstream(tmp) << text << "\n";
       fs::rename(tmp, opt_.out_dir + "/summary.json");
@@ -335,7 +366,7 @@ class Trainer {
   }
 
   void save(const TrainState& st) {
-    if (root_) write_checkpoint(opt_.out_dir, net_, st, cfg_.resolved_toml, comm_.size());
+    if (root_) write_checkpoint(opt_.out_dir, net_, st, cfg_.resolved_toml, comm_.size(), fingerprint_);
     comm_.barrier();
   }
 
@@ -351,6 +382,7 @@ class Trainer {
       for (std::string line; std::getline(in, line);) {
         try {
           json m = json::parse(line);
+          if (!m.contains("epoch")) continue;  // the header record (written anew below)
           if (m.value("epoch", 0u) <= epoch) {
             keep.push_back(line);
             last = std::move(m);
@@ -361,6 +393,14 @@ class Trainer {
     }
     metrics_.open(path, std::ios::trunc);
     require(metrics_.good(), path, ": cannot write");
+    json h;
+    h["record"] = "header";
+    h["format_version"] = 1;
+    add_build_info(h);
+    h["config"] = cfg_.source;
+    h["world_size"] = comm_.size();
+    h["data_fingerprint"] = fingerprint_;
+    metrics_ << h.dump() << "\n";
     for (const auto& l : keep) metrics_ << l << "\n";
     return last;
   }
@@ -413,30 +453,35 @@ class Trainer {
     return neurons > 0 && st.epoch_samples > 0 ? spikes / neurons / st.epoch_samples : 0.0;
   }
 
-  // (accuracy, mean loss) of a dataset, sharded over ranks.
-  std::pair<double, double> evaluate(const EventDataset& d, const std::vector<double>& params) {
-    const uint64_t n = d.samples.size();
-    if (n == 0) return {0.0, 0.0};
-    const uint32_t B = std::max<uint32_t>(cfg_.train.batch_size, 64);
-    SpikeBatch batch;
-    std::vector<int32_t> labels;
-    ForwardOutputs fwd;
-    BackwardInputs bin;
-    double sums[2] = {0.0, 0.0};
-    std::vector<uint32_t> idx;
-    for (uint64_t g0 = 0; g0 < n; g0 += B) {
-      const uint64_t gB = std::min<uint64_t>(B, n - g0);
-      const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
-      idx.resize(sh.end - sh.begin);
-      std::iota(idx.begin(), idx.end(), uint32_t(g0 + sh.begin));
-      make_batch(d, idx, net_, batch, labels, eval_stats_);
-      engine_->forward(params, batch, fwd);
-      LossResult r = compute_loss(cfg_.loss, fwd, labels, n, bin);
-      sums[0] += r.correct;
-      sums[1] += r.loss;
+  // Accuracy and mean loss of a data set, sharded over ranks: the one evaluation path.
+  EvalResult eval(const EventDataset& d, const std::vector<double>& params) {
+    EvalResult r = evaluate(net_, cfg_.loss, *engine_, comm_, d, params, eval_batch_size(cfg_.train.batch_size), false);
+    eval_stats_ += r.stats;
+    return r;
+  }
+
+  static void add_build_info(json& j) {
+    const BuildInfo& b = build_info();
+    j["version"] = b.version;
+    j["git_commit"] = b.git_commit;
+    j["build_options"] = b.options;
+  }
+
+  // Per connection with learned delays: a histogram of its delays, 20 bins over
+  // [0, max_delay] (the last bin includes max_delay).
+  json delay_histograms(const std::vector<double>& params) const {
+    json h = json::object();
+    constexpr int kBins = 20;
+    for (const auto& c : net_.conns) {
+      if (!c.learn_delays || c.max_delay_ms <= 0) continue;
+      std::vector<uint64_t> counts(kBins, 0);
+      for (size_t k = 0; k < c.n_synapses(); ++k) {
+        const double d = params[c.delay_offset + k];
+        counts[std::clamp(int(d / c.max_delay_ms * kBins), 0, kBins - 1)]++;
+      }
+      h[c.name] = {{"max_delay", c.max_delay_ms}, {"counts", counts}};
     }
-    comm_.allreduce_sum(std::span<double>(sums, 2));
-    return {sums[0] / double(n), sums[1]};
+    return h;
   }
 
   // Every rank must hold the same parameters; a mismatch means the replicas diverged.
@@ -486,7 +531,8 @@ class Trainer {
   DataSplits data_;
   std::unique_ptr<Engine> engine_;
   BatchStats stats_;       // training batches of this process
-  BatchStats eval_stats_;  // evaluation batches
+  BatchStats eval_stats_;  // evaluation batches (all ranks)
+  std::string fingerprint_;
   std::ofstream metrics_;
   double last_progress_ = -1.0;
 };

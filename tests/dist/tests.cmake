@@ -58,23 +58,28 @@ add_test(NAME dist_stall_np3
 set_tests_properties(dist_stall_np3 PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS 3
                      ENVIRONMENT "${DP_MPI_ENV};DELAYPROP_COMM_TIMEOUT_S=3")
 
-# The same global batches trained with 1, 2 and 3 ranks, and a run killed under 2 ranks and
-# resumed under 3, end with the same parameters, up to the order of additions: Yin-Yang,
-# 100 samples in batches of 33 (the last batch of 1 leaves ranks with empty shards), 2
-# epochs. Measured: float64 ~2e-15, float32 0 (the engine sums float32 per-sample gradients
-# in double, where these additions are exact).
+# The same global batches trained with 1, 2, 3 and 4 ranks, with 2 threads, and killed under
+# 2 ranks then resumed under 3, end with bitwise the same parameters (exact gradient sums,
+# MODEL.md §3.3), in float32 and float64, on three set-ups: Yin-Yang-shaped 4 -> 20 -> 3 LI
+# with 100 samples in batches of 33 (the last batch of 1 leaves ranks with empty shards),
+# the same in batches of 50 over 10 epochs, and a recurrent hidden layer.
 if(TARGET delayprop-train)
-  foreach(prec_tol float64:1e-12 float32:1e-12)
-    string(REPLACE ":" ";" pt ${prec_tol})
-    list(GET pt 0 prec)
-    list(GET pt 1 tol)
-    add_test(NAME dist_train_ranks_agree_${prec}
-             COMMAND ${CMAKE_CURRENT_LIST_DIR}/train_ranks.sh $<TARGET_FILE:delayprop-train>
-                     ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml ${tol}
-                     ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${DP_MPIEXEC_FLAGS} --
-                     --set engine.precision=${prec})
-    set_tests_properties(dist_train_ranks_agree_${prec} PROPERTIES TIMEOUT 300 LABELS dist
-                         ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
+  set(_dp_rank_setups
+      "batch33|yinyang_small.toml"
+      "batch50_10epochs|yinyang_small.toml|--set|train.batch_size=50|--set|train.epochs=10"
+      "recurrent|recurrent_small.toml")
+  foreach(setup ${_dp_rank_setups})
+    string(REPLACE "|" ";" parts "${setup}")
+    list(POP_FRONT parts name config)
+    foreach(prec float32 float64)
+      add_test(NAME dist_train_ranks_bitwise_${name}_${prec}
+               COMMAND ${CMAKE_CURRENT_LIST_DIR}/train_ranks.sh $<TARGET_FILE:delayprop-train>
+                       ${CMAKE_CURRENT_LIST_DIR}/${config}
+                       ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${DP_MPIEXEC_FLAGS} --
+                       --set engine.precision=${prec} ${parts})
+      set_tests_properties(dist_train_ranks_bitwise_${name}_${prec} PROPERTIES TIMEOUT 300 LABELS dist
+                           ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 4)
+    endforeach()
   endforeach()
 
   # The real driver, one of 3 ranks failing (MPMD launch; `-x` is Open MPI's): killed in

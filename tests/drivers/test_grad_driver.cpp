@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "grad_test_util.hpp"
+#include "io/data/dataset.hpp"
 #include "io/data/events.hpp"
 #include "io/h5.hpp"
 #include "io/param_io.hpp"
@@ -89,11 +90,14 @@ TEST(GradDriver, OutputMatchesLibrary) {
     }
   }
   write_events(dir.file("batch.h5"), data, "ms");
-  pb.batch.clear();
-  pb.labels.clear();
-  for (const auto& s : data.samples) {
-    pb.batch.add_sample(s.times_ms, s.units, net.dt);
-    pb.labels.push_back(s.label);
+  // The driver batches with make_batch, the path training uses (no [data] section: the
+  // defaults, no merging, no channel sums).
+  {
+    std::vector<uint32_t> idx(data.samples.size());
+    for (uint32_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    set_batching(data, cfg.data);
+    BatchStats st;
+    make_batch(data, idx, net, pb.batch, pb.labels, st);
   }
 
   const auto r = run_process({DELAYPROP_BINARY_DIR "/delayprop-grad", "--config", dir.file("config.toml"), "--input",

@@ -102,6 +102,7 @@ inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 
 inline unsigned atomicAdd(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_add(v); }
+inline unsigned atomicExch(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).exchange(v); }
 
 // ---- runtime API subset ----------------------------------------------------------------------
 using cudaError_t = int;

@@ -464,6 +464,12 @@ std::string determinism() {
     c.boolean("readouts_bitwise_equal", same_y).boolean("gradients_bitwise_equal", same_g);
     j.set(cs.name, c.text(4));
   }
+  // The GPU's exact gradient sums (core/exact_sum.hpp) against the CPU's, in several chunkings.
+  std::string detail;
+  const bool same_sum = cuda_exact_sum_matches_cpu(2024, detail);
+  std::printf("  exact gradient sums: %s\n", detail.c_str());
+  if (!same_sum) failure("determinism: " + detail);
+  j.boolean("exact_sums_match_cpu", same_sum).str("exact_sums", detail);
   return j.text(2);
 }
 

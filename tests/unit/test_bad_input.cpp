@@ -362,9 +362,25 @@ TEST(BadInputDriver, ParameterFiles) {
 
 TEST(BadInputDriver, Batches) {
   DriverRig rig;
-  rig.write_batch("late.h5", {{{1.0}, {0}, 0}, {{2.0, 20.0}, {0, 1}, 1}});
+  // The late-event policy of make_batch (docs/DATA.md): a few late events are dropped and
+  // counted, most of them late is an error naming the file and time_unit.
+  rig.write_batch("few_late.h5", {{{1.0, 2.0}, {0, 1}, 0}, {{2.0, 20.0}, {0, 1}, 1}});
+  const auto few = rig.run("config.toml", "params.h5", "few_late.h5");
+  ASSERT_EQ(few.code, 0) << few.err;
+  EXPECT_NE(few.out.find("dropped late events 1"), std::string::npos) << few.out;
+  rig.write_batch("late.h5", {{{1.0}, {0}, 0}, {{20.0, 25.0, 30.0}, {0, 1, 1}, 1}});
   expect_clean_failure(rig.run("config.toml", "params.h5", "late.h5"),
-                       {"late.h5", "input spike 1 of sample 1", "outside the trial"});
+                       {"late.h5", "3 of 4 events", "time_unit"});
+  // Times in ms in a file without the time_unit attribute are read as seconds: every event is late.
+  rig.write_batch("no_unit.h5", {{{1.0, 3.5}, {0, 1}, 0}, {{0.5, 2.0}, {1, 1}, 1}});
+  {
+    const hid_t f = H5Fopen(rig.dir.file("no_unit.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Adelete(f, "time_unit"), 0);
+    H5Fclose(f);
+  }
+  expect_clean_failure(rig.run("config.toml", "params.h5", "no_unit.h5"),
+                       {"no_unit.h5", "4 of 4 events", "no time_unit attribute", "time_unit = \"ms\""});
   rig.write_batch("unit.h5", {{{1.0, 2.0}, {0, 5}, 0}}, 0);
   expect_clean_failure(rig.run("config.toml", "params.h5", "unit.h5"), {"unit.h5", "unit 5", "out of range"});
   rig.write_batch("label.h5", {{{1.0}, {0}, 7}}, 0);

@@ -159,3 +159,34 @@ TEST(DataBatch, StratifiedAndSpeakerSplits) {
   all.samples[5].speaker = -1;
   EXPECT_THROW(split_speakers(all, 0.1, tr, ho), Error);
 }
+
+// The late-event policy: a batch where more than half of the events fall at or after the
+// trial end is an error naming the source and the time unit; fewer are dropped and counted.
+TEST(DataBatch, MostlyLateBatchIsAnErrorNamingTimeUnit) {
+  const Network net = batch_net(6, 2, 1.0, 10);
+  EventDataset d;
+  d.n_channels = 6;
+  d.n_classes = 2;
+  d.source = "x.h5";
+  d.time_unit = "s (the default: the file has no time_unit attribute)";
+  EventSample s;
+  s.times_ms = {1.0, 20.0, 3000.0};
+  s.units = {0, 1, 2};
+  d.samples = {s};
+  SpikeBatch b;
+  std::vector<int32_t> labels;
+  BatchStats st;
+  try {
+    make_batch(d, std::vector<uint32_t>{0}, net, b, labels, st);
+    FAIL() << "a batch with 2 of 3 events late was accepted";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("x.h5"), std::string::npos) << m;
+    EXPECT_NE(m.find("2 of 3 events"), std::string::npos) << m;
+    EXPECT_NE(m.find("time_unit"), std::string::npos) << m;
+  }
+  d.samples[0].times_ms = {1.0, 2.0, 3000.0};
+  make_batch(d, std::vector<uint32_t>{0}, net, b, labels, st);
+  EXPECT_EQ(st.dropped_late, 1u);
+  EXPECT_EQ(b.steps.size(), 2u);
+}

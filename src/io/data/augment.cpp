@@ -107,6 +107,8 @@ EventDataset augment_epoch(const EventDataset& train, int32_t shift, uint32_t bl
   out.n_classes = train.n_classes;
   out.merge_duplicates = train.merge_duplicates;
   out.sum_channels = train.sum_channels;
+  out.source = train.source + " (augmented)";
+  out.time_unit = train.time_unit;
   out.samples.resize(n + blend);
   // Checked here: nothing may throw inside the parallel loop below.
   for (size_t i = 0; i < n; ++i)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
 #include <set>
@@ -38,6 +39,9 @@ EventDataset subset(const EventDataset& all, const std::vector<uint32_t>& idx) {
   d.n_classes = all.n_classes;
   d.merge_duplicates = all.merge_duplicates;
   d.sum_channels = all.sum_channels;
+  d.source = all.source;
+  d.time_unit = all.time_unit;
+  d.has_labels = all.has_labels;
   d.samples.reserve(idx.size());
   for (uint32_t i : idx) d.samples.push_back(all.samples[i]);
   return d;
@@ -129,14 +133,68 @@ void check_braille_threshold(const DataSpec& spec) {
           ")");
 }
 
-void set_batching(DataSplits& d, bool merge, uint32_t sum_channels) {
-  for (EventDataset* e : {&d.train, &d.valid, &d.test}) {
-    e->merge_duplicates = merge;
-    e->sum_channels = sum_channels;
-  }
+}  // namespace
+
+void set_batching(EventDataset& data, const DataSpec& spec) {
+  data.merge_duplicates = kind_merges_duplicates(spec.kind);
+  data.sum_channels = std::max(1u, spec.sum_channels);
 }
 
-}  // namespace
+std::pair<uint64_t, uint64_t> count_late_events(const EventDataset& data, const Network& net) {
+  uint64_t late = 0, events = 0;
+  for (const auto& s : data.samples) {
+    events += s.times_ms.size();
+    for (double t : s.times_ms) late += std::floor(t / net.dt) >= double(net.n_steps);
+  }
+  return {late, events};
+}
+
+void check_late_events(const EventDataset& data, const Network& net, uint64_t events, uint64_t late,
+                       const std::string& what) {
+  if (events == 0 || 2 * late <= events) return;
+  fail(data.source, ": ", late, " of ", events, " events of ", what, " fall at or after the trial end (",
+       net.trial_ms(), " ms): times were read in ", data.time_unit,
+       "; if they are in ms, set the file's root attribute time_unit = \"ms\" (docs/DATA.md)");
+}
+
+EventDataset read_input_events(const std::string& path, const DataSpec& spec, const Network& net,
+                               bool labels_optional) {
+  require(spec.sum_channels >= 1, "data.sum_channels must be >= 1");
+  EventDataset d = read_events(path, net.n_input_channels * spec.sum_channels, net.pops.at(net.output).size,
+                               labels_optional);
+  set_batching(d, spec);
+  const auto [late, events] = count_late_events(d, net);
+  check_late_events(d, net, events, late, "the file");
+  return d;
+}
+
+std::string data_fingerprint(const DataSplits& d) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](const void* p, size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= b[i];
+      h *= 1099511628211ULL;
+    }
+  };
+  auto mix_set = [&](const EventDataset& e) {
+    const uint64_t head[4] = {e.samples.size(), e.n_channels, uint64_t(e.merge_duplicates), e.sum_channels};
+    mix(head, sizeof head);
+    for (const auto& s : e.samples) {
+      const uint64_t n = s.times_ms.size();
+      mix(&n, sizeof n);
+      mix(s.times_ms.data(), n * sizeof(double));
+      mix(s.units.data(), n * sizeof(uint32_t));
+      mix(&s.label, sizeof s.label);
+    }
+  };
+  mix_set(d.train);
+  mix_set(d.has_valid ? d.valid : EventDataset{});
+  mix_set(d.test);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
 
 bool kind_merges_duplicates(const std::string& kind) {
   return kind == "shd" || kind == "ssc" || kind == "braille" || kind == "events";
@@ -180,7 +238,7 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
   } else {
     fail("data.kind must be sequence, yinyang, shd, ssc, braille or events, got \"", kind, "\"");
   }
-  set_batching(d, kind_merges_duplicates(kind), spec.sum_channels);
+  for (EventDataset* e : {&d.train, &d.valid, &d.test}) set_batching(*e, spec);
 
   const uint32_t raw = d.train.n_channels;
   const uint32_t inputs = (raw + spec.sum_channels - 1) / spec.sum_channels;
@@ -193,9 +251,12 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
           " classes but the output population '", net.pops[net.output].name, "' has ", K, " neurons");
   require(!d.train.samples.empty(), "data.kind \"", kind, "\": the training set is empty");
   const double end_ms = net.trial_ms();
-  for (const EventDataset* e : {&d.train, &d.valid, &d.test})
-    for (const auto& s : e->samples)
-      for (double t : s.times_ms) d.dropped_events += std::floor(t / net.dt) >= double(net.n_steps);
+  for (auto [e, what] : {std::pair<const EventDataset*, const char*>{&d.train, "the training split"},
+                         {&d.valid, "the validation split"}, {&d.test, "the test split"}}) {
+    const auto [late, events] = count_late_events(*e, net);
+    check_late_events(*e, net, events, late, what);
+    d.dropped_events += late;
+  }
   if (d.dropped_events)
     d.description += ", " + std::to_string(d.dropped_events) + " events at or after the trial end (" +
                      std::to_string(end_ms) + " ms) will be dropped";
@@ -248,6 +309,8 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
     }
     per[b].spikes = k.size();
   }
+  BatchStats batch_stats;
+  for (size_t b = 0; b < n; ++b) batch_stats += per[b];
   for (size_t b = 0; b < n; ++b) {
     if (bad_event[b] < 0) continue;
     const uint32_t i = idx[b];
@@ -257,6 +320,7 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
     fail("make_batch: sample ", i, " event ", e, ": channel ", data.samples[i].units[e], " maps to input ",
          data.samples[i].units[e] / sum, ", but the network has ", net.n_input_channels, " input neurons");
   }
+  check_late_events(data, net, batch_stats.events, batch_stats.dropped_late, "a batch");
   size_t total = 0;
   for (const auto& k : keys) total += k.size();
   out.steps.reserve(total);
@@ -271,8 +335,8 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
     out.offsets.push_back(out.steps.size());
     ++out.n_samples;
     labels.push_back(data.samples[idx[b]].label);
-    stats += per[b];
   }
+  stats += batch_stats;
 }
 
 void split_stratified(const EventDataset& all, double fraction, uint64_t seed, EventDataset& train,

@@ -3,6 +3,7 @@
 // CSR input spikes of a batch. Kinds, layouts and options: docs/DATA.md.
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -46,13 +47,41 @@ struct BatchStats {
   }
 };
 
-// Builds the input spikes of the samples `idx` of `data` (in that order) into `out`
-// (cleared first) and their labels into `labels`: step = floor(t / dt); channel c ->
-// c / data.sum_channels; duplicates of (channel, step) merged if data.merge_duplicates;
-// events at or after the trial end are dropped and counted in stats.dropped_late.
-// Within a sample, spikes are ordered by (step, channel).
+// THE one path from events to engine batches (training, evaluation, delayprop-grad,
+// delayprop-eval; docs/DATA.md "Batching"). Builds the input spikes of the samples `idx` of
+// `data` (in that order) into `out` (cleared first) and their labels into `labels`:
+// step = floor(t / dt); channel c -> c / data.sum_channels; duplicates of (channel, step)
+// merged if data.merge_duplicates; events at or after the trial end are dropped and counted
+// in stats.dropped_late, and a batch where more than half of the events are late is an
+// error naming the source and time_unit (check_late_events). Within a sample, spikes are
+// ordered by (step, channel).
 void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const Network& net, SpikeBatch& out,
                 std::vector<int32_t>& labels, BatchStats& stats);
+
+// The late-event policy: `late` of `events` events of `what` (a split, a file, a batch) fall
+// at or after the trial end. More than half late is an error that names data.source and
+// the time unit the times were read in (ms times in a file without time_unit = "ms" are
+// read as seconds and land 1000 times too late).
+void check_late_events(const EventDataset& data, const Network& net, uint64_t events, uint64_t late,
+                       const std::string& what);
+
+// Sets how `data` is batched from the config: duplicates merged for the file kinds
+// (kind_merges_duplicates), channels summed by data.sum_channels.
+void set_batching(EventDataset& data, const DataSpec& spec);
+
+// A file in the event layout read for evaluation (delayprop-grad --input, delayprop-eval
+// --input): the channels the network expects (n_input_channels x sum_channels), its classes,
+// batched as the config's data set is, the late-event policy applied to the whole file.
+// labels_optional: a file without /labels gives predictions only.
+EventDataset read_input_events(const std::string& path, const DataSpec& spec, const Network& net,
+                               bool labels_optional = false);
+
+// Events at or after the trial end in `data`, and all its events.
+std::pair<uint64_t, uint64_t> count_late_events(const EventDataset& data, const Network& net);
+
+// A 64-bit FNV-1a hash of the data (every split's times, units and labels, and how they are
+// batched), as 16 hex digits: model files record the data they were trained on.
+std::string data_fingerprint(const DataSplits& d);
 
 // Splits `all` into (train, held-out), stratified by label: in every class, round(fraction *
 // count) samples, chosen by a shuffle keyed by seed, go to the held-out part. Sample order

@@ -1,5 +1,6 @@
 #include "io/data/events.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <span>
@@ -75,14 +76,21 @@ size_t for_each_vlen_row(const h5::File& f, const std::string& name, Fn fn) {
 
 }  // namespace
 
-EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t n_classes) {
+EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t n_classes, bool labels_optional) {
   auto f = h5::File::open_read(path);
-  std::string unit = f.has_attr("time_unit") ? f.read_string_attr("time_unit") : "s";
+  const bool unit_given = f.has_attr("time_unit");
+  std::string unit = unit_given ? f.read_string_attr("time_unit") : "s";
   require(unit == "s" || unit == "ms", path, ": attribute time_unit must be \"s\" or \"ms\", got \"", unit, "\"");
   const double scale = unit == "s" ? 1000.0 : 1.0;
   std::vector<uint64_t> lshape;
-  auto labels = f.read_ints("/labels", &lshape);
-  require(lshape.size() == 1, path, ": dataset '/labels' must be one-dimensional");
+  const bool has_labels = !labels_optional || f.exists("/labels");
+  std::vector<int64_t> labels;
+  if (has_labels) {
+    labels = f.read_ints("/labels", &lshape);
+    require(lshape.size() == 1, path, ": dataset '/labels' must be one-dimensional");
+  } else {
+    labels.assign(f.shape("/spikes/times").at(0), -1);
+  }
   std::vector<int64_t> speakers;
   if (f.exists("/extra/speaker")) {
     std::vector<uint64_t> sshape;
@@ -94,6 +102,9 @@ EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t 
   if (n_classes == 0 && f.has_attr("n_classes")) n_classes = uint32_t(std::stoul(f.read_string_attr("n_classes")));
 
   EventDataset d;
+  d.source = path;
+  d.time_unit = unit_given ? unit : "s (the default: the file has no time_unit attribute)";
+  d.has_labels = has_labels;
   const size_t n = labels.size();
   d.samples.resize(n);
   // Times are converted to double before scaling: float16 seconds times 1000 may overflow.
@@ -127,15 +138,20 @@ EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t 
   });
   require(nu == n, path, ": '/spikes/units' has ", nu, " samples but '/spikes/times' has ", n);
   int64_t max_label = -1;
-  for (size_t s = 0; s < n; ++s) {
+  for (size_t s = 0; s < n && has_labels; ++s) {
     require(labels[s] >= 0 && (n_classes == 0 || labels[s] < int64_t(n_classes)), path, ": '/labels' entry ", s,
             " is ", labels[s], ", out of range [0, ", n_classes, ")");
     d.samples[s].label = int32_t(labels[s]);
     if (labels[s] > max_label) max_label = labels[s];
     if (!speakers.empty()) d.samples[s].speaker = int32_t(speakers[s]);
   }
+  if (!has_labels)
+    for (size_t s = 0; s < n; ++s) {
+      d.samples[s].label = -1;
+      if (!speakers.empty()) d.samples[s].speaker = int32_t(speakers[s]);
+    }
   d.n_channels = n_channels ? n_channels : max_unit + 1;
-  d.n_classes = n_classes ? n_classes : uint32_t(max_label + 1);
+  d.n_classes = n_classes ? n_classes : uint32_t(std::max<int64_t>(max_label + 1, 0));
   return d;
 }
 

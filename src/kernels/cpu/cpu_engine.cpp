@@ -2,9 +2,9 @@
 // parallel on OpenMP threads. Per-thread memory is O(neurons x max delay) (arrival and
 // adjoint-history rings) and the tape is O(spikes): nothing is kept per time step and neuron.
 //
-// Determinism: a sample's computation is sequential; gradients are accumulated in a fixed
-// number of groups of consecutive samples, and the groups are summed in order, so the
-// result does not depend on the number of threads.
+// Determinism: a sample's computation, its gradient included (in double), is sequential;
+// the samples' gradients are summed exactly (core/exact_sum.hpp), so the result does not
+// depend on which thread ran which sample, nor on how a batch is split over ranks.
 #include "kernels/cpu/cpu_engine.hpp"
 
 #include <omp.h>
@@ -20,11 +20,12 @@
 namespace delayprop {
 namespace {
 
-constexpr uint32_t kGradGroups = 8;
-
-// Gradients are accumulated in double whatever the engine precision: the sum over a batch
-// then depends on how the batch is grouped (threads, ranks) only at the 1e-16 level.
+// A sample's gradient is accumulated in double whatever the engine precision.
 using Acc = double;
+
+// Sample gradients kept per thread before they are folded into the exact sum together:
+// the sum (6 int64 per parameter) is then streamed once per this many samples.
+constexpr uint32_t kFoldBlock = 8;
 
 template <typename Real>
 struct TapeEntry {
@@ -103,30 +104,49 @@ class CpuEngine final : public Engine {
     }
     out.input_spikes = batch.steps.size();
     first_spike_step_ = out.first_spike_step;
+    out.spikes.clear();
+    if (out.record_spikes) {
+      out.spikes.resize(B);
+      for (uint32_t b = 0; b < B; ++b) {
+        out.spikes[b].resize(net_.pops.size());
+        for (size_t p = 0; p < net_.pops.size() && p < tapes_[b].size(); ++p)
+          if (net_.pops[p].kind == PopKind::LIF)
+            for (const auto& e : tapes_[b][p]) out.spikes[b][p].emplace_back(e.step, e.neuron);
+      }
+    }
   }
 
-  void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) override {
+  void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) override {
     const uint32_t B = batch_.n_samples;
-    check_backward_inputs(net_, B, in, grad);
+    check_backward_inputs(net_, B, in);
     (void)params;  // the Real copies loaded by forward() are used
 
-    const uint32_t G = std::min<uint32_t>(kGradGroups, std::max<uint32_t>(B, 1));
-    group_grad_.resize(G);
-#pragma omp parallel for num_threads(opt_.threads) schedule(dynamic, 1)
-    for (int64_t g = 0; g < int64_t(G); ++g) {
-      auto& acc = group_grad_[g];
-      acc.assign(net_.n_params, Acc(0));
-      Workspace& ws = ws_[omp_get_thread_num()];
-      const uint32_t b0 = uint32_t(uint64_t(B) * g / G), b1 = uint32_t(uint64_t(B) * (g + 1) / G);
-      for (uint32_t b = b0; b < b1; ++b) backward_sample(b, ws, in, acc);
+    const size_t P = net_.n_params;
+    const int T = opt_.threads;
+    std::vector<uint8_t> in_range(size_t(T), 1);
+#pragma omp parallel num_threads(T)
+    {
+      const int t = omp_get_thread_num();
+      Workspace& ws = ws_[t];
+      const uint32_t block = std::min<uint32_t>(kFoldBlock, std::max<uint32_t>(B, 1));
+      if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Acc(0));
+      ws.grad_sum.assign_zero(P);
+      uint32_t pending = 0;  // sample gradients waiting to be folded
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t b = 0; b < int64_t(B); ++b) {
+        backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
+        if (++pending == block) {
+          if (!fold_sample_gradients(ws.sample_grads, pending, ws.grad_sum)) in_range[t] = 0;
+          pending = 0;
+        }
+      }
+      if (pending && !fold_sample_gradients(ws.sample_grads, pending, ws.grad_sum)) in_range[t] = 0;
     }
-    const int64_t P = int64_t(net_.n_params);
-#pragma omp parallel for num_threads(opt_.threads) schedule(static)
-    for (int64_t i = 0; i < P; ++i) {
-      double sum = 0.0;
-      for (uint32_t g = 0; g < G; ++g) sum += group_grad_[g][i];
-      grad[i] = sum;
-    }
+    for (int t = 0; t < T; ++t)
+      require(in_range[t], "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
+              ExactSum::kTopExp, ")");
+    std::swap(grad, ws_[0].grad_sum);  // grad's old storage is zeroed before its next use
+    for (int t = 1; t < T; ++t) grad.add(ws_[t].grad_sum);
     zero_frozen_gradients(net_, grad);
   }
 
@@ -137,7 +157,8 @@ class CpuEngine final : public Engine {
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
-    for (const auto& g : group_grad_) bytes += g.capacity() * sizeof(Acc);
+    for (const auto& ws : ws_)
+      bytes += ws.sample_grads.capacity() * sizeof(Acc) + ws.grad_sum.digits().size() * sizeof(int64_t);
     for (size_t c = 0; c < w_.size(); ++c) bytes += w_[c].capacity() * sizeof(Real) + s_[c].capacity() * 4;
     return bytes;
   }
@@ -150,6 +171,8 @@ class CpuEngine final : public Engine {
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two.
     std::vector<std::vector<Real>> hist;
+    std::vector<Acc> sample_grads;  // gradients of up to kFoldBlock samples, not yet folded
+    ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
 
   void load_params(std::span<const double> params) {
@@ -308,7 +331,7 @@ class CpuEngine final : public Engine {
     return r;
   }
 
-  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, std::vector<Acc>& accv) {
+  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Acc* acc) {
     ensure_backward(ws);
     const size_t np = net_.pops.size();
     for (size_t p = 0; p < np; ++p) {
@@ -317,7 +340,6 @@ class CpuEngine final : public Engine {
       std::fill(ws.li[p].begin(), ws.li[p].end(), Real(0));
       std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
     }
-    Acc* acc = accv.data();
     const auto& tape = tapes_[b];
     const uint32_t K = net_.pops[net_.output].size;
     const auto& outpop = net_.pops[net_.output];
@@ -393,7 +415,6 @@ class CpuEngine final : public Engine {
   std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
   std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]
   std::vector<Workspace> ws_;
-  std::vector<std::vector<Acc>> group_grad_;
 };
 
 }  // namespace

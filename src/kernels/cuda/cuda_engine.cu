@@ -121,7 +121,7 @@ struct Buffers {
   uint32_t* counts;            // [LIF neurons] summed over the batch
   const Real* g;               // [B][K] dL/dy
   const Real* kick;            // [n_state] regulariser kicks (0 = none)
-  Real* gpart;                 // [C][n_params] per-sample partial gradients
+  double* gpart;               // [C][n_params] per-sample gradients, in double as on the CPU
 };
 
 template <typename Real>
@@ -263,7 +263,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
 template <typename Real>
 __device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers<Real>& B,
                                             const Real* __restrict__ hv, const Real* __restrict__ hi,
-                                            Real* __restrict__ gacc, uint32_t pre, uint32_t i, int32_t n,
+                                            double* __restrict__ gacc, uint32_t pre, uint32_t i, int32_t n,
                                             uint32_t mult, int lane) {
   Real r = Real(0);
   const DevPop& pp = L.pops[pre];
@@ -275,8 +275,8 @@ __device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers
     const size_t row = size_t(i) * N;
     const Real* __restrict__ w = B.w + c.weight_offset + row;
     const int32_t* __restrict__ s = B.s + c.delay_offset + row;
-    Real* __restrict__ gw = gacc + c.weight_offset + row;
-    Real* __restrict__ gd = gacc + c.delay_offset + row;
+    double* __restrict__ gw = gacc + c.weight_offset + row;
+    double* __restrict__ gd = gacc + c.delay_offset + row;
     const Real* hvp = hv + tp.ring_off;
     const Real* hip = hi + tp.ring_off;
     for (uint32_t j = lane; j < N; j += 32) {
@@ -304,7 +304,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
   Real* lis = B.I + size_t(b) * L.n_state;
   Real* hv = B.ring + size_t(b) * L.n_ring;  // zeroed by the host
   Real* hi = B.hi + size_t(bl) * L.n_ring;   // zeroed by the host
-  Real* gacc = B.gpart + size_t(bl) * L.n_params;  // zeroed by the host
+  double* gacc = B.gpart + size_t(bl) * L.n_params;  // zeroed by the host
   const TapeEntry<Real>* tape = B.tape + size_t(b) * L.tape_cap;
   const int32_t* toff = B.tape_off + size_t(b) * (NT + 1);
   const uint32_t* boff = B.bin_off + size_t(b) * (NT + 1);
@@ -366,14 +366,15 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
   }
 }
 
-// acc[i] += sum over the chunk's samples, in sample order, in double: deterministic, and
-// independent of the chunk size.
-template <typename Real>
-__global__ void reduce_grad_kernel(const Real* __restrict__ gpart, uint32_t C, uint64_t P, double* __restrict__ acc) {
+// Adds the chunk's per-sample gradients to the exact sums (core/exact_sum.hpp: the same
+// function as the CPU backend's, so the same per-sample gradients give the same bits, in
+// any chunking). *bad becomes 1 if a value is not finite or out of range.
+__global__ void reduce_grad_kernel(const double* __restrict__ gpart, uint32_t C, uint64_t P, int64_t* __restrict__ acc,
+                                   uint32_t* __restrict__ bad) {
   for (uint64_t i = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < P; i += uint64_t(gridDim.x) * blockDim.x) {
-    double s = acc[i];
-    for (uint32_t c = 0; c < C; ++c) s += double(gpart[size_t(c) * P + i]);
-    acc[i] = s;
+    int64_t* d = acc + i * ExactSum::kDigits;
+    for (uint32_t c = 0; c < C; ++c)
+      if (!exact_add(d, gpart[size_t(c) * P + i])) atomicExch(bad, 1u);
   }
 }
 
@@ -448,6 +449,7 @@ class CudaEngine final : public Engine {
   }
 
   void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) override {
+    require(!out.record_spikes, "engine: the cuda backend does not record spikes (spike rasters need engine.backend = \"cpu\")");
     auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
     check_params(net_, params);
@@ -534,12 +536,12 @@ class CudaEngine final : public Engine {
 
   const CudaProfile& profile() const { return prof_; }
 
-  void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) override {
+  void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) override {
     require(have_forward_, "backward: no forward pass to differentiate");
     auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
     const uint32_t B = B_;
-    check_backward_inputs(net_, B, in, grad);
+    check_backward_inputs(net_, B, in);
     (void)params;  // the Real copies loaded by forward() are used, as on the CPU
 
     std::vector<Real> g(in.output_grad.size());
@@ -551,10 +553,13 @@ class CudaEngine final : public Engine {
     kick_.upload(kick);
 
     const size_t P = net_.n_params;
-    acc_.reserve(P);
-    acc_.zero(0, P);
-    // Samples per launch: every sample's partial gradient and lambda_I history must fit.
-    const size_t per_sample = (P + L_.n_ring) * sizeof(Real);
+    const size_t n_digits = P * ExactSum::kDigits;
+    acc_.reserve(n_digits);
+    acc_.zero(0, n_digits);
+    bad_.reserve(1);
+    bad_.zero(0, 1);
+    // Samples per launch: every sample's gradient and lambda_I history must fit.
+    const size_t per_sample = P * sizeof(double) + L_.n_ring * sizeof(Real);
     size_t free_b = 0, total_b = 0;
     DP_CUDA(cudaMemGetInfo(&free_b, &total_b));
     const size_t have = gpart_.bytes() + hi_.bytes();
@@ -574,16 +579,20 @@ class CudaEngine final : public Engine {
       DP_LAUNCH(backward_kernel<Real>, c, kThreads, layout_ptr(), bufs, b0);
       DP_CUDA(cudaGetLastError());
       const uint32_t blocks = uint32_t(std::min<size_t>((P + 255) / 256, 4096));
-      DP_LAUNCH(reduce_grad_kernel<Real>, std::max(blocks, 1u), 256, gpart_.get(), c, P, acc_.get());
+      DP_LAUNCH(reduce_grad_kernel, std::max(blocks, 1u), 256, gpart_.get(), c, P, acc_.get(), bad_.get());
       DP_CUDA(cudaGetLastError());
     }
     DP_CUDA(cudaDeviceSynchronize());
     prof_.bwd_gpu_ms = ms_since(t0);
     prof_.bwd_chunks = (B + C - 1) / C;
     t0 = Clock::now();
-    std::vector<double> acc;
-    acc_.download(acc, P);
-    std::copy(acc.begin(), acc.end(), grad.begin());
+    std::vector<uint32_t> bad;
+    bad_.download(bad, 1);
+    require(bad[0] == 0, "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
+            ExactSum::kTopExp, ")");
+    grad.assign_zero(P);
+    auto digits = grad.digits();
+    if (n_digits) DP_CUDA(cudaMemcpy(digits.data(), acc_.get(), n_digits * sizeof(int64_t), cudaMemcpyDeviceToHost));
     zero_frozen_gradients(net_, grad);
     prof_.bwd_out_ms = ms_since(t0);
   }
@@ -593,7 +602,7 @@ class CudaEngine final : public Engine {
            in_off_.bytes() + bin_id_.bytes() + bin_mult_.bytes() + bin_off_.bytes() + V_.bytes() + I_.bytes() +
            fired_.bytes() + ring_.bytes() + hi_.bytes() + tape_.bytes() + tape_off_.bytes() + tape_total_.bytes() +
            yacc_.bytes() + ymax_.bytes() + first_.bytes() + nstar_.bytes() + counts_.bytes() + g_.bytes() +
-           kick_.bytes() + gpart_.bytes() + acc_.bytes();
+           kick_.bytes() + gpart_.bytes() + acc_.bytes() + bad_.bytes();
   }
 
  private:
@@ -783,12 +792,14 @@ class CudaEngine final : public Engine {
   DeviceBuffer<Real> w_, sumexp_w_, sumexp_d_;
   DeviceBuffer<int32_t> s_;
   DeviceBuffer<uint32_t> in_id_, in_off_, bin_id_, bin_mult_, bin_off_;
-  DeviceBuffer<Real> V_, I_, ring_, hi_, yacc_, ymax_, g_, kick_, gpart_;
+  DeviceBuffer<Real> V_, I_, ring_, hi_, yacc_, ymax_, g_, kick_;
+  DeviceBuffer<double> gpart_;
   DeviceBuffer<uint8_t> fired_;
   DeviceBuffer<TapeEntry<Real>> tape_;
   DeviceBuffer<int32_t> tape_off_, tape_total_, first_, nstar_;
   DeviceBuffer<uint32_t> counts_;
-  DeviceBuffer<double> acc_;
+  DeviceBuffer<int64_t> acc_;  // exact sums of the per-sample gradients
+  DeviceBuffer<uint32_t> bad_;
 };
 
 }  // namespace
@@ -839,6 +850,50 @@ bool cuda_engine_profile(const Engine& engine, CudaProfile& prof) {
   if (const auto* e = dynamic_cast<const CudaEngine<float>*>(&engine)) prof = e->profile();
   else if (const auto* d = dynamic_cast<const CudaEngine<double>*>(&engine)) prof = d->profile();
   else return false;
+  return true;
+}
+
+bool cuda_exact_sum_matches_cpu(uint64_t seed, std::string& detail) {
+  // Per-sample gradients with magnitudes from 2^-80 to 2^40, both signs, some zeros.
+  const uint32_t C = 7;
+  const size_t P = 1000;
+  std::vector<double> g(C * P);
+  uint64_t x = seed | 1;
+  for (double& v : g) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const int e = int(x % 121) - 80;
+    v = (x >> 40) % 5 == 0 ? 0.0 : ldexp(double(x >> 11) / 9007199254740992.0, e) * ((x >> 20) & 1 ? -1 : 1);
+  }
+  ExactVector cpu(P);
+  std::vector<double> rows = g;
+  if (!fold_sample_gradients(rows, C, cpu)) {
+    detail = "a test value is out of the exact range";
+    return false;
+  }
+  DeviceBuffer<double> gp;
+  DeviceBuffer<int64_t> acc;
+  DeviceBuffer<uint32_t> bad;
+  gp.upload(g);
+  bad.reserve(1);
+  const size_t n_digits = P * ExactSum::kDigits;
+  for (uint32_t chunk : {1u, 3u, C}) {
+    acc.reserve(n_digits);
+    acc.zero(0, n_digits);
+    bad.zero(0, 1);
+    for (uint32_t c0 = 0; c0 < C; c0 += chunk) {
+      DP_LAUNCH(reduce_grad_kernel, 4, 64, gp.get() + size_t(c0) * P, std::min(chunk, C - c0), uint64_t(P), acc.get(),
+                bad.get());
+      DP_CUDA(cudaGetLastError());
+    }
+    DP_CUDA(cudaDeviceSynchronize());
+    std::vector<int64_t> got;
+    acc.download(got, n_digits);
+    if (!std::equal(got.begin(), got.end(), cpu.digits().begin())) {
+      detail = "the GPU's exact sums differ from the CPU's (chunks of " + std::to_string(chunk) + " samples)";
+      return false;
+    }
+  }
+  detail = "GPU and CPU exact sums of 7 x 1000 gradients identical for chunks of 1, 3 and 7 samples";
   return true;
 }
 

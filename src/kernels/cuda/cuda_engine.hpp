@@ -45,6 +45,10 @@ CudaProbe cuda_probe();
 // Name and memory of a device, for logs ("NVIDIA H200, 139.8 GiB").
 std::string cuda_device_description(int device);
 
+// Test hook: sums random per-sample gradients with the GPU's accumulation kernel, in several
+// chunkings, and with the CPU backend's (core/exact_sum.hpp); true when every digit agrees.
+bool cuda_exact_sum_matches_cpu(uint64_t seed, std::string& detail);
+
 // Free and total device memory in bytes (cudaMemGetInfo on the given device).
 void cuda_mem_info(int device, size_t& free_bytes, size_t& total_bytes);
 
