@@ -11,6 +11,8 @@
 //   --small: tiny batches (for the CPU emulation of the kernels, tests/gpu/cuda_emu.hpp).
 //   --budget-s: the whole check's time budget (default 170 s); the benchmark and the
 //     sanitizer runs shrink to fit it.
+//   --sections LETTERS: run only these sections (default abcdef): a agreement, b determinism,
+//     c sequence task, d benchmark, e NCCL, f compute-sanitizer (ctest splits the emulation).
 //   --sanitizer-case: internal; the small case that compute-sanitizer runs.
 // Exit status: 0 = pass, or no NVIDIA device at all ("SKIP: no NVIDIA device"); 1 = a check
 // failed or any CUDA error on a machine that has an NVIDIA device; 2 = usage.
@@ -804,6 +806,7 @@ int probe_device() {
 
 int main(int argc, char** argv) {
   bool skip_bench = false, cpu_only = false, no_sanitizer = false;
+  std::string sections = "abcdef";
   int reps = 3;
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
@@ -812,6 +815,7 @@ int main(int argc, char** argv) {
     else if (s == "--small") g_small = true;
     else if (s == "--no-sanitizer") no_sanitizer = true;
     else if (s == "--json" && a + 1 < argc) g_json_path = argv[++a];
+    else if (s == "--sections" && a + 1 < argc) sections = argv[++a];
     else if (s == "--budget-s" && a + 1 < argc) g_budget_s = std::max(10.0, std::atof(argv[++a]));
     else if (s == "--bench-reps" && a + 1 < argc) reps = std::max(1, std::atoi(argv[++a]));
     else if (s == "--sanitizer-case") {
@@ -824,7 +828,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json FILE] [--skip-bench] [--cpu-only] [--small] [--bench-reps N] [--budget-s S] "
-                   "[--no-sanitizer]\n",
+                   "[--no-sanitizer] [--sections abcdef]\n",
                    argv[0]);
       return 2;
     }
@@ -843,9 +847,12 @@ int main(int argc, char** argv) {
 #else
   g_json.boolean("emulated", false);
 #endif
-  g_json.num("budget_s", g_budget_s);
+  g_json.num("budget_s", g_budget_s).str("sections", sections);
+  auto want = [&](char c) { return sections.find(c) != std::string::npos; };
+  if (!want('d')) skip_bench = true;
+  if (!want('f')) no_sanitizer = true;
   std::string device;
-  bool ok_a = false, ok_b = false, ok_c = false;
+  bool ok_a = !want('a'), ok_b = !want('b'), ok_c = !want('c');
   int seq_cpu = 0, seq_gpu = 0;
   std::vector<BenchRow> rows;
   size_t n_cases = 0;
@@ -857,6 +864,7 @@ int main(int argc, char** argv) {
     g_json.str("device", device).num("devices_visible", ndev);
     write_json("running");
 
+    if (want('a')) {
     std::printf("(a) CPU vs GPU: spikes identical; readouts and gradients within 1e-5 (float32) or 1e-12 "
                 "(float64) of each group's max|cpu|\n");
     const auto cases = comparison_cases();
@@ -873,13 +881,17 @@ int main(int argc, char** argv) {
       write_json("running");
     }
     ok_a = g_failures.size() == fails_before_a;
+    }
 
+    if (want('b')) {
     std::printf("(b) determinism\n");
     const size_t fails_before_b = g_failures.size();
     g_json.set("determinism", determinism());
     ok_b = g_failures.size() == fails_before_b;
     write_json("running");
+    }
 
+    if (want('c')) {
     std::printf("(c) sequence task\n");
     seq_cpu = sequence_task("cpu");
     seq_gpu = sequence_task("cuda");
@@ -889,10 +901,13 @@ int main(int argc, char** argv) {
     if (!ok_c) failure("sequence task not learned within 6 presentations");
     g_json.set("sequence_task", JObj().num("cpu_presentations", seq_cpu).num("gpu_presentations", seq_gpu).boolean("pass", ok_c).text(2));
     write_json("running");
+    }
 
-    std::printf("(e) NCCL\n");
-    g_json.set("nccl", nccl_check());
-    write_json("running");
+    if (want('e')) {
+      std::printf("(e) NCCL\n");
+      g_json.set("nccl", nccl_check());
+      write_json("running");
+    }
 
 #ifndef DELAYPROP_DEVICE_CHECK_EMULATED
     const bool sanitize = !no_sanitizer && !find_compute_sanitizer().empty();
@@ -927,8 +942,9 @@ int main(int argc, char** argv) {
       }
     }
 
-    std::printf("(f) compute-sanitizer\n");
-    if (no_sanitizer) g_json.set("sanitizer", JObj().boolean("available", false).str("reason", "--no-sanitizer").text(2));
+    if (want('f')) std::printf("(f) compute-sanitizer\n");
+    if (!want('f')) {
+    } else if (no_sanitizer) g_json.set("sanitizer", JObj().boolean("available", false).str("reason", "--no-sanitizer").text(2));
 #ifdef DELAYPROP_DEVICE_CHECK_EMULATED
     else g_json.set("sanitizer", JObj().boolean("available", false).str("reason", "CPU emulation").text(2));
 #else
@@ -942,9 +958,10 @@ int main(int argc, char** argv) {
 
   std::printf("\n==================== DEVICE CHECK SUMMARY ====================\n");
   std::printf("device: %s\n", device.c_str());
-  std::printf("(a) cpu vs gpu, %zu cases ........ %s\n", n_cases, ok_a ? "PASS" : "FAIL");
-  std::printf("(b) determinism ................. %s\n", ok_b ? "PASS" : "FAIL");
-  std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", ok_c ? "PASS" : "FAIL", seq_cpu,
+  auto verdict = [&](char c, bool ok) { return !want(c) ? "not run" : ok ? "PASS" : "FAIL"; };
+  std::printf("(a) cpu vs gpu, %zu cases ........ %s\n", n_cases, verdict('a', ok_a));
+  std::printf("(b) determinism ................. %s\n", verdict('b', ok_b));
+  std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", verdict('c', ok_c), seq_cpu,
               seq_gpu);
   if (!rows.empty()) {
     std::printf("(d) benchmark (batch 256, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n", 8156.0 / 256);

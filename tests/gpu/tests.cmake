@@ -39,10 +39,16 @@ target_include_directories(delayprop-device-check-emu PRIVATE ${CMAKE_CURRENT_LI
 target_compile_definitions(delayprop-device-check-emu PRIVATE DELAYPROP_HAVE_CUDA=1 DP_CUDA_THREADS=64
                            DELAYPROP_DEVICE_CHECK_EMULATED=1)
 target_link_libraries(delayprop-device-check-emu PRIVATE delayprop_backend_common OpenMP::OpenMP_CXX Threads::Threads)
+# Two halves (each about 1.5 minutes on an idle 2-core machine, much longer on a loaded one):
+# (a) CPU vs GPU agreement, then (b) determinism and (c) the sequence task.
 add_test(NAME gpu.device_check_emulated
-         COMMAND delayprop-device-check-emu --skip-bench --small --budget-s 900
+         COMMAND delayprop-device-check-emu --skip-bench --small --budget-s 900 --sections a
                  --json ${PROJECT_BINARY_DIR}/device_check_emulated.json)
-set_tests_properties(gpu.device_check_emulated PROPERTIES LABELS "gpu;emulation" TIMEOUT 900)
+add_test(NAME gpu.device_check_emulated_determinism
+         COMMAND delayprop-device-check-emu --skip-bench --small --budget-s 900 --sections bc
+                 --json ${PROJECT_BINARY_DIR}/device_check_emulated_determinism.json)
+set_tests_properties(gpu.device_check_emulated gpu.device_check_emulated_determinism PROPERTIES
+                     LABELS "gpu;emulation" TIMEOUT 1200)
 # The CPU halves of the check (harness, sequence task on the CPU backend).
 add_test(NAME gpu.device_check_cpu_half COMMAND delayprop-device-check-emu --cpu-only --skip-bench)
 set_tests_properties(gpu.device_check_cpu_half PROPERTIES LABELS gpu TIMEOUT 300)
