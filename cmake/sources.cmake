@@ -6,13 +6,15 @@ set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/lo
 set(DELAYPROP_BACKEND_COMMON_SOURCES src/kernels/common.cpp)
 set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp)
 set(DELAYPROP_CUDA_SOURCES src/kernels/cuda/cuda_engine.cu)
+set(DELAYPROP_DIST_RUNTIME_SOURCES src/dist/watchdog.cpp)
+set(DELAYPROP_NCCL_RUNTIME_SOURCES src/dist/nccl_lib.cpp)
 set(DELAYPROP_DIST_SOURCES src/dist/comm.cpp src/dist/launcher.cpp src/dist/local.cpp src/dist/dryrun.cpp
     src/dist/mpi.cpp src/dist/nccl.cpp src/dist/shard.cpp)
 set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
     src/io/test_hooks.cpp src/io/version.cpp src/io/model_file.cpp src/io/png.cpp src/io/data/augment.cpp src/io/data/dataset.cpp src/io/data/events.cpp
     src/io/data/sequence.cpp src/io/data/yinyang.cpp)
 set(DELAYPROP_TRAIN_SOURCES src/train/train.cpp src/train/evaluate.cpp)
-foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST IO TRAIN)
+foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST_RUNTIME NCCL_RUNTIME DIST IO TRAIN)
   list(TRANSFORM DELAYPROP_${layer}_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
 endforeach()
 
@@ -31,6 +33,36 @@ function(delayprop_add_cuda_library name)
   # No fused multiply-add: the CPU backend is compiled without contraction too, so that
   # both round alike.
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--fmad=false>)
-  target_link_libraries(${name} PUBLIC CUDA::cudart delayprop_backend_common)
+  # The static CUDA runtime: binaries then need only the driver (libcuda) on a GPU machine.
+  target_link_libraries(${name} PUBLIC CUDA::cudart_static delayprop_backend_common)
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endfunction()
+
+# The part of the dist layer without MPI: the watchdog of asynchronous collectives and, with
+# CUDA, NCCL loaded at run time (dlopen; no link-time dependency on libnccl).
+function(delayprop_add_dist_runtime_library)
+  set(srcs ${DELAYPROP_DIST_RUNTIME_SOURCES})
+  if(DELAYPROP_HAVE_CUDA)
+    list(APPEND srcs ${DELAYPROP_NCCL_RUNTIME_SOURCES})
+  endif()
+  add_library(delayprop_dist_runtime STATIC ${srcs})
+  target_link_libraries(delayprop_dist_runtime PUBLIC delayprop_core)
+  if(DELAYPROP_HAVE_CUDA)
+    target_link_libraries(delayprop_dist_runtime PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
+    target_compile_definitions(delayprop_dist_runtime PUBLIC DELAYPROP_HAVE_NCCL_RUNTIME=1)
+  endif()
+endfunction()
+
+# A binary to carry to another machine: libgomp linked in when its static archive exists.
+# libstdc++ stays dynamic: linked in statically, GCC 12's needs glibc 2.36 (arc4random),
+# newer than the C library of many GPU machines.
+function(delayprop_self_contained target)
+  execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libgomp.a OUTPUT_VARIABLE gomp_a
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(IS_ABSOLUTE "${gomp_a}" AND EXISTS "${gomp_a}")
+    # Listed last, so that it resolves the OpenMP calls of every library before the dynamic
+    # -lgomp that -fopenmp adds; --as-needed then drops the latter.
+    target_link_options(${target} PRIVATE -Wl,--as-needed)
+    target_link_libraries(${target} PRIVATE "${gomp_a}")
+  endif()
 endfunction()

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     }
     if (args.has("threads")) sets.push_back("engine.threads=" + std::to_string(args.get_int("threads", 1)));
     Config cfg = load_config(args.require_value("config"), sets);
-    auto comm = dist::make_communicator(args.get("comm", "auto"));
+    // "auto" under mpirun: NCCL when the engine is on the GPU and NCCL can be used, else MPI.
+    auto comm = dist::make_communicator(args.get("comm", "auto"), {cfg.engine.backend == "cuda", cfg.engine.device});
     TrainOptions opt;
     opt.out_dir = args.require_value("out");
     opt.resume = args.has("resume");

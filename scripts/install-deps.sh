@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages delayprop builds and tests with. Idempotent; run as root
-# (or with sudo). The CUDA toolkit and NCCL are not Debian packages: CMake finds them when
-# present and builds without them otherwise.
+# (or with sudo). The CUDA toolkit is not a Debian package: CMake finds it when present and
+# builds without it otherwise. NCCL is loaded at run time when present (docs/GPU.md).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi

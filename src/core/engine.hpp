@@ -19,7 +19,9 @@ struct EngineOptions {
   std::string backend = "cpu";  // cpu | cuda
   Precision precision = Precision::Float32;
   int threads = 1;  // CPU backend; results do not depend on it
-  int device = 0;   // CUDA backend
+  // CUDA backend: -1 = "auto", the GPU of this node-local rank, resolved by the trainer
+  // (dist::gpu_for_this_rank); an engine made with -1 directly uses device 0.
+  int device = -1;
 };
 
 struct ForwardOutputs {

@@ -8,6 +8,10 @@
 #include "core/rng.hpp"
 #include "dist/comm.hpp"
 #include "dist/launcher.hpp"
+#ifdef DELAYPROP_HAVE_NCCL
+#include "dist/nccl_lib.hpp"
+#include "kernels/cuda/cuda_engine.hpp"
+#endif
 
 namespace delayprop::dist {
 
@@ -42,17 +46,34 @@ int parse_int(const std::string& text, const std::string& kind) {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_communicator(const std::string& kind) {
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, const CommOptions& options) {
   if (kind == "local") return make_local_communicator();
   if (kind == "mpi") return make_mpi_communicator();
-  if (kind == "auto")
-    return started_by_mpi_launcher() ? make_mpi_communicator() : make_local_communicator();
+  if (kind == "auto") {
+    if (!started_by_mpi_launcher()) return make_local_communicator();
+    auto mpi = make_mpi_communicator();
+#ifdef DELAYPROP_HAVE_NCCL
+    if (options.gpu && mpi->size() > 1) {
+      // Decided together: NCCL only if every rank can load it and has a GPU of its own.
+      const NodeRank where = node_rank();
+      const int count = cuda_device_count();
+      const bool ok = nccl_load() && count > 0 && (options.device >= 0 || where.local_size <= count);
+      if (!mpi->any(!ok)) {
+        mpi.reset();
+        return make_nccl_world_communicator(options.device);
+      }
+    }
+#else
+    (void)options;
+#endif
+    return mpi;
+  }
   if (kind == "nccl") {
 #ifdef DELAYPROP_HAVE_NCCL
-    return make_nccl_world_communicator();
+    return make_nccl_world_communicator(options.device);
 #else
-    fail("communicator 'nccl': this build has no NCCL support (needs CUDA, NCCL and MPI at",
-         " configure time)");
+    fail("communicator 'nccl': this build has no NCCL communicator (it needs the CUDA backend and MPI",
+         " at configure time)");
 #endif
   }
   if (kind.rfind("dryrun:", 0) == 0) {

@@ -67,13 +67,21 @@ std::unique_ptr<Communicator> make_dryrun_communicator(int size, int rank);
 // small value to exercise the chunking. Throws when built without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator(size_t max_chunk = 0);
 
-// NCCL over MPI_COMM_WORLD (the NCCL id is broadcast over MPI), one GPU per rank by local
-// rank. Defined in nccl.cpp, only when DELAYPROP_HAVE_NCCL.
-std::unique_ptr<Communicator> make_nccl_world_communicator();
+// NCCL over MPI_COMM_WORLD (the NCCL id is broadcast over MPI), one GPU per rank: device, or
+// the GPU of the node-local rank when device = -1. Defined in nccl.cpp, only when
+// DELAYPROP_HAVE_NCCL (CUDA backend and MPI; NCCL itself is loaded at run time).
+std::unique_ptr<Communicator> make_nccl_world_communicator(int device = -1);
 
-// kind: "auto" (MPI when started by mpirun/srun, else local), "local", "mpi",
-// "dryrun:N:R" (N pretend ranks, this process is rank R), "nccl" (builds with NCCL).
-std::unique_ptr<Communicator> make_communicator(const std::string& kind);
+struct CommOptions {
+  bool gpu = false;  // the engine runs on the GPU: "auto" may then choose NCCL
+  int device = -1;   // engine.device: the GPU of this rank for NCCL (-1 = node-local rank's)
+};
+
+// kind: "auto" (under mpirun/srun: NCCL when options.gpu, the job has more than one rank,
+// NCCL loads on every rank and every rank has a GPU of its own; MPI otherwise; without a
+// launcher: local), "local", "mpi", "dryrun:N:R" (N pretend ranks, this process is rank R),
+// "nccl" (fails with the reason when NCCL cannot be used).
+std::unique_ptr<Communicator> make_communicator(const std::string& kind, const CommOptions& options = {});
 
 // Collective: true on every rank iff every rank passed the same bytes (compares a 64-bit
 // hash of the bytes with rank 0's). For "are the parameters still in sync?" checks.

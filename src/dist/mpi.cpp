@@ -55,6 +55,7 @@ class Mpi final : public Communicator {
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
+    (void)node_rank();  // collective the first time (shared-memory split); kept for later calls
   }
   ~Mpi() override {
     if (mpi_active()) MPI_Comm_free(&comm_);

@@ -1,48 +1,53 @@
-// NCCL communicator: see dist/nccl.hpp. Compiled only with DELAYPROP_HAVE_NCCL (CUDA, NCCL
-// and MPI found by CMake).
+// NCCL communicator: see dist/nccl.hpp. Compiled only with DELAYPROP_HAVE_NCCL (the CUDA
+// backend and MPI found by CMake); NCCL is loaded at run time (dist/nccl_lib.cpp).
 #ifdef DELAYPROP_HAVE_NCCL
 #include "dist/nccl.hpp"
 
-#include <cuda_runtime.h>
-#include <nccl.h>
-
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "core/error.hpp"
 #include "dist/launcher.hpp"
+#include "dist/watchdog.hpp"
 #include "kernels/cuda/cuda_engine.hpp"
 
 namespace delayprop::dist {
 namespace {
 
-void check_cuda(cudaError_t e, const char* what, int rank) {
-  if (e != cudaSuccess) fail("rank ", rank, ": CUDA error in ", what, ": ", cudaGetErrorString(e));
-}
-void check_nccl(ncclResult_t r, const char* what, int rank) {
-  if (r != ncclSuccess) fail("rank ", rank, ": NCCL error in ", what, ": ", ncclGetErrorString(r));
-}
 void check_mpi(int r, const char* what, int rank) {
   if (r != MPI_SUCCESS) fail("rank ", rank, ": MPI error in ", what, " (code ", r, ")");
 }
 
 }  // namespace
 
-NcclCommunicator::NcclCommunicator(MPI_Comm comm) {
+NcclCommunicator::NcclCommunicator(MPI_Comm comm, int device) {
   int initialised = 0;
   MPI_Initialized(&initialised);
   require(initialised, "NCCL communicator: MPI is not initialised");
   check_mpi(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup", -1);
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
-  // Every rank must learn whether any rank lacks a GPU, or the others would hang in the
-  // NCCL initialisation; the failing rank reports its own message.
+  const NodeRank where = node_rank();  // collective the first time (every rank is here)
+  // Every rank must learn whether any rank cannot take part, or the others would hang in
+  // the NCCL initialisation; the failing rank reports its own reason.
   std::string why;
   try {
-    const int count = cuda_device_count();
-    require(count > 0, "no CUDA device visible to rank ", rank_);
-    device_ = device_for_local_rank(count);
+    std::string load_error;
+    require(nccl_load(&load_error), "rank ", rank_, ": ", load_error);
+    const CudaProbe probe = cuda_probe();
+    require(probe.count > 0, "no CUDA device visible to rank ", rank_,
+            probe.error.empty() ? std::string() : " (" + probe.error + ")");
+    device_ = gpu_for_rank(device, where, probe.count);
+    require(device_ < probe.count, "rank ", rank_, ": device ", device_, " requested, but only ", probe.count,
+            " CUDA device(s) visible");
+    // Two ranks on one GPU: NCCL refuses them (and they would share the GPU anyway).
+    require(device >= 0 || where.local_size <= probe.count, "rank ", rank_, ": ", where.local_size,
+            " ranks on this node share ", probe.count,
+            " GPU(s); the NCCL communicator needs one GPU per rank (start at most ", probe.count,
+            " ranks per node, or use --comm mpi)");
   } catch (const Error& e) {
     why = e.what();
   }
@@ -53,24 +58,16 @@ NcclCommunicator::NcclCommunicator(MPI_Comm comm) {
   }
   if (bad) {
     MPI_Comm_free(&comm_);
-    fail("NCCL communicator: another rank has no CUDA device (rank ", rank_, " has device ", device_, ")");
+    fail("NCCL communicator: another rank cannot take part (rank ", rank_, " has device ", device_, ")");
   }
-  check_cuda(cudaSetDevice(device_), "cudaSetDevice", rank_);
-  ncclUniqueId id;
-  if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId", rank_);
+  NcclUniqueId id{};
+  if (rank_ == 0) id = nccl_unique_id();
   check_mpi(MPI_Bcast(&id, int(sizeof(id)), MPI_BYTE, 0, comm_), "MPI_Bcast(ncclUniqueId)", rank_);
-  ncclComm_t c = nullptr;
-  check_nccl(ncclCommInitRank(&c, size_, id, rank_), "ncclCommInitRank", rank_);
-  nccl_ = c;
-  cudaStream_t s = nullptr;
-  check_cuda(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate", rank_);
-  stream_ = s;
+  group_ = std::make_unique<NcclGroup>(id, rank_, size_, device_, collective_timeout_s());
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (nccl_) ncclCommDestroy(nccl_);
-  if (staging_) cudaFree(staging_);
-  if (stream_) cudaStreamDestroy(stream_);
+  group_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
@@ -92,51 +89,25 @@ bool NcclCommunicator::any(bool flag) {
 }
 
 void NcclCommunicator::abort(int code) {
+  std::fflush(nullptr);
   MPI_Abort(comm_ == MPI_COMM_NULL ? MPI_COMM_WORLD : comm_, code);
   std::_Exit(code);
 }
 
-void* NcclCommunicator::staging(size_t bytes) {
-  if (bytes > staging_bytes_) {
-    if (staging_) cudaFree(staging_);
-    staging_ = nullptr;
-    staging_bytes_ = 0;
-    check_cuda(cudaMalloc(&staging_, bytes), "cudaMalloc(staging)", rank_);
-    staging_bytes_ = bytes;
-  }
-  return staging_;
+void NcclCommunicator::allreduce_sum(std::span<double> d) { group_->allreduce_host(d.data(), d.size(), NcclType::f64); }
+void NcclCommunicator::allreduce_sum(std::span<float> d) { group_->allreduce_host(d.data(), d.size(), NcclType::f32); }
+void NcclCommunicator::allreduce_sum(std::span<uint64_t> d) { group_->allreduce_host(d.data(), d.size(), NcclType::u64); }
+void NcclCommunicator::allreduce_sum(std::span<uint32_t> d) { group_->allreduce_host(d.data(), d.size(), NcclType::u32); }
+void NcclCommunicator::allreduce_sum_device(float* d, size_t n) { group_->allreduce_device(d, n, NcclType::f32); }
+void NcclCommunicator::allreduce_sum_device(double* d, size_t n) { group_->allreduce_device(d, n, NcclType::f64); }
+
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm, int device) {
+  return std::make_unique<NcclCommunicator>(comm, device);
 }
 
-void NcclCommunicator::allreduce_raw(void* device_data, size_t n, int nccl_type) {
-  if (n == 0) return;
-  check_cuda(cudaSetDevice(device_), "cudaSetDevice", rank_);
-  check_nccl(ncclAllReduce(device_data, device_data, n, ncclDataType_t(nccl_type), ncclSum, nccl_, stream_),
-             "ncclAllReduce", rank_);
-  check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", rank_);
+std::unique_ptr<Communicator> make_nccl_world_communicator(int device) {
+  return make_nccl_communicator(MPI_COMM_WORLD, device);
 }
-
-template <typename T>
-void NcclCommunicator::allreduce_host(std::span<T> data, int nccl_type) {
-  if (data.empty()) return;
-  check_cuda(cudaSetDevice(device_), "cudaSetDevice", rank_);
-  void* d = staging(data.size_bytes());
-  check_cuda(cudaMemcpy(d, data.data(), data.size_bytes(), cudaMemcpyHostToDevice), "cudaMemcpy", rank_);
-  allreduce_raw(d, data.size(), nccl_type);
-  check_cuda(cudaMemcpy(data.data(), d, data.size_bytes(), cudaMemcpyDeviceToHost), "cudaMemcpy", rank_);
-}
-
-void NcclCommunicator::allreduce_sum(std::span<double> data) { allreduce_host(data, ncclFloat64); }
-void NcclCommunicator::allreduce_sum(std::span<float> data) { allreduce_host(data, ncclFloat32); }
-void NcclCommunicator::allreduce_sum(std::span<uint64_t> data) { allreduce_host(data, ncclUint64); }
-void NcclCommunicator::allreduce_sum(std::span<uint32_t> data) { allreduce_host(data, ncclUint32); }
-void NcclCommunicator::allreduce_sum_device(float* data, size_t n) { allreduce_raw(data, n, ncclFloat32); }
-void NcclCommunicator::allreduce_sum_device(double* data, size_t n) { allreduce_raw(data, n, ncclFloat64); }
-
-std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
-  return std::make_unique<NcclCommunicator>(comm);
-}
-
-std::unique_ptr<Communicator> make_nccl_world_communicator() { return make_nccl_communicator(MPI_COMM_WORLD); }
 
 }  // namespace delayprop::dist
 #endif  // DELAYPROP_HAVE_NCCL

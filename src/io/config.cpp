@@ -333,7 +333,8 @@ Config parse_config(const std::string& text, const std::string& source, const st
     else fail(source, ": engine.precision: unknown precision '", prec, "' (float32, float64)");
     c.engine.threads = r.get<int>(*t, "engine", "threads", 1);
     require(c.engine.threads >= 1, source, ": engine.threads must be >= 1");
-    c.engine.device = r.get<int>(*t, "engine", "device", 0);
+    c.engine.device = r.get<int>(*t, "engine", "device", -1);
+    require(c.engine.device >= -1, source, ": engine.device must be -1 (auto: the GPU of the node-local rank) or >= 0");
   }
   r.check_unused();
   std::ostringstream os;

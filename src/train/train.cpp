@@ -26,6 +26,7 @@
 #include "core/optimizer.hpp"
 #include "core/rng.hpp"
 #include "io/test_hooks.hpp"
+#include "dist/launcher.hpp"
 #include "dist/shard.hpp"
 #include "kernels/factory.hpp"
 
@@ -84,7 +85,10 @@ class Trainer {
     data_ = load_dataset(cfg_.data, net_);
     require(!data_.train.samples.empty(), "data: the training set is empty");
     fingerprint_ = data_fingerprint(data_);
-    engine_ = make_engine(net_, cfg_.engine);
+    EngineOptions engine_opt = cfg_.engine;
+    // engine.device = -1 (auto): the GPU of this node-local rank (docs/GPU.md).
+    if (engine_opt.backend == "cuda") engine_opt.device = dist::gpu_for_this_rank(engine_opt.device);
+    engine_ = make_engine(net_, engine_opt);
     Adam adam(net_, cfg_.adam);
 
     TrainState st;

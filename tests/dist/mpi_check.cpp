@@ -3,7 +3,7 @@
 // contributes (r+1) * f(i)), and every rank agrees on the exit code.
 //
 //   delayprop_mpi_check MODE [--expect-size N]
-//   MODE: collectives | coverage | fail-throw | fail-throw-main | fail-kill
+//   MODE: collectives | coverage | fail-throw | fail-throw-main | fail-kill | stall
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -16,8 +16,18 @@
 
 #include "core/error.hpp"
 #include "dist/comm.hpp"
+#include "dist/launcher.hpp"
 #include "dist/mpi.hpp"
 #include "dist/shard.hpp"
+#include "dist/watchdog.hpp"
+
+#include <mpi.h>
+#ifdef DELAYPROP_HAVE_CUDA
+#include "kernels/cuda/cuda_engine.hpp"
+#endif
+
+#include <chrono>
+#include <thread>
 
 using namespace delayprop;
 using namespace delayprop::dist;
@@ -188,6 +198,30 @@ void fail_one_rank(Communicator& comm, const std::string& mode) {
   std::fprintf(stderr, "rank %d: passed a collective the failed rank never joined\n", comm.rank());
 }
 
+// The last rank stops answering (alive, but never joins the all-reduce): the others wait in
+// a non-blocking all-reduce under dist::wait_or_abort, the loop every NCCL collective runs
+// in (dist/nccl_lib.cpp). After DELAYPROP_COMM_TIMEOUT_S it aborts and throws "rank R: ...
+// did not complete within ..."; run_main then ends the job with MPI_Abort.
+void stall_one_rank(Communicator& comm) {
+  const int victim = comm.size() - 1;
+  if (comm.rank() == victim) {
+    std::fprintf(stderr, "rank %d: stops answering\n", victim);
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+  std::vector<double> v(8, 1.0);
+  MPI_Request req = MPI_REQUEST_NULL;
+  MPI_Iallreduce(MPI_IN_PLACE, v.data(), 8, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req);
+  wait_or_abort(
+      comm.rank(), "all-reduce", collective_timeout_s(),
+      [&] {
+        int done = 0;
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        return done ? Poll::done : Poll::pending;
+      },
+      [&] { std::fprintf(stderr, "rank %d: aborting the communicator\n", comm.rank()); });
+  std::fprintf(stderr, "rank %d: passed an all-reduce the stalled rank never joined\n", comm.rank());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -220,8 +254,23 @@ int main(int argc, char** argv) {
       check_collectives(c, *chunked, expect_size);
       auto chunked1 = make_mpi_communicator(1);
       check_all_sums<double>(c, *chunked1, 10, "double");
+      // One machine: the shared-memory split puts every rank on one node, in rank order.
+      const NodeRank nr = node_rank();
+      c.expect(nr.local_rank == comm->rank() && nr.local_size == comm->size() &&
+                   std::string(nr.source) == "mpi shared-memory split",
+               "node_rank: local rank ", nr.local_rank, " of ", nr.local_size, " from ", nr.source);
+#ifdef DELAYPROP_HAVE_CUDA
+      // "auto" for a GPU engine falls back to MPI when NCCL cannot be used (no GPU here).
+      if (cuda_device_count() == 0) {
+        auto g = make_communicator("auto", {true, -1});
+        c.expect(g->name() == "mpi", "auto with a GPU engine and no GPU: got ", g->name());
+      }
+#endif
     } else if (mode == "coverage") {
       check_coverage(c, *comm);
+    } else if (mode == "stall") {
+      stall_one_rank(*comm);
+      return 0;
     } else if (mode == "fail-throw-main" || mode == "fail-kill") {
       fail_one_rank(*comm, mode);
       return 0;

@@ -46,6 +46,18 @@ foreach(case ${_dp_fail_cases})
                        ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
 endforeach()
 
+# One rank stops answering (alive, never joins): the waiting ranks' watchdog
+# (dist/watchdog.hpp, as in every NCCL collective) aborts after DELAYPROP_COMM_TIMEOUT_S = 3
+# and the job ends with the rank-naming message. Bounded by the ctest TIMEOUT (a hang fails
+# the test); no timed assertion.
+add_test(NAME dist_stall_np3
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/expect_failure.sh
+                 "rank [01]: all-reduce did not complete within 3 s"
+                 -- ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${DP_MPIEXEC_FLAGS}
+                 $<TARGET_FILE:delayprop_mpi_check> stall)
+set_tests_properties(dist_stall_np3 PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS 3
+                     ENVIRONMENT "${DP_MPI_ENV};DELAYPROP_COMM_TIMEOUT_S=3")
+
 # The same global batches trained with 1, 2, 3 and 4 ranks, with 2 threads, and killed under
 # 2 ranks then resumed under 3, end with bitwise the same parameters (exact gradient sums,
 # MODEL.md §3.3), in float32 and float64, on three set-ups: Yin-Yang-shaped 4 -> 20 -> 3 LI

@@ -1,11 +1,23 @@
-// Self-contained GPU check (no GoogleTest, no HDF5/MPI/toml++): CPU vs CUDA backend on
-// random small networks, GPU determinism, tape growth, the sequence task on both backends,
-// and the SHD-shaped benchmark. Prints one summary block; exit 0 = pass (or no device:
-// "SKIP: no CUDA device"), 1 = a check failed, 2 = an error.
+// Self-contained GPU check (no GoogleTest, no HDF5/MPI/toml++; static CUDA runtime, NCCL by
+// dlopen): CPU vs CUDA backend on random feedforward and recurrent networks, GPU
+// determinism, tape growth, the sequence task on both backends, a 1-rank NCCL all-reduce,
+// compute-sanitizer memcheck/racecheck on a small case, and the SHD-shaped benchmark.
+// Prints a summary and writes one JSON file (docs/GPU.md, "Device check").
 //
-//   delayprop-device-check [--skip-bench] [--cpu-only] [--small] [--bench-reps N]
+//   delayprop-device-check [--json FILE] [--skip-bench] [--cpu-only] [--small]
+//                          [--bench-reps N] [--budget-s S] [--no-sanitizer]
+//   --json FILE: the results (default device_check.json); rewritten after every section.
 //   --cpu-only: runs the CPU halves only (harness check on a machine without a GPU).
 //   --small: tiny batches (for the CPU emulation of the kernels, tests/gpu/cuda_emu.hpp).
+//   --budget-s: the whole check's time budget (default 170 s); the benchmark and the
+//     sanitizer runs shrink to fit it.
+//   --sections LETTERS: run only these sections (default abcdef): a agreement, b determinism,
+//     c sequence task, d benchmark, e NCCL, f compute-sanitizer (ctest splits the emulation).
+//   --sanitizer-case: internal; the small case that compute-sanitizer runs.
+// Exit status: 0 = pass, or no NVIDIA device at all ("SKIP: no NVIDIA device"); 1 = a check
+// failed or any CUDA error on a machine that has an NVIDIA device; 2 = usage.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,7 +25,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +43,9 @@
 #include "kernels/cuda/cuda_engine.hpp"
 #include "kernels/factory.hpp"
 #include "test_networks.hpp"
+#ifdef DELAYPROP_HAVE_NCCL_RUNTIME
+#include "dist/nccl_lib.hpp"
+#endif
 
 using namespace delayprop;
 using namespace delayprop::testutil;
@@ -35,6 +54,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+const Clock::time_point g_start = Clock::now();
+double g_budget_s = 170;
+double seconds_left() { return g_budget_s - ms_since(g_start) / 1000.0; }
 
 // CPU backend threads; DELAYPROP_CHECK_CPU_THREADS overrides (1 for ThreadSanitizer runs of
 // the emulation: libgomp is not instrumented).
@@ -43,11 +65,98 @@ int cpu_threads() {
   return int(std::max(1u, std::min(16u, std::thread::hardware_concurrency())));
 }
 
+// ---- a small JSON document --------------------------------------------------------------------
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += char(c);
+    else if (c == '\n') o += "\\n";
+    else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else o += char(c);
+  }
+  return o + "\"";
+}
+std::string json_num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
+// An object whose members keep their order; values are JSON text.
+struct JObj {
+  std::vector<std::pair<std::string, std::string>> m;
+  JObj& set(const std::string& k, const std::string& json_text) {
+    for (auto& [key, v] : m)
+      if (key == k) {
+        v = json_text;
+        return *this;
+      }
+    m.emplace_back(k, json_text);
+    return *this;
+  }
+  JObj& str(const std::string& k, const std::string& v) { return set(k, json_str(v)); }
+  JObj& num(const std::string& k, double v) { return set(k, json_num(v)); }
+  JObj& boolean(const std::string& k, bool v) { return set(k, v ? "true" : "false"); }
+  std::string text(int indent = 0) const {
+    const std::string pad(size_t(indent + 2), ' ');
+    std::string o = "{";
+    for (size_t i = 0; i < m.size(); ++i) o += (i ? ",\n" : "\n") + pad + json_str(m[i].first) + ": " + m[i].second;
+    return o + (m.empty() ? "}" : "\n" + std::string(size_t(indent), ' ') + "}");
+  }
+};
+std::string json_array(const std::vector<std::string>& items) {
+  std::string o = "[";
+  for (size_t i = 0; i < items.size(); ++i) o += (i ? ", " : "") + items[i];
+  return o + "]";
+}
+
+JObj g_json;
+std::string g_json_path = "device_check.json";
 std::vector<std::string> g_failures;
 bool g_small = false;  // --small: tiny batches (the CPU emulation of the kernels is slow)
+
 void failure(const std::string& s) {
   std::printf("  FAIL: %s\n", s.c_str());
   g_failures.push_back(s);
+}
+
+// Rewritten after every section, so that a run stopped by a time limit leaves what it had.
+void write_json(const std::string& status) {
+  g_json.str("status", status);
+  g_json.num("elapsed_s", ms_since(g_start) / 1000.0);
+  std::vector<std::string> f;
+  for (const auto& x : g_failures) f.push_back(json_str(x));
+  g_json.set("failures", json_array(f));
+  const std::string tmp = g_json_path + ".tmp";
+  {
+    std::ofstream os(tmp);
+    os << g_json.text() << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, g_json_path, ec);
+}
+
+// An NVIDIA device exists on this machine (whatever the CUDA runtime says): a device node
+// /dev/nvidiaN, a GPU under /proc/driver/nvidia/gpus, or WSL's /dev/dxg.
+// DELAYPROP_DEVICE_CHECK_DEV names a folder that stands for /dev (tests of the FAIL path).
+std::string nvidia_device_evidence() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const char* dev_env = std::getenv("DELAYPROP_DEVICE_CHECK_DEV");
+  const std::string dev = dev_env && *dev_env ? dev_env : "/dev";
+  for (const auto& e : fs::directory_iterator(dev, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 6 && n.rfind("nvidia", 0) == 0 && std::isdigit(static_cast<unsigned char>(n[6]))) return e.path().string();
+  }
+  if (fs::is_directory("/proc/driver/nvidia/gpus", ec) && !fs::is_empty("/proc/driver/nvidia/gpus", ec))
+    return "/proc/driver/nvidia/gpus";
+  if (fs::exists("/dev/dxg", ec)) return "/dev/dxg";
+  return "";
 }
 
 // ---- networks -----------------------------------------------------------------------------
@@ -185,20 +294,18 @@ double max_abs(const double* v, size_t n) {
   return m;
 }
 
-// llm.c style: |gpu - cpu| <= atol + rtol |cpu| for every entry of a parameter group, with
-// atol relative to the group's largest entry. Also prints the cosine similarity.
-bool compare_group(const std::string& what, const double* ref, const double* got, size_t n, double atol_rel,
-                   double rtol) {
+// Every entry of a group: |gpu - cpu| <= tol * max|cpu| of the group (tol 1e-5 in float32,
+// 1e-12 in float64). Prints the worst entry and the cosine similarity; returns the JSON.
+std::string compare_group(const std::string& what, const double* ref, const double* got, size_t n, double tol) {
   const double scale = max_abs(ref, n);
-  const double atol = atol_rel * scale + 1e-30;
+  const double atol = tol * scale;
   double worst = 0, dot = 0, nr = 0, ng = 0;
   size_t bad = 0, worst_k = 0;
   for (size_t k = 0; k < n; ++k) {
     const double d = std::fabs(got[k] - ref[k]);
-    const double lim = atol + rtol * std::fabs(ref[k]);
-    if (!(d <= lim)) ++bad;
-    if (d / lim > worst) {
-      worst = d / lim;
+    if (!(d <= atol)) ++bad;
+    if (!(d <= worst)) {
+      worst = d;
       worst_k = k;
     }
     dot += ref[k] * got[k];
@@ -206,18 +313,21 @@ bool compare_group(const std::string& what, const double* ref, const double* got
     ng += got[k] * got[k];
   }
   const double cosine = nr > 0 && ng > 0 ? dot / std::sqrt(nr * ng) : (nr == ng ? 1.0 : 0.0);
-  std::printf("    %-22s max|ref| %.3e  worst err/tol %.3f (at %zu: ref %.6e got %.6e)  cos %.7f%s\n", what.c_str(),
-              scale, worst, worst_k, n ? ref[worst_k] : 0.0, n ? got[worst_k] : 0.0, cosine, bad ? "  <--" : "");
-  if (bad) {
-    failure(what + ": " + std::to_string(bad) + " of " + std::to_string(n) + " entries out of tolerance");
-    return false;
-  }
-  return true;
+  const double rel = scale > 0 ? worst / scale : (worst > 0 ? INFINITY : 0.0);
+  std::printf("    %-22s max|cpu| %.3e  max|gpu-cpu|/max|cpu| %.2e (tol %.0e; at %zu: cpu %.6e gpu %.6e)  cos %.9f%s\n",
+              what.c_str(), scale, rel, tol, worst_k, n ? ref[worst_k] : 0.0, n ? got[worst_k] : 0.0, cosine,
+              bad ? "  <--" : "");
+  if (bad) failure(what + ": " + std::to_string(bad) + " of " + std::to_string(n) + " entries out of tolerance");
+  JObj j;
+  j.str("group", what).num("n", double(n)).num("max_abs_cpu", scale).num("max_abs_diff", worst);
+  j.num("max_abs_diff_over_max_abs", rel).num("tolerance", tol).num("cosine", cosine).boolean("pass", bad == 0);
+  return j.text(8);
 }
 
-void compare_case(const Case& cs) {
-  std::printf("  case %s (B=%u, %s)\n", cs.name.c_str(), cs.batch,
-              cs.precision == Precision::Float64 ? "float64" : "float32");
+std::string compare_case(const Case& cs) {
+  const bool f64 = cs.precision == Precision::Float64;
+  std::printf("  case %s (B=%u, %s)\n", cs.name.c_str(), cs.batch, f64 ? "float64" : "float32");
+  const size_t fails_before = g_failures.size();
   const auto params = init_params(cs.net, 1234);
   const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, 99);
   BackwardInputs in;
@@ -227,7 +337,6 @@ void compare_case(const Case& cs) {
   const auto t1 = Clock::now();
   RunResult gpu = run_case(cs, "cuda", params, batch, &in, nullptr);
   const double t_gpu = ms_since(t1);
-  const bool f64 = cs.precision == Precision::Float64;
   // Activity, so that a silent network cannot pass unnoticed.
   std::string activity;
   for (uint32_t p = 0; p < cs.net.pops.size(); ++p)
@@ -245,25 +354,46 @@ void compare_case(const Case& cs) {
   std::printf("    gpu tape: %u entries per sample, %llu re-runs\n", gpu.prof.tape_capacity,
               (unsigned long long)gpu.prof.tape_regrowths);
   if (cs.tape_init && gpu.prof.tape_regrowths == 0) failure(cs.name + ": the tape never grew (path not tested)");
-  // Spike trains: the forward pass is bit-identical by construction, so counts must match.
+  // Spikes: the forward pass is bit-identical by construction, so every neuron's count, every
+  // first-spike step and the totals must match exactly.
   size_t count_diff = 0;
   for (uint32_t p = 0; p < cs.net.pops.size(); ++p)
     for (size_t j = 0; j < cpu.out.spike_counts[p].size(); ++j)
       count_diff += cpu.out.spike_counts[p][j] != gpu.out.spike_counts[p][j];
   if (count_diff) failure(cs.name + ": spike counts differ for " + std::to_string(count_diff) + " neurons");
-  if (cpu.out.hidden_spikes != gpu.out.hidden_spikes)
+  const bool same_totals = cpu.out.hidden_spikes == gpu.out.hidden_spikes &&
+                           cpu.out.synaptic_events == gpu.out.synaptic_events &&
+                           cpu.out.input_spikes == gpu.out.input_spikes;
+  if (!same_totals)
     failure(cs.name + ": hidden spikes " + std::to_string(cpu.out.hidden_spikes) + " (cpu) vs " +
-            std::to_string(gpu.out.hidden_spikes) + " (gpu)");
-  if (cpu.out.synaptic_events != gpu.out.synaptic_events) failure(cs.name + ": synaptic event counts differ");
-  if (cpu.out.first_spike_step != gpu.out.first_spike_step) failure(cs.name + ": first-spike steps differ");
-  compare_group(cs.name + " readout", cpu.out.readout.data(), gpu.out.readout.data(), cpu.out.readout.size(),
-                f64 ? 1e-12 : 1e-6, f64 ? 1e-12 : 1e-6);
+            std::to_string(gpu.out.hidden_spikes) + " (gpu), or synaptic event / input counts differ");
+  const bool same_first = cpu.out.first_spike_step == gpu.out.first_spike_step;
+  if (!same_first) failure(cs.name + ": first-spike steps differ");
+  const double tol = f64 ? 1e-12 : 1e-5;
+  std::vector<std::string> groups;
+  groups.push_back(compare_group(cs.name + " readout", cpu.out.readout.data(), gpu.out.readout.data(),
+                                 cpu.out.readout.size(), tol));
   for (const auto& c : cs.net.conns) {
-    compare_group(c.name + " dL/dw", cpu.grad.data() + c.weight_offset, gpu.grad.data() + c.weight_offset,
-                  c.n_synapses(), f64 ? 1e-9 : 2e-4, f64 ? 1e-8 : 2e-3);
-    compare_group(c.name + " dL/dd", cpu.grad.data() + c.delay_offset, gpu.grad.data() + c.delay_offset,
-                  c.n_synapses(), f64 ? 1e-9 : 2e-4, f64 ? 1e-8 : 2e-3);
+    groups.push_back(compare_group(c.name + " dL/dw", cpu.grad.data() + c.weight_offset,
+                                   gpu.grad.data() + c.weight_offset, c.n_synapses(), tol));
+    groups.push_back(compare_group(c.name + " dL/dd", cpu.grad.data() + c.delay_offset,
+                                   gpu.grad.data() + c.delay_offset, c.n_synapses(), tol));
   }
+  JObj j;
+  j.str("case", cs.name).str("precision", f64 ? "float64" : "float32").num("batch", cs.batch);
+  j.boolean("recurrent", cs.name.find("recurrent") != std::string::npos);
+  j.num("hidden_spikes_cpu", double(cpu.out.hidden_spikes)).num("hidden_spikes_gpu", double(gpu.out.hidden_spikes));
+  j.num("neurons_with_different_spike_counts", double(count_diff)).boolean("first_spike_steps_identical", same_first);
+  j.boolean("spikes_identical", count_diff == 0 && same_totals && same_first);
+  j.num("tape_regrowths", double(gpu.prof.tape_regrowths));
+  j.num("cpu_ms", t_cpu).num("gpu_ms", t_gpu);
+  j.set("groups", "[\n        " + [&] {
+    std::string o;
+    for (size_t i = 0; i < groups.size(); ++i) o += (i ? ",\n        " : "") + groups[i];
+    return o;
+  }() + "]");
+  j.boolean("pass", g_failures.size() == fails_before);
+  return j.text(4);
 }
 
 std::vector<Case> comparison_cases() {
@@ -317,23 +447,170 @@ std::vector<Case> comparison_cases() {
 
 // ---- (b) determinism ------------------------------------------------------------------------
 
-void determinism() {
-  Case cs = comparison_cases()[3];
-  cs.batch = g_small ? 3 : 16;
-  const auto params = init_params(cs.net, 77);
-  const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, false, 5);
-  BackwardInputs in;
-  RunResult a = run_case(cs, "cuda", params, batch, nullptr, &in);
-  RunResult b = run_case(cs, "cuda", params, batch, &in, nullptr);
-  const bool same_y = a.out.readout == b.out.readout;
-  const bool same_g = std::memcmp(a.grad.data(), b.grad.data(), a.grad.size() * sizeof(double)) == 0;
-  std::printf("  two GPU runs: readouts %s, gradients %s\n", same_y ? "bitwise equal" : "DIFFER",
-              same_g ? "bitwise equal" : "DIFFER");
-  if (!same_y || !same_g) failure("determinism: two GPU runs differ");
+std::string determinism() {
+  JObj j;
+  for (int which : {3, 0}) {  // recurrent, then feedforward
+    Case cs = comparison_cases()[which];
+    cs.batch = g_small ? 3 : 16;
+    const auto params = init_params(cs.net, 77);
+    const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, false, 5);
+    BackwardInputs in;
+    RunResult a = run_case(cs, "cuda", params, batch, nullptr, &in);
+    RunResult b = run_case(cs, "cuda", params, batch, &in, nullptr);
+    const bool same_y = a.out.readout == b.out.readout && a.out.spike_counts == b.out.spike_counts;
+    const bool same_g = std::memcmp(a.grad.data(), b.grad.data(), a.grad.size() * sizeof(double)) == 0;
+    std::printf("  %s, two GPU runs: spikes and readouts %s, gradients %s\n", cs.name.c_str(),
+                same_y ? "bitwise equal" : "DIFFER", same_g ? "bitwise equal" : "DIFFER");
+    if (!same_y || !same_g) failure("determinism: two GPU runs of " + cs.name + " differ");
+    JObj c;
+    c.boolean("readouts_bitwise_equal", same_y).boolean("gradients_bitwise_equal", same_g);
+    j.set(cs.name, c.text(4));
+  }
+  // The GPU's exact gradient sums (core/exact_sum.hpp) against the CPU's, in several chunkings.
   std::string detail;
   const bool same_sum = cuda_exact_sum_matches_cpu(2024, detail);
   std::printf("  exact gradient sums: %s\n", detail.c_str());
   if (!same_sum) failure("determinism: " + detail);
+  j.boolean("exact_sums_match_cpu", same_sum).str("exact_sums", detail);
+  return j.text(2);
+}
+
+// ---- (e) NCCL ------------------------------------------------------------------------------------
+
+// A 1-rank NCCL communicator: the library loads, the non-blocking initialisation finishes,
+// and an all-reduce (host -> device, all-reduce, device -> host on one stream) returns its
+// input. Not a failure when NCCL cannot be loaded (reported as such).
+std::string nccl_check() {
+  JObj j;
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+  std::string why;
+  if (!dist::nccl_load(&why)) {
+    std::printf("  NCCL not loaded: %s\n", why.c_str());
+    j.boolean("loaded", false).str("reason", why);
+    return j.text(2);
+  }
+  j.boolean("loaded", true).str("library", dist::nccl_describe());
+  std::printf("  %s\n", dist::nccl_describe().c_str());
+  try {
+    const auto t0 = Clock::now();
+    dist::NcclGroup group(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+    const double t_init = ms_since(t0);
+    std::vector<double> v(1 << 20);
+    for (size_t k = 0; k < v.size(); ++k) v[k] = double(k) * 0.5 - 7.0;
+    const std::vector<double> want = v;
+    std::vector<uint32_t> u(1000);
+    for (size_t k = 0; k < u.size(); ++k) u[k] = uint32_t(k * 3);
+    const std::vector<uint32_t> want_u = u;
+    const auto t1 = Clock::now();
+    group.allreduce_host(v.data(), v.size(), dist::NcclType::f64);
+    const double t_ar = ms_since(t1);
+    group.allreduce_host(u.data(), u.size(), dist::NcclType::u32);
+    const bool ok = v == want && u == want_u;
+    std::printf("  1-rank all-reduce of 2^20 doubles and 1000 uint32: %s (init %.0f ms, all-reduce %.2f ms)\n",
+                ok ? "correct" : "WRONG", t_init, t_ar);
+    if (!ok) failure("NCCL: a 1-rank all-reduce changed the data");
+    j.boolean("allreduce_correct", ok).num("init_ms", t_init).num("allreduce_8MiB_ms", t_ar);
+  } catch (const std::exception& e) {
+    failure(std::string("NCCL: ") + e.what());
+    j.boolean("allreduce_correct", false).str("error", e.what());
+  }
+#else
+  j.boolean("loaded", false).str("reason", "not part of this build (CPU emulation of the kernels)");
+  std::printf("  not part of this build\n");
+#endif
+  return j.text(2);
+}
+
+// ---- (f) compute-sanitizer ------------------------------------------------------------------------
+
+// The small case the sanitizer runs (this binary with --sanitizer-case): feedforward and
+// recurrent, forward and backward, float32 and float64, with a tape that must grow.
+int sanitizer_case() {
+  auto cases = comparison_cases();
+  for (int which : {0, 3, 5, 7}) {
+    Case cs = cases[size_t(which)];
+    cs.batch = 2;
+    const auto params = init_params(cs.net, 1234);
+    const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, 99);
+    BackwardInputs in;
+    RunResult r = run_case(cs, "cuda", params, batch, nullptr, &in);
+    std::printf("sanitizer case %s: hidden spikes %llu\n", cs.name.c_str(), (unsigned long long)r.out.hidden_spikes);
+  }
+  std::printf("sanitizer case: done\n");
+  return 0;
+}
+
+[[maybe_unused]] std::string find_compute_sanitizer() {
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs;
+  if (const char* p = std::getenv("PATH")) {
+    std::stringstream ss(p);
+    for (std::string d; std::getline(ss, d, ':');) dirs.push_back(d);
+  }
+  for (const char* env : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char* v = std::getenv(env)) dirs.push_back(std::string(v) + "/bin"), dirs.push_back(std::string(v) + "/compute-sanitizer");
+  dirs.push_back("/usr/local/cuda/bin");
+  dirs.push_back("/usr/local/cuda/compute-sanitizer");
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/local", ec))
+    if (e.path().filename().string().rfind("cuda-", 0) == 0) dirs.push_back(e.path().string() + "/bin");
+  for (const auto& d : dirs) {
+    const std::string f = d + "/compute-sanitizer";
+    if (access(f.c_str(), X_OK) == 0) return f;
+  }
+  return "";
+}
+
+std::string self_path() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, size_t(n)) : std::string();
+}
+
+[[maybe_unused]] std::string sanitizer_check(double seconds) {
+  JObj j;
+  const std::string tool = find_compute_sanitizer();
+  if (tool.empty()) {
+    std::printf("  compute-sanitizer: not available (not on PATH, CUDA_HOME or /usr/local/cuda*)\n");
+    j.boolean("available", false);
+    return j.text(2);
+  }
+  j.boolean("available", true).str("tool", tool);
+  const std::string self = self_path();
+  const std::string log_dir = std::filesystem::path(g_json_path).parent_path().string();
+  for (const char* which : {"memcheck", "racecheck"}) {
+    JObj r;
+    const int limit = int(std::max(10.0, std::min(75.0, seconds / 2)));
+    const std::string log = (log_dir.empty() ? std::string(".") : log_dir) + "/sanitizer_" + which + ".log";
+    const std::string cmd = "timeout -k 5 " + std::to_string(limit) + " '" + tool + "' --tool " + which +
+                            " --error-exitcode 9 --print-limit 20 '" + self + "' --sanitizer-case > '" + log +
+                            "' 2>&1";
+    const auto t0 = Clock::now();
+    const int status = std::system(cmd.c_str());
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    std::ifstream is(log);
+    std::string line, summary, tail;
+    std::vector<std::string> lines;
+    bool done = false;
+    while (std::getline(is, line)) {
+      if (line.find("SUMMARY") != std::string::npos) summary = line;
+      if (line.find("sanitizer case: done") != std::string::npos) done = true;
+      lines.push_back(line);
+    }
+    for (size_t k = lines.size() > 25 ? lines.size() - 25 : 0; k < lines.size(); ++k) tail += lines[k] + "\n";
+    const bool timed_out = rc == 124 || rc == 137;
+    const size_t z = summary.find("0 errors");
+    const bool zero = z != std::string::npos && (z == 0 || !std::isdigit(static_cast<unsigned char>(summary[z - 1])));
+    const bool clean = rc == 0 && done && zero;
+    std::printf("  %s: %s (exit %d, %.0f s) %s\n", which, clean ? "clean" : timed_out ? "TIMED OUT" : "ERRORS", rc,
+                ms_since(t0) / 1000, summary.c_str());
+    if (!clean && !timed_out) failure(std::string("compute-sanitizer ") + which + ": " + summary + " (exit " + std::to_string(rc) + ")");
+    r.num("exit_code", rc).str("summary", summary).boolean("clean", clean).boolean("timed_out", timed_out);
+    r.num("seconds", ms_since(t0) / 1000).num("limit_s", limit);
+    if (!clean) r.str("log_tail", tail);
+    j.set(which, r.text(4));
+  }
+  return j.text(2);
 }
 
 // ---- (c) sequence task ------------------------------------------------------------------------
@@ -407,7 +684,7 @@ Network shd_ff(double max_delay_ms) {
 }
 
 struct BenchRow {
-  int max_delay = 0;
+  int max_delay = 0, reps = 0;
   double fwd_ms = 0, bwd_ms = 0, fwd_gpu_ms = 0, bwd_gpu_ms = 0, first_ms = 0, mem_mib = 0, engine_mib = 0, rate_h1 = 0, rate_h2 = 0;
 };
 
@@ -417,7 +694,7 @@ double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
   return double(s) / (double(B) * o.spike_counts[p].size());
 }
 
-BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int reps) {
+BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int reps, double reserve_s = 0) {
   const Network net = shd_ff(max_delay);
   const auto params = init_params(net, 2024);
   const SpikeBatch batch = random_batch(net, B, 10000, false, 31);
@@ -442,7 +719,9 @@ BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int re
   engine->backward(params, in, grad);
   const double first_bwd = ms_since(t0);
   row.first_ms = first_fwd + first_bwd;
-  if (row.first_ms > 15000) reps = 0;  // far too slow: report the first batch, keep the time budget
+  // Fewer repetitions when the time budget (less what later sections need) is short.
+  while (reps > 0 && row.first_ms * reps / 1000 > seconds_left() - reserve_s) --reps;
+  row.reps = reps;
   if (backend == "cuda") cuda_mem_info(0, free1, total);
   row.mem_mib = free0 > free1 ? double(free0 - free1) / (1 << 20) : 0.0;
   row.engine_mib = double(engine->memory_bytes()) / (1 << 20);
@@ -471,112 +750,236 @@ BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int re
   return row;
 }
 
+std::string bench_json(const BenchRow& r) {
+  JObj j;
+  j.num("max_delay_steps", r.max_delay).num("forward_ms", r.fwd_ms).num("backward_ms", r.bwd_ms);
+  j.num("device_forward_ms", r.fwd_gpu_ms).num("device_backward_ms", r.bwd_gpu_ms).num("first_batch_ms", r.first_ms);
+  j.num("repetitions", r.reps).num("batch_ms", r.fwd_ms + r.bwd_ms);
+  j.num("epoch_s", (r.fwd_ms + r.bwd_ms) * 8156.0 / 256 / 1000);
+  j.num("gpu_memory_mib", r.mem_mib).num("engine_memory_mib", r.engine_mib);
+  j.num("h1_spikes_per_neuron", r.rate_h1).num("h2_spikes_per_neuron", r.rate_h2);
+  return j.text(4);
+}
+
+int run_cpu_only(bool skip_bench) {
+  // Harness check without a GPU: CPU activity of the cases, the sequence task, the
+  // benchmark network's activity and CPU time (batch 4).
+  for (const auto& cs : comparison_cases()) {
+    const auto params = init_params(cs.net, 1234);
+    const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, 99);
+    BackwardInputs in;
+    RunResult r = run_case(cs, "cpu", params, batch, nullptr, &in);
+    std::printf("case %-20s hidden spikes %llu:", cs.name.c_str(), (unsigned long long)r.out.hidden_spikes);
+    for (uint32_t p = 0; p < cs.net.pops.size(); ++p)
+      if (!r.out.spike_counts[p].empty()) std::printf(" %s %.2f", cs.net.pops[p].name.c_str(), rate(r.out, p, cs.batch));
+    std::printf("  |grad| %.3e\n", max_abs(r.grad.data(), r.grad.size()));
+  }
+  std::printf("sequence task (cpu): %d presentations of each example\n", sequence_task("cpu"));
+  if (!skip_bench) {
+    const BenchRow r = bench_one(64, "cpu", 4, 1);
+    std::printf("bench net (cpu, B=4, delay 64): h1 %.2f h2 %.2f spikes/neuron, fwd %.0f ms, bwd %.0f ms\n", r.rate_h1,
+                r.rate_h2, r.fwd_ms, r.bwd_ms);
+  }
+  return 0;
+}
+
+// SKIP only when no NVIDIA device exists; on a machine with one, every CUDA error fails.
+// Returns the device count (0: skip).
+int probe_device() {
+  const CudaProbe probe = cuda_probe();
+  const std::string evidence = nvidia_device_evidence();
+  JObj j;
+  j.num("cuda_device_count", probe.count).str("cuda_error", probe.error).str("nvidia_device_evidence", evidence);
+  j.num("driver_cuda_version", probe.driver_version).num("runtime_cuda_version", probe.runtime_version);
+  g_json.set("probe", j.text(2));
+  if (probe.count > 0) return probe.count;
+  if (evidence.empty()) {
+    std::printf("SKIP: no NVIDIA device (%s)\n", probe.error.empty() ? "the CUDA runtime sees none" : probe.error.c_str());
+    write_json("skip");
+    return 0;
+  }
+  fail("this machine has an NVIDIA device (", evidence, ") but the CUDA runtime cannot use it: ",
+       probe.error.empty() ? std::string("cudaGetDeviceCount returned 0 devices") : probe.error);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool skip_bench = false, cpu_only = false;
+  bool skip_bench = false, cpu_only = false, no_sanitizer = false;
+  std::string sections = "abcdef";
   int reps = 3;
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
     if (s == "--skip-bench") skip_bench = true;
     else if (s == "--cpu-only") cpu_only = true;
     else if (s == "--small") g_small = true;
+    else if (s == "--no-sanitizer") no_sanitizer = true;
+    else if (s == "--json" && a + 1 < argc) g_json_path = argv[++a];
+    else if (s == "--sections" && a + 1 < argc) sections = argv[++a];
+    else if (s == "--budget-s" && a + 1 < argc) g_budget_s = std::max(10.0, std::atof(argv[++a]));
     else if (s == "--bench-reps" && a + 1 < argc) reps = std::max(1, std::atoi(argv[++a]));
-    else {
-      std::fprintf(stderr, "usage: %s [--skip-bench] [--cpu-only] [--small] [--bench-reps N]\n", argv[0]);
+    else if (s == "--sanitizer-case") {
+      try {
+        return sanitizer_case();
+      } catch (const std::exception& e) {
+        std::printf("ERROR: %s\n", e.what());
+        return 1;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--json FILE] [--skip-bench] [--cpu-only] [--small] [--bench-reps N] [--budget-s S] "
+                   "[--no-sanitizer] [--sections abcdef]\n",
+                   argv[0]);
       return 2;
     }
   }
+  if (cpu_only) {
+    try {
+      return run_cpu_only(skip_bench);
+    } catch (const std::exception& e) {
+      std::printf("ERROR: %s\n", e.what());
+      return 1;
+    }
+  }
+  g_json.str("check", "delayprop device check").str("status", "running");
+#ifdef DELAYPROP_DEVICE_CHECK_EMULATED
+  g_json.boolean("emulated", true);
+#else
+  g_json.boolean("emulated", false);
+#endif
+  g_json.num("budget_s", g_budget_s).str("sections", sections);
+  auto want = [&](char c) { return sections.find(c) != std::string::npos; };
+  if (!want('d')) skip_bench = true;
+  if (!want('f')) no_sanitizer = true;
+  std::string device;
+  bool ok_a = !want('a'), ok_b = !want('b'), ok_c = !want('c');
+  int seq_cpu = 0, seq_gpu = 0;
+  std::vector<BenchRow> rows;
+  size_t n_cases = 0;
   try {
-    if (cpu_only) {
-      // Harness check without a GPU: CPU activity of the cases, the sequence task, the
-      // benchmark network's activity and CPU time (batch 4).
-      for (const auto& cs : comparison_cases()) {
-        const auto params = init_params(cs.net, 1234);
-        const SpikeBatch batch = random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, 99);
-        BackwardInputs in;
-        RunResult r = run_case(cs, "cpu", params, batch, nullptr, &in);
-        std::printf("case %-20s hidden spikes %llu:", cs.name.c_str(), (unsigned long long)r.out.hidden_spikes);
-        for (uint32_t p = 0; p < cs.net.pops.size(); ++p)
-          if (!r.out.spike_counts[p].empty()) std::printf(" %s %.2f", cs.net.pops[p].name.c_str(), rate(r.out, p, cs.batch));
-        std::printf("  |grad| %.3e\n", max_abs(r.grad.data(), r.grad.size()));
-      }
-      std::printf("sequence task (cpu): %d presentations of each example\n", sequence_task("cpu"));
-      if (!skip_bench) {
-        const BenchRow r = bench_one(64, "cpu", 4, 1);
-        std::printf("bench net (cpu, B=4, delay 64): h1 %.2f h2 %.2f spikes/neuron, fwd %.0f ms, bwd %.0f ms\n",
-                    r.rate_h1, r.rate_h2, r.fwd_ms, r.bwd_ms);
-      }
-      return 0;
-    }
-    const int ndev = cuda_device_count();
-    if (ndev == 0) {
-      std::printf("SKIP: no CUDA device\n");
-      return 0;
-    }
-    const std::string device = cuda_device_description(0);
+    const int ndev = probe_device();
+    if (ndev == 0) return 0;
+    device = cuda_device_description(0);
     std::printf("device 0: %s (%d visible)\n", device.c_str(), ndev);
+    g_json.str("device", device).num("devices_visible", ndev);
+    write_json("running");
 
-    std::printf("(a) CPU vs GPU\n");
+    if (want('a')) {
+    std::printf("(a) CPU vs GPU: spikes identical; readouts and gradients within 1e-5 (float32) or 1e-12 "
+                "(float64) of each group's max|cpu|\n");
     const auto cases = comparison_cases();
+    n_cases = cases.size();
     const size_t fails_before_a = g_failures.size();
-    for (const auto& cs : cases) compare_case(cs);
-    const bool ok_a = g_failures.size() == fails_before_a;
+    std::vector<std::string> case_json;
+    for (const auto& cs : cases) {
+      case_json.push_back(compare_case(cs));
+      g_json.set("agreement", "[\n    " + [&] {
+        std::string o;
+        for (size_t i = 0; i < case_json.size(); ++i) o += (i ? ",\n    " : "") + case_json[i];
+        return o;
+      }() + "]");
+      write_json("running");
+    }
+    ok_a = g_failures.size() == fails_before_a;
+    }
 
+    if (want('b')) {
     std::printf("(b) determinism\n");
     const size_t fails_before_b = g_failures.size();
-    determinism();
-    const bool ok_b = g_failures.size() == fails_before_b;
+    g_json.set("determinism", determinism());
+    ok_b = g_failures.size() == fails_before_b;
+    write_json("running");
+    }
 
+    if (want('c')) {
     std::printf("(c) sequence task\n");
-    const int seq_cpu = sequence_task("cpu");
-    const int seq_gpu = sequence_task("cuda");
+    seq_cpu = sequence_task("cpu");
+    seq_gpu = sequence_task("cuda");
     std::printf("  presentations of each example until 100 %%: cpu %d, gpu %d (0 = not learned in 20)\n", seq_cpu,
                 seq_gpu);
-    const bool ok_c = seq_cpu >= 1 && seq_cpu <= 6 && seq_gpu >= 1 && seq_gpu <= 6;
+    ok_c = seq_cpu >= 1 && seq_cpu <= 6 && seq_gpu >= 1 && seq_gpu <= 6;
     if (!ok_c) failure("sequence task not learned within 6 presentations");
+    g_json.set("sequence_task", JObj().num("cpu_presentations", seq_cpu).num("gpu_presentations", seq_gpu).boolean("pass", ok_c).text(2));
+    write_json("running");
+    }
 
-    std::vector<BenchRow> rows;
+    if (want('e')) {
+      std::printf("(e) NCCL\n");
+      g_json.set("nccl", nccl_check());
+      write_json("running");
+    }
+
+#ifndef DELAYPROP_DEVICE_CHECK_EMULATED
+    const bool sanitize = !no_sanitizer && !find_compute_sanitizer().empty();
+#else
+    const bool sanitize = false;
+#endif
     if (!skip_bench) {
       std::printf("(d) benchmark: 700 -> 256 -> 256 -> 20 ff, batch 256, 1000 steps of 1 ms, 10,000 input spikes\n");
-      const auto bench_start = Clock::now();
+      const double reserve = sanitize ? 70.0 : 5.0;  // what the sanitizer runs need afterwards
+      std::vector<std::string> bench_rows;
       for (int d : {64, 256, 1024}) {
-        if (ms_since(bench_start) > 150000) {
-          failure("benchmark: out of time before max delay " + std::to_string(d));
-          break;
+        if (seconds_left() - reserve < 10) {
+          std::printf("  max delay %4d: skipped (time budget)\n", d);
+          bench_rows.push_back(JObj().num("max_delay_steps", d).str("skipped", "time budget").text(4));
+          continue;
         }
-        rows.push_back(bench_one(d, "cuda", 256, reps));
+        rows.push_back(bench_one(d, "cuda", 256, reps, reserve));
         const auto& r = rows.back();
-        std::printf("  max delay %4d: fwd %.1f ms, bwd %.1f ms (first batch %.1f ms), GPU memory %.0f MiB "
+        std::printf("  max delay %4d: fwd %.1f ms, bwd %.1f ms (first batch %.1f ms, %d reps), GPU memory %.0f MiB "
                     "(engine %.0f MiB), h1 %.2f h2 %.2f spikes/neuron\n",
-                    d, r.fwd_ms, r.bwd_ms, r.first_ms, r.mem_mib, r.engine_mib, r.rate_h1, r.rate_h2);
+                    d, r.fwd_ms, r.bwd_ms, r.first_ms, r.reps, r.mem_mib, r.engine_mib, r.rate_h1, r.rate_h2);
+        bench_rows.push_back(bench_json(r));
+        g_json.set("benchmark", JObj()
+                                    .str("network", "700 -> 256 -> 256 -> 20 feedforward, sum-exp readout")
+                                    .num("batch", 256)
+                                    .num("steps", 1000)
+                                    .num("input_spikes_per_sample", 10000)
+                                    .num("shd_epoch_samples", 8156)
+                                    .set("rows", json_array(bench_rows))
+                                    .text(2));
+        write_json("running");
       }
     }
 
-    std::printf("\n==================== DEVICE CHECK SUMMARY ====================\n");
-    std::printf("device: %s\n", device.c_str());
-    std::printf("(a) cpu vs gpu, %zu cases ........ %s\n", cases.size(), ok_a ? "PASS" : "FAIL");
-    std::printf("(b) determinism ................. %s\n", ok_b ? "PASS" : "FAIL");
-    std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", ok_c ? "PASS" : "FAIL",
-                seq_cpu, seq_gpu);
-    if (!rows.empty()) {
-      std::printf("(d) benchmark (batch 256, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n", 8156.0 / 256);
-      std::printf("    (wall = engine calls incl. host work; dev = device part only)\n");
-      std::printf("    max_delay  fwd_ms  bwd_ms  dev_fwd  dev_bwd  batch_ms  epoch_s  gpu_MiB  h1_rate  h2_rate\n");
-      for (const auto& r : rows)
-        std::printf("    %9d  %6.1f  %6.1f  %7.1f  %7.1f  %8.1f  %7.2f  %7.0f  %7.2f  %7.2f\n", r.max_delay, r.fwd_ms,
-                    r.bwd_ms, r.fwd_gpu_ms, r.bwd_gpu_ms, r.fwd_ms + r.bwd_ms,
-                    (r.fwd_ms + r.bwd_ms) * 8156.0 / 256 / 1000, r.mem_mib, r.rate_h1, r.rate_h2);
-      if (rows.size() == 3)
-        std::printf("    time ratio max_delay 1024 / 64: %.2f\n",
-                    (rows[2].fwd_ms + rows[2].bwd_ms) / (rows[0].fwd_ms + rows[0].bwd_ms));
-    }
-    for (const auto& f : g_failures) std::printf("failure: %s\n", f.c_str());
-    std::printf("overall: %s\n", g_failures.empty() ? "PASS" : "FAIL");
-    std::printf("==============================================================\n");
-    return g_failures.empty() ? 0 : 1;
+    if (want('f')) std::printf("(f) compute-sanitizer\n");
+    if (!want('f')) {
+    } else if (no_sanitizer) g_json.set("sanitizer", JObj().boolean("available", false).str("reason", "--no-sanitizer").text(2));
+#ifdef DELAYPROP_DEVICE_CHECK_EMULATED
+    else g_json.set("sanitizer", JObj().boolean("available", false).str("reason", "CPU emulation").text(2));
+#else
+    else g_json.set("sanitizer", sanitizer_check(std::max(20.0, seconds_left() - 2)));
+#endif
   } catch (const std::exception& e) {
+    // Any error on a machine with an NVIDIA device (CUDA errors included) is a failure.
     std::printf("ERROR: %s\n", e.what());
-    return 2;
+    failure(std::string("error: ") + e.what());
   }
+
+  std::printf("\n==================== DEVICE CHECK SUMMARY ====================\n");
+  std::printf("device: %s\n", device.c_str());
+  auto verdict = [&](char c, bool ok) { return !want(c) ? "not run" : ok ? "PASS" : "FAIL"; };
+  std::printf("(a) cpu vs gpu, %zu cases ........ %s\n", n_cases, verdict('a', ok_a));
+  std::printf("(b) determinism ................. %s\n", verdict('b', ok_b));
+  std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", verdict('c', ok_c), seq_cpu,
+              seq_gpu);
+  if (!rows.empty()) {
+    std::printf("(d) benchmark (batch 256, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n", 8156.0 / 256);
+    std::printf("    (wall = engine calls incl. host work; dev = device part only)\n");
+    std::printf("    max_delay  fwd_ms  bwd_ms  dev_fwd  dev_bwd  batch_ms  epoch_s  gpu_MiB  h1_rate  h2_rate\n");
+    for (const auto& r : rows)
+      std::printf("    %9d  %6.1f  %6.1f  %7.1f  %7.1f  %8.1f  %7.2f  %7.0f  %7.2f  %7.2f\n", r.max_delay, r.fwd_ms,
+                  r.bwd_ms, r.fwd_gpu_ms, r.bwd_gpu_ms, r.fwd_ms + r.bwd_ms, (r.fwd_ms + r.bwd_ms) * 8156.0 / 256 / 1000,
+                  r.mem_mib, r.rate_h1, r.rate_h2);
+    if (rows.size() == 3)
+      std::printf("    time ratio max_delay 1024 / 64: %.2f\n",
+                  (rows[2].fwd_ms + rows[2].bwd_ms) / (rows[0].fwd_ms + rows[0].bwd_ms));
+  }
+  for (const auto& f : g_failures) std::printf("failure: %s\n", f.c_str());
+  const bool pass = g_failures.empty();
+  std::printf("overall: %s (%.0f s; results in %s)\n", pass ? "PASS" : "FAIL", ms_since(g_start) / 1000,
+              g_json_path.c_str());
+  std::printf("==============================================================\n");
+  write_json(pass ? "pass" : "fail");
+  return pass ? 0 : 1;
 }

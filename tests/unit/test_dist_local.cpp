@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <numeric>
 #include <vector>
 
@@ -13,6 +14,10 @@
 #include "dist/launcher.hpp"
 #include "dist/mpi.hpp"
 #include "dist/shard.hpp"
+#include "dist/watchdog.hpp"
+#ifdef DELAYPROP_HAVE_NCCL_RUNTIME
+#include "dist/nccl_lib.hpp"
+#endif
 
 using namespace delayprop;
 using namespace delayprop::dist;
@@ -192,13 +197,81 @@ TEST(Checksum, DependsOnEveryByteAndTheLength) {
   EXPECT_NE(checksum(std::span<const std::byte>(z, 2)), checksum(std::span<const std::byte>(z, 3)));
 }
 
+TEST(GpuForRank, ExplicitDeviceWinsElseNodeLocalRankModuloDevices) {
+  const NodeRank third{2, 4, "test"};
+  EXPECT_EQ(gpu_for_rank(1, third, 8), 1);   // engine.device = 1
+  EXPECT_EQ(gpu_for_rank(-1, third, 8), 2);  // auto: local rank 2
+  EXPECT_EQ(gpu_for_rank(-1, third, 2), 0);  // 2 % 2
+  EXPECT_EQ(gpu_for_rank(-1, third, 0), 0);  // no device: the engine reports it
+}
+
+TEST(NodeRank, FromLauncherVariablesOutsideMpi) {
+  if (started_by_mpi_launcher()) GTEST_SKIP() << "running under an MPI launcher";
+  const NodeRank alone = node_rank();
+  EXPECT_EQ(alone.local_rank, 0);
+  EXPECT_EQ(alone.local_size, 1);
+  setenv("SLURM_LOCALID", "3", 1);
+  setenv("SLURM_NTASKS_PER_NODE", "4", 1);
+  const NodeRank r = node_rank();
+  unsetenv("SLURM_LOCALID");
+  unsetenv("SLURM_NTASKS_PER_NODE");
+  EXPECT_EQ(r.local_rank, 3);
+  EXPECT_EQ(r.local_size, 4);
+  EXPECT_STREQ(r.source, "launcher variables");
+}
+
+TEST(Watchdog, ReturnsWhenDoneAbortsWhenNeverDone) {
+  int polls = 0, aborts = 0;
+  wait_or_abort(
+      3, "quick op", 10.0, [&] { return ++polls >= 5 ? Poll::done : Poll::pending; }, [&] { ++aborts; });
+  EXPECT_EQ(polls, 5);
+  EXPECT_EQ(aborts, 0);
+  try {
+    wait_or_abort(3, "NCCL all-reduce", 0.05, [] { return Poll::pending; }, [&] { ++aborts; });
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(aborts, 1);
+    EXPECT_NE(std::string(e.what()).find("rank 3: NCCL all-reduce did not complete within 0.05 s"), std::string::npos)
+        << e.what();
+  }
+  // An error seen by the poll propagates as it is.
+  EXPECT_THROW(wait_or_abort(0, "x", 10.0, []() -> Poll { fail("remote error"); }, nullptr), Error);
+}
+
 #ifndef DELAYPROP_HAVE_NCCL
 TEST(MakeCommunicator, NcclRefusedWithoutNccl) {
   try {
     make_communicator("nccl");
     FAIL() << "no exception";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("no NCCL support"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no NCCL communicator"), std::string::npos) << e.what();
   }
+}
+#endif
+
+#ifdef DELAYPROP_HAVE_NCCL_RUNTIME
+// NCCL is loaded at run time: either it loads with every entry point we use (a version is
+// reported; no GPU is needed for that), or the reason names DELAYPROP_NCCL_LIB.
+TEST(NcclRuntime, LoadsOrSaysWhy) {
+  std::string why;
+  if (nccl_load(&why)) {
+    EXPECT_EQ(nccl_describe().rfind("NCCL 2.", 0), 0u) << nccl_describe();
+    std::cout << nccl_describe() << "\n";
+  } else {
+    EXPECT_NE(why.find("DELAYPROP_NCCL_LIB"), std::string::npos) << why;
+  }
+}
+
+// Run by ctest with DELAYPROP_NCCL_LIB pointing nowhere (unit.nccl_bad_path): loading fails
+// with a message that names the path and the variable, and a 1-rank group cannot be made.
+TEST(NcclRuntime, BadPathSaysWhy) {
+  const char* lib = std::getenv("DELAYPROP_NCCL_LIB");
+  if (!lib || std::string(lib).find("nonexistent") == std::string::npos)
+    GTEST_SKIP() << "needs DELAYPROP_NCCL_LIB=/nonexistent/...";
+  std::string why;
+  EXPECT_FALSE(nccl_load(&why));
+  EXPECT_NE(why.find("nonexistent"), std::string::npos) << why;
+  EXPECT_NE(why.find("DELAYPROP_NCCL_LIB"), std::string::npos) << why;
+  EXPECT_THROW(nccl_unique_id(), Error);
 }
 #endif

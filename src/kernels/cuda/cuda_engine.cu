@@ -440,9 +440,10 @@ class CudaEngine final : public Engine {
   CudaEngine(const Network& net, const EngineOptions& opt) : net_(net), opt_(opt) {
     const int count = cuda_device_count();
     if (count == 0) fail_no_device();
-    require(opt.device >= 0 && opt.device < count, "engine.device = ", opt.device, ": only ", count,
-            " CUDA device(s) visible");
-    device_ = opt.device;
+    // -1 ("auto") is resolved to the GPU of the node-local rank by the trainer
+    // (dist::gpu_for_this_rank); here it means device 0.
+    device_ = opt.device < 0 ? 0 : opt.device;
+    require(device_ < count, "engine.device = ", opt.device, ": only ", count, " CUDA device(s) visible");
     DP_CUDA(cudaSetDevice(device_));
     build_layout();
   }
@@ -810,6 +811,25 @@ int cuda_device_count() {
     return 0;
   }
   return n;
+}
+
+CudaProbe cuda_probe() {
+  CudaProbe p;
+  if (cudaDriverGetVersion(&p.driver_version) != cudaSuccess) p.driver_version = 0;
+  if (cudaRuntimeGetVersion(&p.runtime_version) != cudaSuccess) p.runtime_version = 0;
+  cudaGetLastError();
+  const cudaError_t e = cudaGetDeviceCount(&p.count);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    p.count = 0;
+    p.code = int(e);
+    p.error = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e) + " (code " + std::to_string(int(e)) + ")";
+    if (p.driver_version > 0 && p.driver_version < p.runtime_version)
+      p.error += "; the driver supports CUDA " + std::to_string(p.driver_version / 1000) + "." +
+                 std::to_string(p.driver_version % 1000 / 10) + ", this build's runtime is CUDA " +
+                 std::to_string(p.runtime_version / 1000) + "." + std::to_string(p.runtime_version % 1000 / 10);
+  }
+  return p;
 }
 
 std::string cuda_device_description(int device) {

@@ -27,7 +27,20 @@ struct CudaProfile {
 bool cuda_engine_profile(const Engine& engine, CudaProfile& prof);
 
 // Number of visible CUDA devices; 0 when there is none or no usable driver (never throws).
+// To tell "no device" from "a device the runtime cannot use", see cuda_probe().
 int cuda_device_count();
+
+// cudaGetDeviceCount with its error: count 0 and an empty error means the runtime found no
+// device; a non-empty error ("cudaGetDeviceCount: <text> (code N)") means it could not look
+// (no driver, driver too old, device busy or broken). Never throws.
+struct CudaProbe {
+  int count = 0;
+  int code = 0;  // cudaError_t
+  std::string error;
+  int driver_version = 0;   // CUDA version the driver supports (12040 = 12.4), 0 = no driver
+  int runtime_version = 0;  // CUDA runtime linked in (13000 = 13.0): needs driver_version >= it
+};
+CudaProbe cuda_probe();
 
 // Name and memory of a device, for logs ("NVIDIA H200, 139.8 GiB").
 std::string cuda_device_description(int device);
