@@ -21,7 +21,8 @@ endforeach()
 # The model and what the backends share (the engine layer's bottom half).
 function(delayprop_add_model_libraries)
   add_library(delayprop_core STATIC ${DELAYPROP_MODEL_SOURCES})
-  target_include_directories(delayprop_core PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_include_directories(delayprop_core PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                                   $<INSTALL_INTERFACE:include/delayprop>)
   add_library(delayprop_backend_common STATIC ${DELAYPROP_BACKEND_COMMON_SOURCES})
   target_link_libraries(delayprop_backend_common PUBLIC delayprop_core)
 endfunction()
@@ -29,7 +30,8 @@ endfunction()
 # The CUDA backend's library (nvcc flags shared by the full build and the GPU check build).
 function(delayprop_add_cuda_library name)
   add_library(${name} STATIC ${DELAYPROP_CUDA_SOURCES})
-  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                            $<INSTALL_INTERFACE:include/delayprop>)
   # No fused multiply-add: the CPU backend is compiled without contraction too, so that
   # both round alike.
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--fmad=false>)

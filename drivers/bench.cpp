@@ -638,6 +638,7 @@ int main(int argc, char** argv) {
               {"workload", "hidden", "max-delay", "threads", "batch", "samples", "repeat", "backend", "precision",
                "input-spikes", "channels", "outputs", "dt", "steps", "target-rate", "seed", "json"},
               {"bare", "no-table", "help"});
+    if (print_version(args, "delayprop-bench")) return 0;
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

@@ -3,10 +3,12 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "io/version.hpp"
 
 namespace delayprop {
 
 Args::Args(int argc, char** argv, std::set<std::string> valued, std::set<std::string> flags, bool allow_positional) {
+  flags.insert("version");
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) != 0) {
@@ -62,6 +64,17 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   } catch (const std::exception&) {
     throw UsageError("option --" + name + " expects an integer, got '" + v + "'");
   }
+}
+
+void print_version(const char* prog) {
+  const BuildInfo& b = build_info();
+  std::cout << prog << " " << b.version << " (commit " << b.git_commit << "; " << b.options << ")\n";
+}
+
+bool print_version(const Args& args, const char* prog) {
+  if (!args.has("version")) return false;
+  print_version(prog);
+  return true;
 }
 
 int run_main(const char* prog, const std::function<int()>& body) {

@@ -27,6 +27,11 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// Prints "PROG VERSION (commit C; build options)" when --version was given (every driver
+// accepts it); returns true if it did.
+bool print_version(const Args& args, const char* prog);
+void print_version(const char* prog);
+
 // Runs body; an exception becomes "PROG: error: MESSAGE" on stderr and exit code 1
 // (2 for usage errors).
 int run_main(const char* prog, const std::function<int()>& body);

@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
               {"run", "model", "params", "split", "input", "out", "config", "set", "batch-size", "threads", "rasters",
                "comm", "export-model"},
               {"help", "quiet"});
+    if (print_version(args, "delayprop-eval")) return 0;
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

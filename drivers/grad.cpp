@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
               {"config", "set", "input", "params", "model", "which", "param-seed", "out", "threads", "precision",
                "backend"},
               {"loss-only", "help"});
+    if (print_version(args, "delayprop-grad")) return 0;
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

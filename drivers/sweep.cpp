@@ -155,6 +155,7 @@ fs::path find_shipped(const std::string& rel) {
   std::vector<fs::path> roots;
   if (const char* home = std::getenv("DELAYPROP_HOME")) roots.emplace_back(home);
   roots.push_back(self_exe_dir().parent_path());
+  roots.push_back(self_exe_dir().parent_path() / "share" / "delayprop");  // installed
   roots.push_back(fs::path(__FILE__).parent_path().parent_path());
   roots.push_back(fs::current_path());
   for (const auto& r : roots)
@@ -1127,6 +1128,10 @@ int main(int argc, char** argv) {
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
       std::cout << kUsage;
       return argc < 2 ? 2 : 0;
+    }
+    if (std::string(argv[1]) == "--version") {
+      print_version("delayprop-sweep");
+      return 0;
     }
     const std::string sub = argv[1];
     // "-j K" is the one short option (make's spelling); turn it into --jobs.

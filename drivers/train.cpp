@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   dist::MpiSession mpi(&argc, &argv);
   return mpi.run_main("delayprop-train", [&] {
     Args args(argc, argv, {"config", "set", "out", "seed", "threads", "comm"}, {"resume", "quiet", "help"});
+    if (print_version(args, "delayprop-train")) return 0;
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;
