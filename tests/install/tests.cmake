@@ -8,7 +8,7 @@ set_tests_properties(install.consumer PROPERTIES LABELS "install" TIMEOUT 600
 foreach(name train grad eval bench sweep)
   add_test(NAME cli.${name}_version COMMAND delayprop-${name} --version)
   set_tests_properties(cli.${name}_version PROPERTIES LABELS "unit;cli"
-                       PASS_REGULAR_EXPRESSION "^delayprop-${name} ${PROJECT_VERSION} \\(commit [0-9a-f]+")
+                       PASS_REGULAR_EXPRESSION "^delayprop-${name} ${PROJECT_VERSION} \\(commit ([0-9a-f]+|unknown)")
   add_test(NAME cli.${name}_help COMMAND delayprop-${name} --help)
   set_tests_properties(cli.${name}_help PROPERTIES LABELS "unit;cli" PASS_REGULAR_EXPRESSION "usage: delayprop-${name}")
 endforeach()
