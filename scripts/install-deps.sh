@@ -6,7 +6,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 pkgs=(build-essential cmake ninja-build pkg-config
-      libhdf5-dev libboost-dev libtomlplusplus-dev nlohmann-json3-dev
+      libhdf5-dev libtomlplusplus-dev nlohmann-json3-dev
       libgtest-dev openmpi-bin libopenmpi-dev python3 python3-numpy python3-h5py python3-matplotlib)
 # --with-slurm: also a SLURM controller, node daemon and munge, for the SLURM sweep test.
 if [ "${1:-}" = "--with-slurm" ]; then pkgs+=(slurm-wlm munge); fi
