@@ -18,6 +18,9 @@ struct EngineOptions {
   std::string backend = "cpu";  // cpu | cuda
   Precision precision = Precision::Float32;
   int threads = 1;  // CPU backend; results do not depend on it
+  // CPU backend's synapse kernels: auto (the best this CPU has, or the environment variable
+  // DELAYPROP_SIMD) | scalar | avx2 | avx512; results do not depend on it (MODEL.md §3.2).
+  std::string simd = "auto";
   int device = 0;   // CUDA backend
 };
 

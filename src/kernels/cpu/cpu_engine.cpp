@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/model_math.hpp"
 #include "kernels/common.hpp"
+#include "kernels/cpu/simd.hpp"
 
 namespace delayprop {
 namespace {
@@ -39,6 +40,7 @@ class CpuEngine final : public Engine {
  public:
   CpuEngine(const Network& net, const EngineOptions& opt) : net_(net), opt_(opt) {
     require(opt.threads >= 1, "engine: threads must be >= 1, got ", opt.threads);
+    isa_ = cpu::resolve_isa(opt.simd);
     const size_t np = net_.pops.size();
     k_.resize(np);
     out_conns_.resize(np);
@@ -53,9 +55,19 @@ class CpuEngine final : public Engine {
         hist_slots_[p] = ring_slots_for(smax + 2);
       }
     }
-    for (uint32_t c = 0; c < net_.conns.size(); ++c) out_conns_[net_.conns[c].pre].push_back(c);
+    // The vector kernels index rings and histories with 32-bit lanes.
+    for (uint32_t p = 0; p < np; ++p)
+      if (uint64_t(hist_slots_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31)) isa_ = cpu::Isa::Scalar;
+    for (uint32_t c = 0; c < net_.conns.size(); ++c) {
+      out_conns_[net_.conns[c].pre].push_back(c);
+      // Delays in steps are 16-bit unless a connection's max delay needs more.
+      if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
+    }
+    k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
+    k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
-    s_.resize(net_.conns.size());
+    if (wide_delays_) s32_.resize(net_.conns.size());
+    else s16_.resize(net_.conns.size());
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
     ws_.resize(size_t(opt_.threads));
@@ -149,7 +161,9 @@ class CpuEngine final : public Engine {
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
       bytes += ws.sample_grads.capacity() * sizeof(Acc) + ws.grad_sum.digits().size() * sizeof(int64_t);
-    for (size_t c = 0; c < w_.size(); ++c) bytes += w_[c].capacity() * sizeof(Real) + s_[c].capacity() * 4;
+    for (const auto& w : w_) bytes += w.capacity() * sizeof(Real);
+    for (const auto& s : s16_) bytes += s.capacity() * sizeof(uint16_t);
+    for (const auto& s : s32_) bytes += s.capacity() * sizeof(int32_t);
     return bytes;
   }
 
@@ -170,10 +184,15 @@ class CpuEngine final : public Engine {
       const auto& conn = net_.conns[c];
       const size_t n = conn.n_synapses();
       w_[c].resize(n);
-      s_[c].resize(n);
-      for (size_t k = 0; k < n; ++k) {
-        w_[c][k] = Real(params[conn.weight_offset + k]);
-        s_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
+      for (size_t k = 0; k < n; ++k) w_[c][k] = Real(params[conn.weight_offset + k]);
+      if (wide_delays_) {
+        s32_[c].resize(n);
+        for (size_t k = 0; k < n; ++k)
+          s32_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
+      } else {
+        s16_[c].resize(n);
+        for (size_t k = 0; k < n; ++k)
+          s16_[c][k] = uint16_t(delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps));
       }
     }
   }
@@ -218,9 +237,10 @@ class CpuEngine final : public Engine {
       const uint32_t N = conn.n_post;
       const uint32_t mask = ring_slots_[conn.post] - 1;
       Real* ring = ws.ring[conn.post].data();
-      const Real* w = w_[c].data() + size_t(i) * N;
-      const int32_t* s = s_[c].data() + size_t(i) * N;
-      for (uint32_t j = 0; j < N; ++j) ring[ring_row(n, s[j], mask) * N + j] += w[j];
+      const size_t row = size_t(i) * N;
+      const Real* w = w_[c].data() + row;
+      if (wide_delays_) k32_.scatter(ring, w, s32_[c].data() + row, N, n, mask);
+      else k16_.scatter(ring, w, s16_[c].data() + row, N, n, mask);
       events += N;
     }
     return events;
@@ -296,9 +316,12 @@ class CpuEngine final : public Engine {
   }
 
   // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
-  // history of every target at the arrival step, returns R and accumulates dL/dw, dL/dd.
+  // history of every target at the arrival step, returns R (summed in the canonical order of
+  // MODEL.md §3.2: 16 lanes over all outgoing connections, then one fixed tree) and
+  // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read zeros: those history
+  // slots are not written yet.
   Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Acc* acc) {
-    Real r = 0;
+    alignas(64) Real lanes[cpu::kLanes] = {};
     for (uint32_t c : out_conns_[pre]) {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
@@ -307,18 +330,12 @@ class CpuEngine final : public Engine {
       const Real tau_s = k_[conn.post].tau_s;
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
-      const int32_t* s = s_[c].data() + row;
       Acc* gw = acc + conn.weight_offset + row;
       Acc* gd = acc + conn.delay_offset + row;
-      for (uint32_t j = 0; j < N; ++j) {
-        // Arrivals at or after the trial end read zeros: those slots are not written yet.
-        const size_t at = (ring_row(n, s[j], mask) * N + j) * 2;
-        const Real lv = hist[at], li = hist[at + 1];
-        r += synapse_jump_term(w[j], lv, li);
-        add_synapse_gradients(w[j], lv, li, tau_s, gw[j], gd[j]);
-      }
+      if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
+      else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
     }
-    return r;
+    return cpu::reduce_lanes(lanes);
   }
 
   void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Acc* acc) {
@@ -399,8 +416,13 @@ class CpuEngine final : public Engine {
   std::vector<uint32_t> ring_slots_, hist_slots_;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
+  cpu::Isa isa_ = cpu::Isa::Scalar;
+  bool wide_delays_ = false;  // some connection's max delay needs more than 16 bits
+  cpu::SynapseKernels<Real, uint16_t> k16_{};
+  cpu::SynapseKernels<Real, int32_t> k32_{};
   std::vector<std::vector<Real>> w_;
-  std::vector<std::vector<int32_t>> s_;
+  std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
+  std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits
   SpikeBatch batch_;
   std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
   std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]

@@ -1,0 +1,172 @@
+// The AVX-512 synapse kernels (F, BW, VL, DQ): 16 synapses per step, the lanes of R's canonical
+// order held in one register (float) or two (double). See kernels/cpu/simd.hpp. Only called on
+// a CPU that has AVX-512; everything in this file is compiled for it and has internal linkage,
+// so no AVX-512 code can be picked up by the rest of the program.
+// GCC 12's intrinsics headers trip -Wmaybe-uninitialized on their own "undefined" operands.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/simd.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512bw,avx512vl,avx512dq")
+
+namespace delayprop::cpu {
+namespace {
+
+inline __m512i load16(const uint16_t* s) {
+  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
+}
+inline __m512i load16(const int32_t* s) { return _mm512_loadu_si512(s); }
+
+// Cell indices ((n + 1 + s[j]) & mask) * N + j of synapses j0 .. j0 + 15 (the caller keeps
+// ring slots x N below 2^31).
+struct Cells {
+  __m512i n1, mask, N, iota;
+  Cells(int32_t n, uint32_t m, uint32_t N_)
+      : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
+        mask(_mm512_set1_epi32(int(m))),
+        N(_mm512_set1_epi32(int(N_))),
+        iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {}
+  template <typename D>
+  __m512i at(const D* s, uint32_t j0) const {
+    const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
+    return _mm512_add_epi32(_mm512_mullo_epi32(row, N), _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
+  }
+};
+
+inline size_t cell(const uint16_t* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
+  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
+}
+inline size_t cell(const int32_t* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
+  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
+}
+
+// The synapses past the last full block of 16, one by one, into the same lanes.
+template <typename Real, typename D>
+inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
+                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+  for (; j < N; ++j) {
+    const size_t at = cell(s, j, n, mask, N) * 2;
+    const Real lv = hist[at], li = hist[at + 1];
+    lanes[j % kLanes] += w[j] * (lv - li);
+    gw[j] -= tau_s * li;
+    gd[j] -= w[j] * (li - lv);
+  }
+}
+
+template <typename D>
+void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
+  const Cells cells(n, mask, N);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c = cells.at(s, j);
+    const __m512 v = _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j));
+    _mm512_i32scatter_ps(ring, c, v, 4);  // 16 different columns: no two lanes share a cell
+  }
+  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+}
+
+template <typename D>
+void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
+  const Cells cells(n, mask, N);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c = cells.at(s, j);
+    const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
+    const __m512d v0 = _mm512_add_pd(_mm512_i32gather_pd(c0, ring, 8), _mm512_loadu_pd(w + j));
+    const __m512d v1 = _mm512_add_pd(_mm512_i32gather_pd(c1, ring, 8), _mm512_loadu_pd(w + j + 8));
+    _mm512_i32scatter_pd(ring, c0, v0, 8);
+    _mm512_i32scatter_pd(ring, c1, v1, 8);
+  }
+  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+}
+
+// gw[j .. j + 7] -= x (float -> double, exact), likewise gd.
+inline void sub8(double* g, __m256 x) { _mm512_storeu_pd(g, _mm512_sub_pd(_mm512_loadu_pd(g), _mm512_cvtps_pd(x))); }
+
+template <typename D>
+void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
+                double* gw, double* gd, float* lanes) {
+  const Cells cells(n, mask, N);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 ts = _mm512_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);  // (lambda_V, lambda_I) per cell
+  __m512 acc = _mm512_loadu_ps(lanes);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c = cells.at(s, j);
+    const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
+    const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
+    const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
+    const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
+    const __m512 wv = _mm512_loadu_ps(w + j);
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(wv, _mm512_sub_ps(lv, li)));
+    const __m512 a = _mm512_mul_ps(ts, li);
+    const __m512 b = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+    sub8(gw + j, _mm512_castps512_ps256(a));
+    sub8(gw + j + 8, _mm512_extractf32x8_ps(a, 1));
+    sub8(gd + j, _mm512_castps512_ps256(b));
+    sub8(gd + j + 8, _mm512_extractf32x8_ps(b, 1));
+  }
+  _mm512_storeu_ps(lanes, acc);
+  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+}
+
+template <typename D>
+void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, double tau_s,
+                double* gw, double* gd, double* lanes) {
+  const Cells cells(n, mask, N);
+  const __m512d ts = _mm512_set1_pd(tau_s);
+  __m512d acc[2] = {_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8)};
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c2 = _mm512_slli_epi32(cells.at(s, j), 1);  // index of lambda_V in hist
+    for (int h = 0; h < 2; ++h) {
+      const __m256i at = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
+      const __m512d lv = _mm512_i32gather_pd(at, hist, 8);
+      const __m512d li = _mm512_i32gather_pd(at, hist + 1, 8);
+      const __m512d wv = _mm512_loadu_pd(w + j + 8 * h);
+      acc[h] = _mm512_add_pd(acc[h], _mm512_mul_pd(wv, _mm512_sub_pd(lv, li)));
+      double* gwh = gw + j + 8 * h;
+      double* gdh = gd + j + 8 * h;
+      _mm512_storeu_pd(gwh, _mm512_sub_pd(_mm512_loadu_pd(gwh), _mm512_mul_pd(ts, li)));
+      _mm512_storeu_pd(gdh, _mm512_sub_pd(_mm512_loadu_pd(gdh), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
+    }
+  }
+  _mm512_storeu_pd(lanes, acc[0]);
+  _mm512_storeu_pd(lanes + 8, acc[1]);
+  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+}
+
+}  // namespace
+
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx512_kernels() {
+  return {&scatter_v<D>, &gather_v<D>};
+}
+template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> avx512_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
+
+}  // namespace delayprop::cpu
+
+#pragma GCC pop_options
+#else
+namespace delayprop::cpu {
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx512_kernels() {
+  return scalar_kernels<Real, D>();
+}
+template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> avx512_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
+}  // namespace delayprop::cpu
+#endif
