@@ -45,19 +45,31 @@ class CpuEngine final : public Engine {
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
-    hist_slots_.assign(np, 0);
+    hist_rows_.assign(np, 0);
+    hist_mask_.assign(np, 0);
+    full_hist_.assign(np, 0);
+    for (const auto& c : net_.conns)
+      if (net_.pops[c.pre].kind == PopKind::Input) full_hist_[c.post] = 1;
     for (uint32_t p = 0; p < np; ++p) {
       const auto& pop = net_.pops[p];
       if (pop.kind != PopKind::Input) {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
         ring_slots_[p] = ring_slots_for(smax + 1);
-        hist_slots_[p] = ring_slots_for(smax + 2);
+        if (full_hist_[p]) {
+          // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
+          // spikes' gradients can be computed after the time loop, row by row.
+          hist_rows_[p] = net_.n_steps + smax + 1;
+          hist_mask_[p] = ~uint32_t(0);
+        } else {
+          hist_rows_[p] = ring_slots_for(smax + 2);
+          hist_mask_[p] = hist_rows_[p] - 1;
+        }
       }
     }
     // The vector kernels index rings and histories with 32-bit lanes.
     for (uint32_t p = 0; p < np; ++p)
-      if (uint64_t(hist_slots_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31)) isa_ = cpu::Isa::Scalar;
+      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31)) isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
       out_conns_[net_.conns[c].pre].push_back(c);
       // Delays in steps are 16-bit unless a connection's max delay needs more.
@@ -175,6 +187,8 @@ class CpuEngine final : public Engine {
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two.
     std::vector<std::vector<Real>> hist;
+    std::vector<uint32_t> in_offsets, in_fill;  // a sample's input spikes by channel ...
+    std::vector<int32_t> in_steps;             // ... their steps, in backward order
     std::vector<Acc> sample_grads;  // gradients of up to kFoldBlock samples, not yet folded
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
@@ -225,7 +239,7 @@ class CpuEngine final : public Engine {
       const size_t N = net_.pops[p].size;
       ws.lv[p].resize(N);
       ws.li[p].resize(N);
-      ws.hist[p].resize(size_t(hist_slots_[p]) * N * 2);
+      ws.hist[p].resize(size_t(hist_rows_[p]) * N * 2);
     }
   }
 
@@ -325,7 +339,7 @@ class CpuEngine final : public Engine {
     for (uint32_t c : out_conns_[pre]) {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
-      const uint32_t mask = hist_slots_[conn.post] - 1;
+      const uint32_t mask = hist_mask_[conn.post];
       const Real* hist = ws.hist[conn.post].data();
       const Real tau_s = k_[conn.post].tau_s;
       const size_t row = size_t(i) * N;
@@ -345,7 +359,9 @@ class CpuEngine final : public Engine {
       if (net_.pops[p].kind == PopKind::Input) continue;
       std::fill(ws.lv[p].begin(), ws.lv[p].end(), Real(0));
       std::fill(ws.li[p].begin(), ws.li[p].end(), Real(0));
-      std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
+      // A full history needs no clearing: rows < N_T are written before they are read, rows
+      // >= N_T are never written.
+      if (!full_hist_[p]) std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
     }
     const auto& tape = tapes_[b];
     const uint32_t K = net_.pops[net_.output].size;
@@ -356,8 +372,6 @@ class CpuEngine final : public Engine {
     const int32_t* nstar = max_step_.data() + size_t(b) * K;
     std::vector<size_t> cursor(np);
     for (size_t p = 0; p < np; ++p) cursor[p] = tape[p].size();
-    uint64_t in_cur = batch_.offsets[b + 1];
-    const uint64_t in_begin = batch_.offsets[b];
     const Real inv_T = Real(1.0 / net_.trial_ms());
 
     for (int32_t n = int32_t(net_.n_steps) - 1; n >= 0; --n) {
@@ -385,7 +399,7 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* lv = ws.lv[p].data();
         Real* li = ws.li[p].data();
-        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & (hist_slots_[p] - 1)) * N * 2;
+        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * N * 2;
         if (p == net_.output) {
           for (uint32_t j = 0; j < N; ++j) {
             output_adjoint_step(k, ro, n, nstar[j], Real(g[j]), sumexp_.density[n], inv_T, lv[j], li[j]);
@@ -400,11 +414,40 @@ class CpuEngine final : public Engine {
           }
         }
       }
-      // (d) gradients of this step's input spikes.
-      while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
-        --in_cur;
-        const InputNeuron src = input_map_[batch_.channels[in_cur]];
-        gather(ws, src.pop, src.neuron, n, acc);
+    }
+    input_gradients(b, ws, acc);
+  }
+
+  // (d) for the input spikes, after the time loop (MODEL.md §3.2): their targets keep every
+  // step of the history, so each input neuron's gradient row is read and written once per
+  // sample, its spikes applied in the order of the time loop (steps descending; within a
+  // step, batch order reversed). Each weight and delay gradient thus gets the same additions
+  // in the same order as when done step by step.
+  void input_gradients(uint32_t b, Workspace& ws, Acc* acc) {
+    const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
+    const uint32_t C = net_.n_input_channels;
+    ws.in_offsets.assign(size_t(C) + 1, 0);
+    for (uint64_t e = i0; e < i1; ++e) ++ws.in_offsets[batch_.channels[e] + 1];
+    for (uint32_t c = 0; c < C; ++c) ws.in_offsets[c + 1] += ws.in_offsets[c];
+    ws.in_steps.resize(i1 - i0);
+    ws.in_fill.assign(ws.in_offsets.begin(), ws.in_offsets.end() - 1);
+    for (uint64_t e = i1; e-- > i0;) ws.in_steps[ws.in_fill[batch_.channels[e]]++] = batch_.steps[e];
+    for (uint32_t ch = 0; ch < C; ++ch) {
+      const uint32_t K = ws.in_offsets[ch + 1] - ws.in_offsets[ch];
+      if (K == 0) continue;
+      const int32_t* steps = ws.in_steps.data() + ws.in_offsets[ch];
+      const InputNeuron src = input_map_[ch];
+      for (uint32_t c : out_conns_[src.pop]) {
+        const auto& conn = net_.conns[c];
+        const uint32_t N = conn.n_post;
+        const Real* hist = ws.hist[conn.post].data();
+        const Real tau_s = k_[conn.post].tau_s;
+        const size_t row = size_t(src.neuron) * N;
+        const Real* w = w_[c].data() + row;
+        Acc* gw = acc + conn.weight_offset + row;
+        Acc* gd = acc + conn.delay_offset + row;
+        if (wide_delays_) k32_.gradients(hist, w, s32_[c].data() + row, N, steps, K, tau_s, gw, gd);
+        else k16_.gradients(hist, w, s16_[c].data() + row, N, steps, K, tau_s, gw, gd);
       }
     }
   }
@@ -413,7 +456,12 @@ class CpuEngine final : public Engine {
   const EngineOptions opt_;
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
-  std::vector<uint32_t> ring_slots_, hist_slots_;
+  std::vector<uint32_t> ring_slots_;
+  // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
+  // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
+  // N_T + S_max + 1 rows, mask all ones.
+  std::vector<uint32_t> hist_rows_, hist_mask_;
+  std::vector<uint8_t> full_hist_;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
   cpu::Isa isa_ = cpu::Isa::Scalar;

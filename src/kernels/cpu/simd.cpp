@@ -71,11 +71,25 @@ void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int3
   }
 }
 
+template <typename Real, typename D>
+void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                      Real tau_s, double* gw, double* gd) {
+  for (uint32_t j = 0; j < N; ++j) {
+    double a = gw[j], b = gd[j];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = (size_t(arrival_step(steps[k], int32_t(s[j]))) * N + j) * 2;
+      add_synapse_gradients(w[j], hist[at], hist[at + 1], tau_s, a, b);
+    }
+    gw[j] = a;
+    gd[j] = b;
+  }
+}
+
 }  // namespace
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels() {
-  return {&scatter_scalar<Real, D>, &gather_scalar<Real, D>};
+  return {&scatter_scalar<Real, D>, &gather_scalar<Real, D>, &gradients_scalar<Real, D>};
 }
 template SynapseKernels<float, uint16_t> scalar_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> scalar_kernels<float, int32_t>();

@@ -43,6 +43,13 @@ struct SynapseKernels {
   // gd[j] -= w (lambda_I - lambda_V) for every j.
   void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
                  double* gw, double* gd, Real* lanes);
+  // The gradients of K spikes of one presynaptic neuron at once (MODEL.md §3.2 (d)), for a
+  // history that holds every step (no ring: row = step + 1 + s[j]): for k = 0 .. K-1 in
+  // order, gw[j] -= tau_s lambda_I, gd[j] -= w (lambda_I - lambda_V) at the arrival of spike
+  // k (step steps[k]). Each gw[j], gd[j] gets the same operations in the same order as from
+  // K calls of gather, but is read and written once.
+  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                    Real tau_s, double* gw, double* gd);
 };
 
 template <typename Real, typename D>

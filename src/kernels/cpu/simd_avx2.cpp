@@ -140,11 +140,97 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
 }
 
+template <typename Real, typename D>
+inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
+                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
+  for (; j < N; ++j) {
+    double a = gw[j], b = gd[j];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
+      const Real lv = hist[at], li = hist[at + 1];
+      a -= tau_s * li;
+      b -= w[j] * (li - lv);
+    }
+    gw[j] = a;
+    gd[j] = b;
+  }
+}
+
+// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 7: spike k adds steps[k] * N.
+template <typename D>
+inline __m256i base8(const D* s, uint32_t j0, uint32_t N) {
+  const __m256i row = _mm256_add_epi32(load8(s + j0), _mm256_set1_epi32(1));
+  return _mm256_add_epi32(_mm256_mullo_epi32(row, _mm256_set1_epi32(int(N))),
+                          _mm256_add_epi32(_mm256_set1_epi32(int(j0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+template <typename D>
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 float tau_s, double* gw, double* gd) {
+  const __m256 ts = _mm256_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);
+  uint32_t j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const __m256i base = base8(s, j, N);
+    const __m256 wv = _mm256_loadu_ps(w + j);
+    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
+    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m256i c = _mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N)));
+      const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
+      const __m256 p1 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_extracti128_si256(c, 1)));
+      const __m256 lvs = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m256 lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256 li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256 x = _mm256_mul_ps(ts, li);
+      const __m256 y = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
+      a0 = _mm256_sub_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+      a1 = _mm256_sub_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+      b0 = _mm256_sub_pd(b0, _mm256_cvtps_pd(_mm256_castps256_ps128(y)));
+      b1 = _mm256_sub_pd(b1, _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)));
+    }
+    _mm256_storeu_pd(gw + j, a0);
+    _mm256_storeu_pd(gw + j + 4, a1);
+    _mm256_storeu_pd(gd + j, b0);
+    _mm256_storeu_pd(gd + j + 4, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
+template <typename D>
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 double tau_s, double* gw, double* gd) {
+  const __m256d ts = _mm256_set1_pd(tau_s);
+  uint32_t j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const __m256i base = base8(s, j, N);
+    const __m256d w0 = _mm256_loadu_pd(w + j), w1 = _mm256_loadu_pd(w + j + 4);
+    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
+    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m256i c2 = _mm256_slli_epi32(_mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
+      const __m128i at0 = _mm256_castsi256_si128(c2), at1 = _mm256_extracti128_si256(c2, 1);
+      const __m256d lv0 = gather_f64(hist, at0), li0 = gather_f64(hist + 1, at0);
+      const __m256d lv1 = gather_f64(hist, at1), li1 = gather_f64(hist + 1, at1);
+      a0 = _mm256_sub_pd(a0, _mm256_mul_pd(ts, li0));
+      a1 = _mm256_sub_pd(a1, _mm256_mul_pd(ts, li1));
+      b0 = _mm256_sub_pd(b0, _mm256_mul_pd(w0, _mm256_sub_pd(li0, lv0)));
+      b1 = _mm256_sub_pd(b1, _mm256_mul_pd(w1, _mm256_sub_pd(li1, lv1)));
+    }
+    _mm256_storeu_pd(gw + j, a0);
+    _mm256_storeu_pd(gw + j + 4, a1);
+    _mm256_storeu_pd(gd + j, b0);
+    _mm256_storeu_pd(gd + j + 4, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
 }  // namespace
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx2_kernels() {
-  return {&scatter_v<Real, D>, &gather_v<D>};
+  return {&scatter_v<Real, D>, &gather_v<D>, &gradients_v<D>};
 }
 template SynapseKernels<float, uint16_t> avx2_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx2_kernels<float, int32_t>();

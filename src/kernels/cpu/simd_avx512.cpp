@@ -144,11 +144,99 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
 }
 
+template <typename Real, typename D>
+inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
+                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
+  for (; j < N; ++j) {
+    double a = gw[j], b = gd[j];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
+      const Real lv = hist[at], li = hist[at + 1];
+      a -= tau_s * li;
+      b -= w[j] * (li - lv);
+    }
+    gw[j] = a;
+    gd[j] = b;
+  }
+}
+
+// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 15: spike k adds steps[k] * N.
+template <typename D>
+inline __m512i base16(const D* s, uint32_t j0, uint32_t N) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i row = _mm512_add_epi32(load16(s + j0), _mm512_set1_epi32(1));
+  return _mm512_add_epi32(_mm512_mullo_epi32(row, _mm512_set1_epi32(int(N))),
+                          _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
+}
+
+template <typename D>
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 float tau_s, double* gw, double* gd) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 ts = _mm512_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i base = base16(s, j, N);
+    const __m512 wv = _mm512_loadu_ps(w + j);
+    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
+    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m512i c = _mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N)));
+      const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
+      const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
+      const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
+      const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
+      const __m512 x = _mm512_mul_ps(ts, li);
+      const __m512 y = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+      a0 = _mm512_sub_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+      a1 = _mm512_sub_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)));
+      b0 = _mm512_sub_pd(b0, _mm512_cvtps_pd(_mm512_castps512_ps256(y)));
+      b1 = _mm512_sub_pd(b1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(y, 1)));
+    }
+    _mm512_storeu_pd(gw + j, a0);
+    _mm512_storeu_pd(gw + j + 8, a1);
+    _mm512_storeu_pd(gd + j, b0);
+    _mm512_storeu_pd(gd + j + 8, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
+template <typename D>
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 double tau_s, double* gw, double* gd) {
+  const __m512d ts = _mm512_set1_pd(tau_s);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i base = base16(s, j, N);
+    const __m512d w0 = _mm512_loadu_pd(w + j), w1 = _mm512_loadu_pd(w + j + 8);
+    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
+    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m512i c2 =
+          _mm512_slli_epi32(_mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
+      const __m256i at0 = _mm512_castsi512_si256(c2), at1 = _mm512_extracti64x4_epi64(c2, 1);
+      const __m512d lv0 = _mm512_i32gather_pd(at0, hist, 8), li0 = _mm512_i32gather_pd(at0, hist + 1, 8);
+      const __m512d lv1 = _mm512_i32gather_pd(at1, hist, 8), li1 = _mm512_i32gather_pd(at1, hist + 1, 8);
+      a0 = _mm512_sub_pd(a0, _mm512_mul_pd(ts, li0));
+      a1 = _mm512_sub_pd(a1, _mm512_mul_pd(ts, li1));
+      b0 = _mm512_sub_pd(b0, _mm512_mul_pd(w0, _mm512_sub_pd(li0, lv0)));
+      b1 = _mm512_sub_pd(b1, _mm512_mul_pd(w1, _mm512_sub_pd(li1, lv1)));
+    }
+    _mm512_storeu_pd(gw + j, a0);
+    _mm512_storeu_pd(gw + j + 8, a1);
+    _mm512_storeu_pd(gd + j, b0);
+    _mm512_storeu_pd(gd + j + 8, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
 }  // namespace
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
-  return {&scatter_v<D>, &gather_v<D>};
+  return {&scatter_v<D>, &gather_v<D>, &gradients_v<D>};
 }
 template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
