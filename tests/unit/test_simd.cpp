@@ -5,7 +5,9 @@
 // bitwise equal. Also: 32-bit delays (max delay > 65535 steps) give the bits of 16-bit ones.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "grad_test_util.hpp"
@@ -117,6 +119,36 @@ TEST(Simd, WideDelaysGiveTheBitsOfNarrowOnes) {
       ASSERT_GT(gnorm, 0.0);
       expect_same(narrow, wide, std::string(simd) + " " + name(prec) + " 32-bit delays");
     }
+}
+
+// The fold of sample gradients into exact sums: the same digits on every set, for values of
+// every kind (zeros of both signs, values below the lowest bit, subnormals, large ones, and
+// an out-of-range one that must be reported), P not a multiple of 8, 1 to 8 samples.
+TEST(Simd, FoldGivesTheScalarDigits) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_int_distribution<int> e(-140, 50);
+  for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+    if (!cpu::isa_supported(isa)) continue;
+    for (uint32_t S : {1u, 3u, 8u})
+      for (bool bad : {false, true}) {
+        const size_t P = 37;
+        std::vector<double> g(S * P);
+        for (size_t k = 0; k < g.size(); ++k) {
+          const int kind = int(rng() % 10);
+          g[k] = kind == 0 ? 0.0 : kind == 1 ? -0.0 : kind == 2 ? 1e-310 : std::ldexp(u(rng), e(rng));
+        }
+        if (bad) g[S * P / 2] = 1e30;  // >= 2^60: out of range
+        std::vector<double> g2 = g;
+        std::vector<int64_t> d1(P * ExactSum::kDigits, 0), d2(P * ExactSum::kDigits, 0);
+        const bool ok1 = cpu::fold_for(cpu::Isa::Scalar)(g.data(), S, P, d1.data());
+        const bool ok2 = cpu::fold_for(isa)(g2.data(), S, P, d2.data());
+        EXPECT_EQ(ok1, !bad);
+        EXPECT_EQ(ok1, ok2) << cpu::to_string(isa);
+        EXPECT_EQ(d1, d2) << cpu::to_string(isa) << " " << S << " samples";
+        EXPECT_TRUE(same_bits(g, g2)) << "sample values must be cleared alike";
+      }
+  }
 }
 
 TEST(Simd, UnknownOrUnsupportedSetIsRefused) {

@@ -75,6 +75,7 @@ class CpuEngine final : public Engine {
       // Delays in steps are 16-bit unless a connection's max delay needs more.
       if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
     }
+    fold_ = cpu::fold_for(isa_);
     k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
     k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
@@ -150,11 +151,11 @@ class CpuEngine final : public Engine {
       for (int64_t b = 0; b < int64_t(B); ++b) {
         backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
         if (++pending == block) {
-          if (!fold_sample_gradients(ws.sample_grads, pending, ws.grad_sum)) in_range[t] = 0;
+          if (!fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
           pending = 0;
         }
       }
-      if (pending && !fold_sample_gradients(ws.sample_grads, pending, ws.grad_sum)) in_range[t] = 0;
+      if (pending && !fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
     }
     for (int t = 0; t < T; ++t)
       require(in_range[t], "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
@@ -468,6 +469,7 @@ class CpuEngine final : public Engine {
   bool wide_delays_ = false;  // some connection's max delay needs more than 16 bits
   cpu::SynapseKernels<Real, uint16_t> k16_{};
   cpu::SynapseKernels<Real, int32_t> k32_{};
+  cpu::FoldFn fold_ = nullptr;
   std::vector<std::vector<Real>> w_;
   std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
   std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/model_math.hpp"
+#include "kernels/common.hpp"
 
 namespace delayprop::cpu {
 
@@ -86,6 +87,11 @@ void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, c
 }
 
 }  // namespace
+
+FoldFn fold_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_fold();
+  return static_cast<FoldFn>(&fold_sample_gradients);
+}
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels() {

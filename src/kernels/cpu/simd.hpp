@@ -12,6 +12,7 @@
 //
 // This header only declares: the vector sets live in their own translation units, compiled
 // for their instruction set, and are only called on a CPU that has it.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -51,6 +52,14 @@ struct SynapseKernels {
   void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
                     Real tau_s, double* gw, double* gd);
 };
+
+// Folds the gradients of n_samples samples (sample_grads: n_samples x P values, zeroed on
+// the way) into the exact sums digits (P x ExactSum::kDigits), like fold_sample_gradients
+// (kernels/common.hpp): the same integers are added, so the digits are the same whatever the
+// set. Returns false when a value is not finite or out of the exact range.
+using FoldFn = bool (*)(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+FoldFn fold_for(Isa isa);
+FoldFn avx512_fold();  // only where isa_supported(Isa::Avx512)
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels();

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/exact_sum.hpp"
 #include "kernels/cpu/simd.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -232,7 +233,81 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
   gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }
 
+// The fold of kernels/common.hpp, 8 parameters at a time: the 6 digits of 8 parameters are
+// held in 6 registers (digit-major) while the samples' values are added; a value takes
+// exact_add's fast path in exactly the lanes where exact_add would (the same three parts at
+// the same digits), the others go through exact_add_general after the block. Integer sums:
+// the digits are those of the scalar fold.
+static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold below is written for 6 x 32 bits");
+bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
+  constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
+  const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
+  const __m512i mant = _mm512_set1_epi64((int64_t(1) << 52) - 1), implicit = _mm512_set1_epi64(int64_t(1) << 52);
+  const __m512i e7ff = _mm512_set1_epi64(0x7ff), bias = _mm512_set1_epi64(1075 + ExactSum::kLsbExp);
+  const __m512i fast_max = _mm512_set1_epi64(kFastMax), low32 = _mm512_set1_epi64(0xffffffffLL);
+  const __m512i c31 = _mm512_set1_epi64(31), c63 = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+  const __m512i abs_mask = _mm512_set1_epi64(0x7fffffffffffffffLL), zero = _mm512_setzero_si512();
+  bool ok = true;
+  size_t i = 0;
+  struct Slow {
+    int lane;
+    double x;
+  };
+  Slow slow[64];
+  for (; i + 8 <= P && n_samples <= 8; i += 8) {
+    int64_t* d = digits + i * ExactSum::kDigits;
+    __mmask8 any = 0;
+    for (uint32_t s = 0; s < n_samples; ++s)
+      any |= _mm512_test_epi64_mask(_mm512_loadu_si512(g + size_t(s) * P + i), abs_mask);
+    if (!any) continue;  // nothing to add to these 8 parameters
+    __m512i D[6];
+    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
+    int n_slow = 0;
+    for (uint32_t s = 0; s < n_samples; ++s) {
+      double* gp = g + size_t(s) * P + i;
+      const __m512i bits = _mm512_loadu_si512(gp);
+      const __mmask8 nz = _mm512_test_epi64_mask(bits, abs_mask);
+      if (!nz) continue;
+      const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
+      const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
+      for (__mmask8 sl = nz & __mmask8(~fast); sl; sl &= __mmask8(sl - 1)) {
+        const int lane = __builtin_ctz(sl);
+        slow[n_slow++] = {lane, gp[lane]};
+      }
+      _mm512_mask_storeu_epi64(gp, nz, zero);
+      const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
+      const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
+      const __m512i lo = _mm512_sllv_epi64(m, sh);
+      const __m512i hi = _mm512_srlv_epi64(_mm512_srlv_epi64(m, _mm512_sub_epi64(c63, sh)), one);
+      const __m512i sign = _mm512_srai_epi64(bits, 63);
+      const __m512i p0 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_and_si512(lo, low32), sign), sign);
+      const __m512i p1 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_srli_epi64(lo, 32), sign), sign);
+      const __m512i p2 = _mm512_sub_epi64(_mm512_xor_si512(hi, sign), sign);
+      for (int q = 0; q < 4; ++q) {
+        const __mmask8 at = fast & _mm512_cmpeq_epi64_mask(d0, _mm512_set1_epi64(q));
+        D[q] = _mm512_mask_add_epi64(D[q], at, D[q], p0);
+        D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
+        D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
+      }
+    }
+    for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
+    for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
+  }
+  for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than 8 samples)
+    int64_t* d = digits + i * ExactSum::kDigits;
+    for (uint32_t s = 0; s < n_samples; ++s) {
+      double& v = g[size_t(s) * P + i];
+      if (v == 0.0) continue;
+      ok &= exact_add(d, v);
+      v = 0.0;
+    }
+  }
+  return ok;
+}
+
 }  // namespace
+
+FoldFn avx512_fold() { return &fold_v; }
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
@@ -248,6 +323,7 @@ template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
 #pragma GCC pop_options
 #else
 namespace delayprop::cpu {
+FoldFn avx512_fold() { return fold_for(Isa::Scalar); }
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
   return scalar_kernels<Real, D>();
