@@ -168,7 +168,7 @@ class CpuEngine final : public Engine {
   size_t memory_bytes() const override {
     size_t bytes = 0;
     for (const auto& ws : ws_)
-      for (const auto* vv : {&ws.v, &ws.i, &ws.ring, &ws.lv, &ws.li, &ws.hist})
+      for (const auto* vv : {&ws.v, &ws.i, &ws.i0, &ws.ring, &ws.lv, &ws.li, &ws.hist})
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
@@ -183,6 +183,7 @@ class CpuEngine final : public Engine {
  private:
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
+    std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
@@ -218,6 +219,7 @@ class CpuEngine final : public Engine {
     ws.v.resize(np);
     ws.i.resize(np);
     ws.ring.resize(np);
+    ws.i0.resize(np);
     ws.fired.resize(np);
     for (size_t p = 0; p < np; ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
@@ -225,6 +227,7 @@ class CpuEngine final : public Engine {
       ws.v[p].resize(N);
       ws.i[p].resize(N);
       ws.ring[p].resize(size_t(ring_slots_[p]) * N);
+      ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
     }
   }
@@ -303,10 +306,12 @@ class CpuEngine final : public Engine {
         }
         const size_t tape_start = tape[p].size();
         uint8_t* fired = pop.single_spike ? ws.fired[p].data() : nullptr;
+        // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
+        Real* i0 = ws.i0[p].data();
+        for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
         for (uint32_t j = 0; j < N; ++j) {
-          const Real i0 = neuron_step(k, V[j], I[j], slot[j]);
           Real x = Real(0);
-          if (lif_fire(k, i0, V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
+          if (lif_fire(k, i0[j], V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
         }
         for (size_t e = tape_start; e < tape[p].size(); ++e) {
           const uint32_t j = tape[p][e].neuron;
