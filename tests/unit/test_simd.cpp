@@ -2,7 +2,9 @@
 // §3.2, "The order of R"): each set this CPU has, forced by EngineOptions::simd, against the
 // scalar set, on awkward sizes (1 hidden neuron, a lane width + 1 for AVX2, AVX-512 and the 16 lanes
 // of R), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
-// bitwise equal. Also: 32-bit delays (max delay > 65535 steps) give the bits of 16-bit ones.
+// bitwise equal (the larger networks keep a full adjoint history for the input's target, the
+// smaller ones a ring: both backward paths are covered). Also: 32-bit delays (max delay >
+// 65535 steps) give the bits of 16-bit ones.
 #include <gtest/gtest.h>
 
 #include <cmath>

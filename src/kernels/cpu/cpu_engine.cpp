@@ -48,8 +48,20 @@ class CpuEngine final : public Engine {
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
     full_hist_.assign(np, 0);
-    for (const auto& c : net_.conns)
-      if (net_.pops[c.pre].kind == PopKind::Input) full_hist_[c.post] = 1;
+    // Targets of input populations keep a full history (input gradients row by row after the
+    // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
+    // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
+    double extra_budget = double(kFoldBlock) * double(net_.n_params) * sizeof(Acc) / 4;
+    for (const auto& c : net_.conns) {
+      if (net_.pops[c.pre].kind != PopKind::Input || full_hist_[c.post]) continue;
+      const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(c.post));
+      const double extra = (double(net_.n_steps) + smax + 1 - ring_slots_for(smax + 2)) * net_.pops[c.post].size * 2 *
+                           sizeof(Real);
+      if (extra > extra_budget) continue;
+      extra_budget -= std::max(extra, 0.0);
+      full_hist_[c.post] = 1;
+      any_full_hist_ = true;
+    }
     for (uint32_t p = 0; p < np; ++p) {
       const auto& pop = net_.pops[p];
       if (pop.kind != PopKind::Input) {
@@ -342,20 +354,23 @@ class CpuEngine final : public Engine {
   // slots are not written yet.
   Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Acc* acc) {
     alignas(64) Real lanes[cpu::kLanes] = {};
-    for (uint32_t c : out_conns_[pre]) {
-      const auto& conn = net_.conns[c];
-      const uint32_t N = conn.n_post;
-      const uint32_t mask = hist_mask_[conn.post];
-      const Real* hist = ws.hist[conn.post].data();
-      const Real tau_s = k_[conn.post].tau_s;
-      const size_t row = size_t(i) * N;
-      const Real* w = w_[c].data() + row;
-      Acc* gw = acc + conn.weight_offset + row;
-      Acc* gd = acc + conn.delay_offset + row;
-      if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
-      else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
-    }
+    for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, acc, lanes);
     return cpu::reduce_lanes(lanes);
+  }
+
+  // One connection's part of gather().
+  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Acc* acc, Real* lanes) {
+    const auto& conn = net_.conns[c];
+    const uint32_t N = conn.n_post;
+    const uint32_t mask = hist_mask_[conn.post];
+    const Real* hist = ws.hist[conn.post].data();
+    const Real tau_s = k_[conn.post].tau_s;
+    const size_t row = size_t(i) * N;
+    const Real* w = w_[c].data() + row;
+    Acc* gw = acc + conn.weight_offset + row;
+    Acc* gd = acc + conn.delay_offset + row;
+    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
+    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
   }
 
   void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Acc* acc) {
@@ -379,6 +394,8 @@ class CpuEngine final : public Engine {
     std::vector<size_t> cursor(np);
     for (size_t p = 0; p < np; ++p) cursor[p] = tape[p].size();
     const Real inv_T = Real(1.0 / net_.trial_ms());
+    uint64_t in_cur = batch_.offsets[b + 1];
+    const uint64_t in_begin = batch_.offsets[b];
 
     for (int32_t n = int32_t(net_.n_steps) - 1; n >= 0; --n) {
       // (a) adjoint jumps at this step's spikes, fused with their gradients (d).
@@ -420,6 +437,14 @@ class CpuEngine final : public Engine {
           }
         }
       }
+      // (d) of this step's input spikes into populations with a history ring.
+      while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
+        --in_cur;
+        const InputNeuron src = input_map_[batch_.channels[in_cur]];
+        alignas(64) Real unused[cpu::kLanes] = {};
+        for (uint32_t c : out_conns_[src.pop])
+          if (!full_hist_[net_.conns[c].post]) gather_conn(ws, c, src.neuron, n, acc, unused);
+      }
     }
     input_gradients(b, ws, acc);
   }
@@ -430,6 +455,7 @@ class CpuEngine final : public Engine {
   // step, batch order reversed). Each weight and delay gradient thus gets the same additions
   // in the same order as when done step by step.
   void input_gradients(uint32_t b, Workspace& ws, Acc* acc) {
+    if (!any_full_hist_) return;
     const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
     const uint32_t C = net_.n_input_channels;
     ws.in_offsets.assign(size_t(C) + 1, 0);
@@ -445,6 +471,7 @@ class CpuEngine final : public Engine {
       const InputNeuron src = input_map_[ch];
       for (uint32_t c : out_conns_[src.pop]) {
         const auto& conn = net_.conns[c];
+        if (!full_hist_[conn.post]) continue;  // done step by step
         const uint32_t N = conn.n_post;
         const Real* hist = ws.hist[conn.post].data();
         const Real tau_s = k_[conn.post].tau_s;
@@ -468,6 +495,7 @@ class CpuEngine final : public Engine {
   // N_T + S_max + 1 rows, mask all ones.
   std::vector<uint32_t> hist_rows_, hist_mask_;
   std::vector<uint8_t> full_hist_;
+  bool any_full_hist_ = false;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
   cpu::Isa isa_ = cpu::Isa::Scalar;
