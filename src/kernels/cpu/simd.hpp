@@ -1,14 +1,16 @@
 #pragma once
 // The CPU backend's per-spike synapse kernels (MODEL.md §2.3, §3.2 (a)+(d)), one set per
-// instruction set, chosen at run time: the forward scatter of one spike into the arrival ring
-// and the backward gather of one spike from the adjoint history, with its gradients.
+// instruction set, chosen at run time: the forward scatter of one spike into the arrival ring,
+// the backward gather of one spike from the adjoint history with its gradients, the
+// gradients of an input neuron's spikes row by row, and the fold into the exact sums.
 //
 // Every set gives the same bits (MODEL.md §3.2, "The order of R"): the scatter and the
 // per-synapse gradients are element-wise; R = sum_j w_j (lambda_V - lambda_I)_j is summed in
 // 16 lanes (synapse j of each outgoing connection, in declaration order, into lane j mod 16,
 // in j order within a lane) and the lanes are added by one fixed tree (reduce_lanes) at the
-// end of the spike; the scalar set emulates the lanes. The scalar set calls core/model_math.hpp; the
-// vector sets spell the same operations (no contraction, no reassociation) in intrinsics.
+// end of the spike; the scalar set emulates the lanes. The scalar set calls
+// core/model_math.hpp; the vector sets spell the same operations (no contraction, no
+// reassociation) in intrinsics and are tested bitwise against it (tests/unit/test_simd.cpp).
 //
 // This header only declares: the vector sets live in their own translation units, compiled
 // for their instruction set, and are only called on a CPU that has it.
