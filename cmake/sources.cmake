@@ -4,7 +4,8 @@
 # engine lists.
 set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/loss.cpp src/core/optimizer.cpp src/core/spikes.cpp)
 set(DELAYPROP_BACKEND_COMMON_SOURCES src/kernels/common.cpp)
-set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp)
+set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp src/kernels/cpu/simd.cpp
+    src/kernels/cpu/simd_avx2.cpp src/kernels/cpu/simd_avx512.cpp)
 set(DELAYPROP_CUDA_SOURCES src/kernels/cuda/cuda_engine.cu)
 set(DELAYPROP_DIST_RUNTIME_SOURCES src/dist/watchdog.cpp)
 set(DELAYPROP_NCCL_RUNTIME_SOURCES src/dist/nccl_lib.cpp)

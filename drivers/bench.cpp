@@ -48,9 +48,12 @@ const char* kUsage =
     "                       [--repeat R] [--backend cpu|cuda] [--precision float32|float64]\n"
     "                       [--input-spikes N] [--channels C] [--outputs K] [--dt MS] [--steps N]\n"
     "                       [--target-rate SPIKES_PER_NEURON]\n"
-    "                       [--seed S] [--bare] [--no-table] [--json FILE]\n"
+    "                       [--seed S] [--simd off|auto|avx2|avx512[,..]] [--bare] [--no-table]\n"
+    "                       [--json FILE]\n"
     "Lists (comma separated) run every combination in this process; peak RSS is then the\n"
-    "process's peak so far: run one configuration per process for memory figures.\n";
+    "process's peak so far: run one configuration per process for memory figures.\n"
+    "--simd picks the CPU backend's synapse kernels (off = scalar; default auto, the best of\n"
+    "this CPU); --simd off,auto measures both in one run. The bare loop is always scalar.\n";
 
 struct Opts {
   std::string workload = "shd-rec";
@@ -402,11 +405,13 @@ double cpu_now() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_delay, int threads, uint32_t batch) {
+json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_delay, int threads, uint32_t batch,
+               const std::string& simd) {
   EngineOptions eo;
   eo.backend = o.backend;
   eo.precision = o.precision;
   eo.threads = threads;
+  eo.simd = simd == "off" ? "scalar" : simd;
   std::vector<int32_t> labels, cal_labels;
   const SpikeBatch all = make_input(s, o.samples, o.seed, labels);
   const SpikeBatch cal = make_input(s, 2, o.seed + 1000, cal_labels);
@@ -489,6 +494,8 @@ json run_config(const Opts& o, const Shape& s, uint32_t hidden, int32_t max_dela
   j["max_delay"] = max_delay;
   j["ring_slots"] = ring_slots_for(uint32_t(max_delay) + 1);
   j["threads"] = threads;
+  j["simd"] = simd;
+  if (o.backend == "cpu") j["simd_kernels"] = cpu_simd_kernels(eo.simd);
   j["batch"] = batch;
   j["samples"] = o.samples;
   j["repeat"] = o.repeat;
@@ -610,9 +617,9 @@ std::string fmt(double v, int prec) {
 }
 
 void print_table(const std::vector<json>& rows) {
-  std::cout << "\n| workload | hidden | max delay | threads | batch | samples/s | fwd ms | bwd ms | bwd/fwd "
+  std::cout << "\n| workload | hidden | max delay | threads | simd | batch | samples/s | fwd ms | bwd ms | bwd/fwd "
                "| ns/event fwd | ns/event bwd | spikes/neuron | events/sample | engine MiB | peak RSS MiB | % of bare |\n"
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& j : rows) {
     std::string rates;
     for (const auto& r : j["spikes_per_hidden_neuron"]) {
@@ -620,7 +627,8 @@ void print_table(const std::vector<json>& rows) {
       rates += fmt(double(r), 1);
     }
     std::cout << "| " << std::string(j["workload"]) << " | " << j["hidden"] << " | " << j["max_delay"] << " | "
-              << j["threads"] << " | " << j["batch"] << " | " << fmt(j["samples_per_s"], 1) << " | "
+              << j["threads"] << " | " << (j.contains("simd_kernels") ? std::string(j["simd_kernels"]) : "-") << " | "
+              << j["batch"] << " | " << fmt(j["samples_per_s"], 1) << " | "
               << fmt(double(j["fwd_us_per_sample"]) / 1e3, 2) << " | " << fmt(double(j["bwd_us_per_sample"]) / 1e3, 2)
               << " | " << fmt(j["bwd_fwd_ratio"], 2) << " | " << fmt(j["ns_per_event_fwd"], 2) << " | "
               << fmt(j["ns_per_event_bwd"], 2) << " | " << rates << " | " << fmt(double(j["events_per_sample"]) / 1e6, 2)
@@ -636,7 +644,7 @@ int main(int argc, char** argv) {
   return run_main("delayprop-bench", [&] {
     Args args(argc, argv,
               {"workload", "hidden", "max-delay", "threads", "batch", "samples", "repeat", "backend", "precision",
-               "input-spikes", "channels", "outputs", "dt", "steps", "target-rate", "seed", "json"},
+               "input-spikes", "channels", "outputs", "dt", "steps", "target-rate", "seed", "json", "simd"},
               {"bare", "no-table", "help"});
     if (print_version(args, "delayprop-bench")) return 0;
     if (args.has("help")) {
@@ -665,6 +673,11 @@ int main(int argc, char** argv) {
     const auto delays = int_list(args, "max-delay", s.first_spike ? 1000 : 64);
     const auto threads = int_list(args, "threads", 1);
     const auto batches = int_list(args, "batch", o.samples);
+    const auto simds = split_list(args.get("simd", "auto"));
+    if (simds.empty()) throw UsageError("--simd: empty list");
+    for (const auto& v : simds)
+      if (v != "off" && v != "auto" && v != "scalar" && v != "avx2" && v != "avx512")
+        throw UsageError("--simd: '" + v + "' is not off, auto, scalar, avx2 or avx512");
     std::ofstream jf;
     if (args.has("json")) {
       jf.open(args.get("json"), std::ios::app);
@@ -674,14 +687,16 @@ int main(int argc, char** argv) {
     for (long long h : hiddens)
       for (long long d : delays)
         for (long long t : threads)
-          for (long long b : batches) {
-            if (h < 1 || d < 0 || t < 1 || b < 1)
-              throw UsageError("--hidden, --threads, --batch must be >= 1 and --max-delay >= 0");
-            json j = run_config(o, s, uint32_t(h), int32_t(d), int(t), uint32_t(std::min<long long>(b, o.samples)));
-            std::cout << j.dump() << std::endl;
-            if (jf) jf << j.dump() << "\n" << std::flush;
-            rows.push_back(std::move(j));
-          }
+          for (long long b : batches)
+            for (const auto& simd : simds) {
+              if (h < 1 || d < 0 || t < 1 || b < 1)
+                throw UsageError("--hidden, --threads, --batch must be >= 1 and --max-delay >= 0");
+              json j = run_config(o, s, uint32_t(h), int32_t(d), int(t), uint32_t(std::min<long long>(b, o.samples)),
+                                  simd);
+              std::cout << j.dump() << std::endl;
+              if (jf) jf << j.dump() << "\n" << std::flush;
+              rows.push_back(std::move(j));
+            }
     if (!args.has("no-table")) print_table(rows);
     return 0;
   });

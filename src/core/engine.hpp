@@ -19,6 +19,9 @@ struct EngineOptions {
   std::string backend = "cpu";  // cpu | cuda
   Precision precision = Precision::Float32;
   int threads = 1;  // CPU backend; results do not depend on it
+  // CPU backend's synapse kernels: auto (the best this CPU has, or the environment variable
+  // DELAYPROP_SIMD) | scalar | avx2 | avx512; results do not depend on it (MODEL.md §3.2).
+  std::string simd = "auto";
   // CUDA backend: -1 = "auto", the GPU of this node-local rank, resolved by the trainer
   // (dist::gpu_for_this_rank); an engine made with -1 directly uses device 0.
   int device = -1;

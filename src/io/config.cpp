@@ -335,6 +335,10 @@ Config parse_config(const std::string& text, const std::string& source, const st
     require(c.engine.threads >= 1, source, ": engine.threads must be >= 1");
     c.engine.device = r.get<int>(*t, "engine", "device", -1);
     require(c.engine.device >= -1, source, ": engine.device must be -1 (auto: the GPU of the node-local rank) or >= 0");
+    c.engine.simd = r.get<std::string>(*t, "engine", "simd", "auto");
+    require(c.engine.simd == "auto" || c.engine.simd == "scalar" || c.engine.simd == "avx2" ||
+                c.engine.simd == "avx512",
+            source, ": engine.simd: unknown value '", c.engine.simd, "' (auto, scalar, avx2, avx512)");
   }
   r.check_unused();
   std::ostringstream os;

@@ -50,8 +50,10 @@ void zero_frozen_gradients(const Network& net, ExactVector& grad) {
 }
 
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum) {
-  const size_t P = sum.size();
-  int64_t* digits = sum.digits().data();
+  return fold_sample_gradients(sample_grads.data(), n_samples, sum.size(), sum.digits().data());
+}
+
+bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
   bool ok = true;
   for (size_t i = 0; i < P; ++i) {
     int64_t* d = digits + i * ExactSum::kDigits;

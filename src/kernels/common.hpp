@@ -39,5 +39,7 @@ void zero_frozen_gradients(const Network& net, ExactVector& grad);
 // of them: the sum is read and written once per call, not once per sample. Returns false
 // when a value is not finite or out of the exact range.
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum);
+// The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits.
+bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
 
 }  // namespace delayprop

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
+#include "kernels/cpu/simd.hpp"
 #ifdef DELAYPROP_HAVE_CUDA
 #include "kernels/cuda/cuda_engine.hpp"
 #endif
@@ -19,5 +20,7 @@ std::unique_ptr<Engine> make_engine(const Network& net, const EngineOptions& opt
   }
   fail("engine.backend: unknown backend '", opt.backend, "' (expected cpu or cuda)");
 }
+
+std::string cpu_simd_kernels(const std::string& simd) { return cpu::to_string(cpu::resolve_isa(simd)); }
 
 }  // namespace delayprop

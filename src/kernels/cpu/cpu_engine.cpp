@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/model_math.hpp"
 #include "kernels/common.hpp"
+#include "kernels/cpu/simd.hpp"
 
 namespace delayprop {
 namespace {
@@ -39,23 +40,59 @@ class CpuEngine final : public Engine {
  public:
   CpuEngine(const Network& net, const EngineOptions& opt) : net_(net), opt_(opt) {
     require(opt.threads >= 1, "engine: threads must be >= 1, got ", opt.threads);
+    isa_ = cpu::resolve_isa(opt.simd);
     const size_t np = net_.pops.size();
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
-    hist_slots_.assign(np, 0);
+    hist_rows_.assign(np, 0);
+    hist_mask_.assign(np, 0);
+    full_hist_.assign(np, 0);
+    // Targets of input populations keep a full history (input gradients row by row after the
+    // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
+    // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
+    double extra_budget = double(kFoldBlock) * double(net_.n_params) * sizeof(Acc) / 4;
+    for (const auto& c : net_.conns) {
+      if (net_.pops[c.pre].kind != PopKind::Input || full_hist_[c.post]) continue;
+      const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(c.post));
+      const double extra = (double(net_.n_steps) + smax + 1 - ring_slots_for(smax + 2)) * net_.pops[c.post].size * 2 *
+                           sizeof(Real);
+      if (extra > extra_budget) continue;
+      extra_budget -= std::max(extra, 0.0);
+      full_hist_[c.post] = 1;
+      any_full_hist_ = true;
+    }
     for (uint32_t p = 0; p < np; ++p) {
       const auto& pop = net_.pops[p];
       if (pop.kind != PopKind::Input) {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
         ring_slots_[p] = ring_slots_for(smax + 1);
-        hist_slots_[p] = ring_slots_for(smax + 2);
+        if (full_hist_[p]) {
+          // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
+          // spikes' gradients can be computed after the time loop, row by row.
+          hist_rows_[p] = net_.n_steps + smax + 1;
+          hist_mask_[p] = ~uint32_t(0);
+        } else {
+          hist_rows_[p] = ring_slots_for(smax + 2);
+          hist_mask_[p] = hist_rows_[p] - 1;
+        }
       }
     }
-    for (uint32_t c = 0; c < net_.conns.size(); ++c) out_conns_[net_.conns[c].pre].push_back(c);
+    // The vector kernels index rings and histories with 32-bit lanes.
+    for (uint32_t p = 0; p < np; ++p)
+      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31)) isa_ = cpu::Isa::Scalar;
+    for (uint32_t c = 0; c < net_.conns.size(); ++c) {
+      out_conns_[net_.conns[c].pre].push_back(c);
+      // Delays in steps are 16-bit unless a connection's max delay needs more.
+      if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
+    }
+    fold_ = cpu::fold_for(isa_);
+    k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
+    k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
-    s_.resize(net_.conns.size());
+    if (wide_delays_) s32_.resize(net_.conns.size());
+    else s16_.resize(net_.conns.size());
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
     ws_.resize(size_t(opt_.threads));
@@ -136,11 +173,11 @@ class CpuEngine final : public Engine {
       for (int64_t b = 0; b < int64_t(B); ++b) {
         backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
         if (++pending == block) {
-          if (!fold_sample_gradients(ws.sample_grads, pending, ws.grad_sum)) in_range[t] = 0;
+          if (!fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
           pending = 0;
         }
       }
-      if (pending && !fold_sample_gradients(ws.sample_grads, pending, ws.grad_sum)) in_range[t] = 0;
+      if (pending && !fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
     }
     for (int t = 0; t < T; ++t)
       require(in_range[t], "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
@@ -153,24 +190,29 @@ class CpuEngine final : public Engine {
   size_t memory_bytes() const override {
     size_t bytes = 0;
     for (const auto& ws : ws_)
-      for (const auto* vv : {&ws.v, &ws.i, &ws.ring, &ws.lv, &ws.li, &ws.hist})
+      for (const auto* vv : {&ws.v, &ws.i, &ws.i0, &ws.ring, &ws.lv, &ws.li, &ws.hist})
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
       bytes += ws.sample_grads.capacity() * sizeof(Acc) + ws.grad_sum.digits().size() * sizeof(int64_t);
-    for (size_t c = 0; c < w_.size(); ++c) bytes += w_[c].capacity() * sizeof(Real) + s_[c].capacity() * 4;
+    for (const auto& w : w_) bytes += w.capacity() * sizeof(Real);
+    for (const auto& s : s16_) bytes += s.capacity() * sizeof(uint16_t);
+    for (const auto& s : s32_) bytes += s.capacity() * sizeof(int32_t);
     return bytes;
   }
 
  private:
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
+    std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two.
     std::vector<std::vector<Real>> hist;
+    std::vector<uint32_t> in_offsets, in_fill;  // a sample's input spikes by channel ...
+    std::vector<int32_t> in_steps;             // ... their steps, in backward order
     std::vector<Acc> sample_grads;  // gradients of up to kFoldBlock samples, not yet folded
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
@@ -180,10 +222,15 @@ class CpuEngine final : public Engine {
       const auto& conn = net_.conns[c];
       const size_t n = conn.n_synapses();
       w_[c].resize(n);
-      s_[c].resize(n);
-      for (size_t k = 0; k < n; ++k) {
-        w_[c][k] = Real(params[conn.weight_offset + k]);
-        s_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
+      for (size_t k = 0; k < n; ++k) w_[c][k] = Real(params[conn.weight_offset + k]);
+      if (wide_delays_) {
+        s32_[c].resize(n);
+        for (size_t k = 0; k < n; ++k)
+          s32_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
+      } else {
+        s16_[c].resize(n);
+        for (size_t k = 0; k < n; ++k)
+          s16_[c][k] = uint16_t(delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps));
       }
     }
   }
@@ -194,6 +241,7 @@ class CpuEngine final : public Engine {
     ws.v.resize(np);
     ws.i.resize(np);
     ws.ring.resize(np);
+    ws.i0.resize(np);
     ws.fired.resize(np);
     for (size_t p = 0; p < np; ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
@@ -201,6 +249,7 @@ class CpuEngine final : public Engine {
       ws.v[p].resize(N);
       ws.i[p].resize(N);
       ws.ring[p].resize(size_t(ring_slots_[p]) * N);
+      ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
     }
   }
@@ -216,7 +265,7 @@ class CpuEngine final : public Engine {
       const size_t N = net_.pops[p].size;
       ws.lv[p].resize(N);
       ws.li[p].resize(N);
-      ws.hist[p].resize(size_t(hist_slots_[p]) * N * 2);
+      ws.hist[p].resize(size_t(hist_rows_[p]) * N * 2);
     }
   }
 
@@ -228,9 +277,10 @@ class CpuEngine final : public Engine {
       const uint32_t N = conn.n_post;
       const uint32_t mask = ring_slots_[conn.post] - 1;
       Real* ring = ws.ring[conn.post].data();
-      const Real* w = w_[c].data() + size_t(i) * N;
-      const int32_t* s = s_[c].data() + size_t(i) * N;
-      for (uint32_t j = 0; j < N; ++j) ring[ring_row(n, s[j], mask) * N + j] += w[j];
+      const size_t row = size_t(i) * N;
+      const Real* w = w_[c].data() + row;
+      if (wide_delays_) k32_.scatter(ring, w, s32_[c].data() + row, N, n, mask);
+      else k16_.scatter(ring, w, s16_[c].data() + row, N, n, mask);
       events += N;
     }
     return events;
@@ -278,10 +328,12 @@ class CpuEngine final : public Engine {
         }
         const size_t tape_start = tape[p].size();
         uint8_t* fired = pop.single_spike ? ws.fired[p].data() : nullptr;
+        // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
+        Real* i0 = ws.i0[p].data();
+        for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
         for (uint32_t j = 0; j < N; ++j) {
-          const Real i0 = neuron_step(k, V[j], I[j], slot[j]);
           Real x = Real(0);
-          if (lif_fire(k, i0, V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
+          if (lif_fire(k, i0[j], V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
         }
         for (size_t e = tape_start; e < tape[p].size(); ++e) {
           const uint32_t j = tape[p][e].neuron;
@@ -306,29 +358,29 @@ class CpuEngine final : public Engine {
   }
 
   // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
-  // history of every target at the arrival step, returns R and accumulates dL/dw, dL/dd.
+  // history of every target at the arrival step, returns R (summed in the canonical order of
+  // MODEL.md §3.2: 16 lanes over all outgoing connections, then one fixed tree) and
+  // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read zeros: those history
+  // slots are not written yet.
   Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Acc* acc) {
-    Real r = 0;
-    for (uint32_t c : out_conns_[pre]) {
-      const auto& conn = net_.conns[c];
-      const uint32_t N = conn.n_post;
-      const uint32_t mask = hist_slots_[conn.post] - 1;
-      const Real* hist = ws.hist[conn.post].data();
-      const Real tau_s = k_[conn.post].tau_s;
-      const size_t row = size_t(i) * N;
-      const Real* w = w_[c].data() + row;
-      const int32_t* s = s_[c].data() + row;
-      Acc* gw = acc + conn.weight_offset + row;
-      Acc* gd = acc + conn.delay_offset + row;
-      for (uint32_t j = 0; j < N; ++j) {
-        // Arrivals at or after the trial end read zeros: those slots are not written yet.
-        const size_t at = (ring_row(n, s[j], mask) * N + j) * 2;
-        const Real lv = hist[at], li = hist[at + 1];
-        r += synapse_jump_term(w[j], lv, li);
-        add_synapse_gradients(w[j], lv, li, tau_s, gw[j], gd[j]);
-      }
-    }
-    return r;
+    alignas(64) Real lanes[cpu::kLanes] = {};
+    for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, acc, lanes);
+    return cpu::reduce_lanes(lanes);
+  }
+
+  // One connection's part of gather().
+  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Acc* acc, Real* lanes) {
+    const auto& conn = net_.conns[c];
+    const uint32_t N = conn.n_post;
+    const uint32_t mask = hist_mask_[conn.post];
+    const Real* hist = ws.hist[conn.post].data();
+    const Real tau_s = k_[conn.post].tau_s;
+    const size_t row = size_t(i) * N;
+    const Real* w = w_[c].data() + row;
+    Acc* gw = acc + conn.weight_offset + row;
+    Acc* gd = acc + conn.delay_offset + row;
+    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
+    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
   }
 
   void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Acc* acc) {
@@ -338,7 +390,9 @@ class CpuEngine final : public Engine {
       if (net_.pops[p].kind == PopKind::Input) continue;
       std::fill(ws.lv[p].begin(), ws.lv[p].end(), Real(0));
       std::fill(ws.li[p].begin(), ws.li[p].end(), Real(0));
-      std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
+      // A full history needs no clearing: rows < N_T are written before they are read, rows
+      // >= N_T are never written.
+      if (!full_hist_[p]) std::fill(ws.hist[p].begin(), ws.hist[p].end(), Real(0));
     }
     const auto& tape = tapes_[b];
     const uint32_t K = net_.pops[net_.output].size;
@@ -349,9 +403,9 @@ class CpuEngine final : public Engine {
     const int32_t* nstar = max_step_.data() + size_t(b) * K;
     std::vector<size_t> cursor(np);
     for (size_t p = 0; p < np; ++p) cursor[p] = tape[p].size();
+    const Real inv_T = Real(1.0 / net_.trial_ms());
     uint64_t in_cur = batch_.offsets[b + 1];
     const uint64_t in_begin = batch_.offsets[b];
-    const Real inv_T = Real(1.0 / net_.trial_ms());
 
     for (int32_t n = int32_t(net_.n_steps) - 1; n >= 0; --n) {
       // (a) adjoint jumps at this step's spikes, fused with their gradients (d).
@@ -378,7 +432,7 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* lv = ws.lv[p].data();
         Real* li = ws.li[p].data();
-        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & (hist_slots_[p] - 1)) * N * 2;
+        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * N * 2;
         if (p == net_.output) {
           for (uint32_t j = 0; j < N; ++j) {
             output_adjoint_step(k, ro, n, nstar[j], Real(g[j]), sumexp_.density[n], inv_T, lv[j], li[j]);
@@ -393,11 +447,50 @@ class CpuEngine final : public Engine {
           }
         }
       }
-      // (d) gradients of this step's input spikes.
+      // (d) of this step's input spikes into populations with a history ring.
       while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
         --in_cur;
         const InputNeuron src = input_map_[batch_.channels[in_cur]];
-        gather(ws, src.pop, src.neuron, n, acc);
+        alignas(64) Real unused[cpu::kLanes] = {};
+        for (uint32_t c : out_conns_[src.pop])
+          if (!full_hist_[net_.conns[c].post]) gather_conn(ws, c, src.neuron, n, acc, unused);
+      }
+    }
+    input_gradients(b, ws, acc);
+  }
+
+  // (d) for the input spikes, after the time loop (MODEL.md §3.2): their targets keep every
+  // step of the history, so each input neuron's gradient row is read and written once per
+  // sample, its spikes applied in the order of the time loop (steps descending; within a
+  // step, batch order reversed). Each weight and delay gradient thus gets the same additions
+  // in the same order as when done step by step.
+  void input_gradients(uint32_t b, Workspace& ws, Acc* acc) {
+    if (!any_full_hist_) return;
+    const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
+    const uint32_t C = net_.n_input_channels;
+    ws.in_offsets.assign(size_t(C) + 1, 0);
+    for (uint64_t e = i0; e < i1; ++e) ++ws.in_offsets[batch_.channels[e] + 1];
+    for (uint32_t c = 0; c < C; ++c) ws.in_offsets[c + 1] += ws.in_offsets[c];
+    ws.in_steps.resize(i1 - i0);
+    ws.in_fill.assign(ws.in_offsets.begin(), ws.in_offsets.end() - 1);
+    for (uint64_t e = i1; e-- > i0;) ws.in_steps[ws.in_fill[batch_.channels[e]]++] = batch_.steps[e];
+    for (uint32_t ch = 0; ch < C; ++ch) {
+      const uint32_t K = ws.in_offsets[ch + 1] - ws.in_offsets[ch];
+      if (K == 0) continue;
+      const int32_t* steps = ws.in_steps.data() + ws.in_offsets[ch];
+      const InputNeuron src = input_map_[ch];
+      for (uint32_t c : out_conns_[src.pop]) {
+        const auto& conn = net_.conns[c];
+        if (!full_hist_[conn.post]) continue;  // done step by step
+        const uint32_t N = conn.n_post;
+        const Real* hist = ws.hist[conn.post].data();
+        const Real tau_s = k_[conn.post].tau_s;
+        const size_t row = size_t(src.neuron) * N;
+        const Real* w = w_[c].data() + row;
+        Acc* gw = acc + conn.weight_offset + row;
+        Acc* gd = acc + conn.delay_offset + row;
+        if (wide_delays_) k32_.gradients(hist, w, s32_[c].data() + row, N, steps, K, tau_s, gw, gd);
+        else k16_.gradients(hist, w, s16_[c].data() + row, N, steps, K, tau_s, gw, gd);
       }
     }
   }
@@ -406,11 +499,23 @@ class CpuEngine final : public Engine {
   const EngineOptions opt_;
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
-  std::vector<uint32_t> ring_slots_, hist_slots_;
+  std::vector<uint32_t> ring_slots_;
+  // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
+  // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
+  // N_T + S_max + 1 rows, mask all ones.
+  std::vector<uint32_t> hist_rows_, hist_mask_;
+  std::vector<uint8_t> full_hist_;
+  bool any_full_hist_ = false;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
+  cpu::Isa isa_ = cpu::Isa::Scalar;
+  bool wide_delays_ = false;  // some connection's max delay needs more than 16 bits
+  cpu::SynapseKernels<Real, uint16_t> k16_{};
+  cpu::SynapseKernels<Real, int32_t> k32_{};
+  cpu::FoldFn fold_ = nullptr;
   std::vector<std::vector<Real>> w_;
-  std::vector<std::vector<int32_t>> s_;
+  std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
+  std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits
   SpikeBatch batch_;
   std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
   std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]

@@ -1,0 +1,105 @@
+// The scalar synapse kernels (the reference the vector sets are tested against) and the
+// choice of a set at run time.
+#include "kernels/cpu/simd.hpp"
+
+#include <cstdlib>
+
+#include "core/error.hpp"
+#include "core/model_math.hpp"
+#include "kernels/common.hpp"
+
+namespace delayprop::cpu {
+
+const char* to_string(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+bool isa_supported(Isa isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (isa == Isa::Avx512)
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  if (isa == Isa::Avx2) return __builtin_cpu_supports("avx2");
+#endif
+  return isa == Isa::Scalar;
+}
+
+Isa best_isa() {
+  if (isa_supported(Isa::Avx512)) return Isa::Avx512;
+  if (isa_supported(Isa::Avx2)) return Isa::Avx2;
+  return Isa::Scalar;
+}
+
+Isa resolve_isa(const std::string& request) {
+  std::string r = request;
+  if (r == "auto" || r == "on" || r.empty()) {
+    const char* env = std::getenv("DELAYPROP_SIMD");
+    if (!env || !*env || std::string(env) == "auto" || std::string(env) == "on") return best_isa();
+    r = env;
+  }
+  Isa isa;
+  if (r == "scalar" || r == "off") isa = Isa::Scalar;
+  else if (r == "avx2") isa = Isa::Avx2;
+  else if (r == "avx512") isa = Isa::Avx512;
+  else throw Error("engine: unknown simd '" + r + "' (auto, scalar, avx2, avx512; or DELAYPROP_SIMD)");
+  require(isa_supported(isa), "engine: simd '", r, "' is not supported by this CPU (best: ", to_string(best_isa()),
+          ")");
+  return isa;
+}
+
+namespace {
+
+template <typename Real, typename D>
+void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
+  for (uint32_t j = 0; j < N; ++j) ring[ring_row(n, int32_t(s[j]), mask) * N + j] += w[j];
+}
+
+template <typename Real, typename D>
+void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
+                   double* gw, double* gd, Real* lanes) {
+  for (uint32_t j = 0; j < N; ++j) {
+    // Arrivals at or after the trial end read zeros: those slots are not written yet.
+    const size_t at = (ring_row(n, int32_t(s[j]), mask) * N + j) * 2;
+    const Real lv = hist[at], li = hist[at + 1];
+    Real& lane = lanes[j % kLanes];
+    lane += synapse_jump_term(w[j], lv, li);
+    add_synapse_gradients(w[j], lv, li, tau_s, gw[j], gd[j]);
+  }
+}
+
+template <typename Real, typename D>
+void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                      Real tau_s, double* gw, double* gd) {
+  for (uint32_t j = 0; j < N; ++j) {
+    double a = gw[j], b = gd[j];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = (size_t(arrival_step(steps[k], int32_t(s[j]))) * N + j) * 2;
+      add_synapse_gradients(w[j], hist[at], hist[at + 1], tau_s, a, b);
+    }
+    gw[j] = a;
+    gd[j] = b;
+  }
+}
+
+}  // namespace
+
+FoldFn fold_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_fold();
+  return static_cast<FoldFn>(&fold_sample_gradients);
+}
+
+template <typename Real, typename D>
+SynapseKernels<Real, D> scalar_kernels() {
+  return {&scatter_scalar<Real, D>, &gather_scalar<Real, D>, &gradients_scalar<Real, D>};
+}
+template SynapseKernels<float, uint16_t> scalar_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> scalar_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> scalar_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> scalar_kernels<double, int32_t>();
+
+}  // namespace delayprop::cpu

@@ -1,0 +1,89 @@
+#pragma once
+// The CPU backend's per-spike synapse kernels (MODEL.md §2.3, §3.2 (a)+(d)), one set per
+// instruction set, chosen at run time: the forward scatter of one spike into the arrival ring,
+// the backward gather of one spike from the adjoint history with its gradients, the
+// gradients of an input neuron's spikes row by row, and the fold into the exact sums.
+//
+// Every set gives the same bits (MODEL.md §3.2, "The order of R"): the scatter and the
+// per-synapse gradients are element-wise; R = sum_j w_j (lambda_V - lambda_I)_j is summed in
+// 16 lanes (synapse j of each outgoing connection, in declaration order, into lane j mod 16,
+// in j order within a lane) and the lanes are added by one fixed tree (reduce_lanes) at the
+// end of the spike; the scalar set emulates the lanes. The scalar set calls
+// core/model_math.hpp; the vector sets spell the same operations (no contraction, no
+// reassociation) in intrinsics and are tested bitwise against it (tests/unit/test_simd.cpp).
+//
+// This header only declares: the vector sets live in their own translation units, compiled
+// for their instruction set, and are only called on a CPU that has it.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace delayprop::cpu {
+
+enum class Isa { Scalar, Avx2, Avx512 };
+
+constexpr int kLanes = 16;  // the lane count of R's canonical order, for every set
+
+const char* to_string(Isa isa);
+// Whether this CPU (and OS) can run a set.
+bool isa_supported(Isa isa);
+// The best set this CPU runs.
+Isa best_isa();
+// "auto" (or "on": the environment variable DELAYPROP_SIMD, if set, else the best set),
+// "scalar" (or "off"), "avx2", "avx512". Throws Error for an unknown name or a set this CPU
+// cannot run.
+Isa resolve_isa(const std::string& request);
+
+// Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
+// n_post; n = the spike's step; mask = ring slots - 1. The arrival cell of synapse j is
+// ring row ring_row(n, s[j], mask) = (n + 1 + s[j]) & mask, column j.
+template <typename Real, typename D>
+struct SynapseKernels {
+  // ring[cell_j] += w[j] for every j.
+  void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask);
+  // hist holds (lambda_V, lambda_I) interleaved per cell. Adds w[j] (lambda_V - lambda_I)_j
+  // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
+  // gd[j] -= w (lambda_I - lambda_V) for every j.
+  void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
+                 double* gw, double* gd, Real* lanes);
+  // The gradients of K spikes of one presynaptic neuron at once (MODEL.md §3.2 (d)), for a
+  // history that holds every step (no ring: row = step + 1 + s[j]): for k = 0 .. K-1 in
+  // order, gw[j] -= tau_s lambda_I, gd[j] -= w (lambda_I - lambda_V) at the arrival of spike
+  // k (step steps[k]). Each gw[j], gd[j] gets the same operations in the same order as from
+  // K calls of gather, but is read and written once.
+  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                    Real tau_s, double* gw, double* gd);
+};
+
+// Folds the gradients of n_samples samples (sample_grads: n_samples x P values, zeroed on
+// the way) into the exact sums digits (P x ExactSum::kDigits), like fold_sample_gradients
+// (kernels/common.hpp): the same integers are added, so the digits are the same whatever the
+// set. Returns false when a value is not finite or out of the exact range.
+using FoldFn = bool (*)(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+FoldFn fold_for(Isa isa);
+FoldFn avx512_fold();  // only where isa_supported(Isa::Avx512)
+
+template <typename Real, typename D>
+SynapseKernels<Real, D> scalar_kernels();
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx2_kernels();  // only where isa_supported(Isa::Avx2)
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx512_kernels();  // only where isa_supported(Isa::Avx512)
+
+template <typename Real, typename D>
+SynapseKernels<Real, D> kernels_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_kernels<Real, D>();
+  if (isa == Isa::Avx2) return avx2_kernels<Real, D>();
+  return scalar_kernels<Real, D>();
+}
+
+// The canonical tree over the 16 lane sums: halves added lane-wise (16 -> 8 -> 4 -> 2 -> 1).
+// Not called by the vector translation units (they return their lanes).
+template <typename Real>
+inline Real reduce_lanes(Real* p) {
+  for (int h = kLanes / 2; h >= 1; h /= 2)
+    for (int k = 0; k < h; ++k) p[k] = p[k] + p[k + h];
+  return p[0];
+}
+
+}  // namespace delayprop::cpu

@@ -1,0 +1,254 @@
+// The AVX2 synapse kernels: 16 synapses per step, the lanes of R's canonical order held in two
+// registers (float) or four (double). See kernels/cpu/simd.hpp. Only called on a CPU that has
+// AVX2; everything in this file is compiled for it and has internal linkage. AVX2 has no
+// scatter store: the forward scatter computes the 16 cells in a register and adds one by one.
+// GCC 12's intrinsics headers trip -Wmaybe-uninitialized on their own "undefined" operands.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/simd.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2")
+
+namespace delayprop::cpu {
+namespace {
+
+inline __m256i load8(const uint16_t* s) {
+  return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+}
+inline __m256i load8(const int32_t* s) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)); }
+
+// Cell indices ((n + 1 + s[j]) & mask) * N + j of synapses j0 .. j0 + 7 (the caller keeps
+// ring slots x N below 2^31).
+struct Cells {
+  __m256i n1, mask, N, iota;
+  Cells(int32_t n, uint32_t m, uint32_t N_)
+      : n1(_mm256_set1_epi32(int(uint32_t(n) + 1))),
+        mask(_mm256_set1_epi32(int(m))),
+        N(_mm256_set1_epi32(int(N_))),
+        iota(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) {}
+  template <typename D>
+  __m256i at(const D* s, uint32_t j0) const {
+    const __m256i row = _mm256_and_si256(_mm256_add_epi32(load8(s + j0), n1), mask);
+    return _mm256_add_epi32(_mm256_mullo_epi32(row, N), _mm256_add_epi32(_mm256_set1_epi32(int(j0)), iota));
+  }
+};
+
+template <typename D>
+inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
+  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
+}
+
+template <typename Real, typename D>
+inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
+                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+  for (; j < N; ++j) {
+    const size_t at = cell(s, j, n, mask, N) * 2;
+    const Real lv = hist[at], li = hist[at + 1];
+    lanes[j % kLanes] += w[j] * (lv - li);
+    gw[j] -= tau_s * li;
+    gd[j] -= w[j] * (li - lv);
+  }
+}
+
+template <typename Real, typename D>
+void scatter_v(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
+  const Cells cells(n, mask, N);
+  alignas(32) int32_t c[8];
+  uint32_t j = 0;
+  for (; j + 8 <= N; j += 8) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(c), cells.at(s, j));
+    for (int k = 0; k < 8; ++k) ring[c[k]] += w[j + k];
+  }
+  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+}
+
+// Gathers with every lane on (the plain intrinsics leave their pass-through operand undefined,
+// which GCC 12 warns about).
+inline __m256i gather_pairs(const long long* base, __m128i at) {
+  return _mm256_mask_i32gather_epi64(_mm256_setzero_si256(), base, at, _mm256_set1_epi64x(-1), 8);
+}
+inline __m256d gather_f64(const double* base, __m128i at) {
+  return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), base, at, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
+}
+
+inline void sub4(double* g, __m128 x) { _mm256_storeu_pd(g, _mm256_sub_pd(_mm256_loadu_pd(g), _mm256_cvtps_pd(x))); }
+
+template <typename D>
+void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
+              double* gw, double* gd, float* lanes) {
+  const Cells cells(n, mask, N);
+  const __m256 ts = _mm256_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);  // (lambda_V, lambda_I) per cell
+  __m256 acc[2] = {_mm256_loadu_ps(lanes), _mm256_loadu_ps(lanes + 8)};
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    for (int h = 0; h < 2; ++h) {
+      const uint32_t jh = j + 8 * h;
+      const __m256i c = cells.at(s, jh);
+      const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
+      const __m256 p1 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_extracti128_si256(c, 1)));
+      // p0 = l0 i0 l1 i1 | l2 i2 l3 i3, p1 = l4 i4 l5 i5 | l6 i6 l7 i7
+      const __m256 lvs = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));  // l0 l1 l4 l5 | l2 l3 l6 l7
+      const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m256 lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256 li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256 wv = _mm256_loadu_ps(w + jh);
+      acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(wv, _mm256_sub_ps(lv, li)));
+      const __m256 a = _mm256_mul_ps(ts, li);
+      const __m256 b = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
+      sub4(gw + jh, _mm256_castps256_ps128(a));
+      sub4(gw + jh + 4, _mm256_extractf128_ps(a, 1));
+      sub4(gd + jh, _mm256_castps256_ps128(b));
+      sub4(gd + jh + 4, _mm256_extractf128_ps(b, 1));
+    }
+  }
+  _mm256_storeu_ps(lanes, acc[0]);
+  _mm256_storeu_ps(lanes + 8, acc[1]);
+  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+}
+
+template <typename D>
+void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, double tau_s,
+              double* gw, double* gd, double* lanes) {
+  const Cells cells(n, mask, N);
+  const __m256d ts = _mm256_set1_pd(tau_s);
+  __m256d acc[4];
+  for (int q = 0; q < 4; ++q) acc[q] = _mm256_loadu_pd(lanes + 4 * q);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256i c2 = _mm256_slli_epi32(cells.at(s, j + 8 * h), 1);  // index of lambda_V in hist
+      for (int q = 0; q < 2; ++q) {
+        const __m128i at = q ? _mm256_extracti128_si256(c2, 1) : _mm256_castsi256_si128(c2);
+        const __m256d lv = gather_f64(hist, at);
+        const __m256d li = gather_f64(hist + 1, at);
+        const uint32_t jq = j + 8 * h + 4 * q;
+        const __m256d wv = _mm256_loadu_pd(w + jq);
+        acc[2 * h + q] = _mm256_add_pd(acc[2 * h + q], _mm256_mul_pd(wv, _mm256_sub_pd(lv, li)));
+        _mm256_storeu_pd(gw + jq, _mm256_sub_pd(_mm256_loadu_pd(gw + jq), _mm256_mul_pd(ts, li)));
+        _mm256_storeu_pd(gd + jq, _mm256_sub_pd(_mm256_loadu_pd(gd + jq), _mm256_mul_pd(wv, _mm256_sub_pd(li, lv))));
+      }
+    }
+  }
+  for (int q = 0; q < 4; ++q) _mm256_storeu_pd(lanes + 4 * q, acc[q]);
+  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+}
+
+template <typename Real, typename D>
+inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
+                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
+  for (; j < N; ++j) {
+    double a = gw[j], b = gd[j];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
+      const Real lv = hist[at], li = hist[at + 1];
+      a -= tau_s * li;
+      b -= w[j] * (li - lv);
+    }
+    gw[j] = a;
+    gd[j] = b;
+  }
+}
+
+// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 7: spike k adds steps[k] * N.
+template <typename D>
+inline __m256i base8(const D* s, uint32_t j0, uint32_t N) {
+  const __m256i row = _mm256_add_epi32(load8(s + j0), _mm256_set1_epi32(1));
+  return _mm256_add_epi32(_mm256_mullo_epi32(row, _mm256_set1_epi32(int(N))),
+                          _mm256_add_epi32(_mm256_set1_epi32(int(j0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+template <typename D>
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 float tau_s, double* gw, double* gd) {
+  const __m256 ts = _mm256_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);
+  uint32_t j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const __m256i base = base8(s, j, N);
+    const __m256 wv = _mm256_loadu_ps(w + j);
+    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
+    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m256i c = _mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N)));
+      const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
+      const __m256 p1 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_extracti128_si256(c, 1)));
+      const __m256 lvs = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m256 lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256 li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256 x = _mm256_mul_ps(ts, li);
+      const __m256 y = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
+      a0 = _mm256_sub_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+      a1 = _mm256_sub_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+      b0 = _mm256_sub_pd(b0, _mm256_cvtps_pd(_mm256_castps256_ps128(y)));
+      b1 = _mm256_sub_pd(b1, _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)));
+    }
+    _mm256_storeu_pd(gw + j, a0);
+    _mm256_storeu_pd(gw + j + 4, a1);
+    _mm256_storeu_pd(gd + j, b0);
+    _mm256_storeu_pd(gd + j + 4, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
+template <typename D>
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 double tau_s, double* gw, double* gd) {
+  const __m256d ts = _mm256_set1_pd(tau_s);
+  uint32_t j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const __m256i base = base8(s, j, N);
+    const __m256d w0 = _mm256_loadu_pd(w + j), w1 = _mm256_loadu_pd(w + j + 4);
+    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
+    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m256i c2 = _mm256_slli_epi32(_mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
+      const __m128i at0 = _mm256_castsi256_si128(c2), at1 = _mm256_extracti128_si256(c2, 1);
+      const __m256d lv0 = gather_f64(hist, at0), li0 = gather_f64(hist + 1, at0);
+      const __m256d lv1 = gather_f64(hist, at1), li1 = gather_f64(hist + 1, at1);
+      a0 = _mm256_sub_pd(a0, _mm256_mul_pd(ts, li0));
+      a1 = _mm256_sub_pd(a1, _mm256_mul_pd(ts, li1));
+      b0 = _mm256_sub_pd(b0, _mm256_mul_pd(w0, _mm256_sub_pd(li0, lv0)));
+      b1 = _mm256_sub_pd(b1, _mm256_mul_pd(w1, _mm256_sub_pd(li1, lv1)));
+    }
+    _mm256_storeu_pd(gw + j, a0);
+    _mm256_storeu_pd(gw + j + 4, a1);
+    _mm256_storeu_pd(gd + j, b0);
+    _mm256_storeu_pd(gd + j + 4, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
+}  // namespace
+
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx2_kernels() {
+  return {&scatter_v<Real, D>, &gather_v<D>, &gradients_v<D>};
+}
+template SynapseKernels<float, uint16_t> avx2_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> avx2_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> avx2_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> avx2_kernels<double, int32_t>();
+
+}  // namespace delayprop::cpu
+
+#pragma GCC pop_options
+#else
+namespace delayprop::cpu {
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx2_kernels() {
+  return scalar_kernels<Real, D>();
+}
+template SynapseKernels<float, uint16_t> avx2_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> avx2_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> avx2_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> avx2_kernels<double, int32_t>();
+}  // namespace delayprop::cpu
+#endif

@@ -1,0 +1,336 @@
+// The AVX-512 synapse kernels (F, BW, VL, DQ): 16 synapses per step, the lanes of R's canonical
+// order held in one register (float) or two (double). See kernels/cpu/simd.hpp. Only called on
+// a CPU that has AVX-512; everything in this file is compiled for it and has internal linkage,
+// so no AVX-512 code can be picked up by the rest of the program.
+// GCC 12's intrinsics headers trip -Wmaybe-uninitialized on their own "undefined" operands.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/exact_sum.hpp"
+#include "kernels/cpu/simd.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512bw,avx512vl,avx512dq")
+
+namespace delayprop::cpu {
+namespace {
+
+inline __m512i load16(const uint16_t* s) {
+  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
+}
+inline __m512i load16(const int32_t* s) { return _mm512_loadu_si512(s); }
+
+// Cell indices ((n + 1 + s[j]) & mask) * N + j of synapses j0 .. j0 + 15 (the caller keeps
+// ring slots x N below 2^31).
+struct Cells {
+  __m512i n1, mask, N, iota;
+  Cells(int32_t n, uint32_t m, uint32_t N_)
+      : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
+        mask(_mm512_set1_epi32(int(m))),
+        N(_mm512_set1_epi32(int(N_))),
+        iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {}
+  template <typename D>
+  __m512i at(const D* s, uint32_t j0) const {
+    const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
+    return _mm512_add_epi32(_mm512_mullo_epi32(row, N), _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
+  }
+};
+
+inline size_t cell(const uint16_t* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
+  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
+}
+inline size_t cell(const int32_t* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
+  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
+}
+
+// The synapses past the last full block of 16, one by one, into the same lanes.
+template <typename Real, typename D>
+inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
+                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+  for (; j < N; ++j) {
+    const size_t at = cell(s, j, n, mask, N) * 2;
+    const Real lv = hist[at], li = hist[at + 1];
+    lanes[j % kLanes] += w[j] * (lv - li);
+    gw[j] -= tau_s * li;
+    gd[j] -= w[j] * (li - lv);
+  }
+}
+
+template <typename D>
+void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
+  const Cells cells(n, mask, N);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c = cells.at(s, j);
+    const __m512 v = _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j));
+    _mm512_i32scatter_ps(ring, c, v, 4);  // 16 different columns: no two lanes share a cell
+  }
+  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+}
+
+template <typename D>
+void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
+  const Cells cells(n, mask, N);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c = cells.at(s, j);
+    const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
+    const __m512d v0 = _mm512_add_pd(_mm512_i32gather_pd(c0, ring, 8), _mm512_loadu_pd(w + j));
+    const __m512d v1 = _mm512_add_pd(_mm512_i32gather_pd(c1, ring, 8), _mm512_loadu_pd(w + j + 8));
+    _mm512_i32scatter_pd(ring, c0, v0, 8);
+    _mm512_i32scatter_pd(ring, c1, v1, 8);
+  }
+  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+}
+
+// gw[j .. j + 7] -= x (float -> double, exact), likewise gd.
+inline void sub8(double* g, __m256 x) { _mm512_storeu_pd(g, _mm512_sub_pd(_mm512_loadu_pd(g), _mm512_cvtps_pd(x))); }
+
+template <typename D>
+void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
+                double* gw, double* gd, float* lanes) {
+  const Cells cells(n, mask, N);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 ts = _mm512_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);  // (lambda_V, lambda_I) per cell
+  __m512 acc = _mm512_loadu_ps(lanes);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c = cells.at(s, j);
+    const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
+    const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
+    const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
+    const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
+    const __m512 wv = _mm512_loadu_ps(w + j);
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(wv, _mm512_sub_ps(lv, li)));
+    const __m512 a = _mm512_mul_ps(ts, li);
+    const __m512 b = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+    sub8(gw + j, _mm512_castps512_ps256(a));
+    sub8(gw + j + 8, _mm512_extractf32x8_ps(a, 1));
+    sub8(gd + j, _mm512_castps512_ps256(b));
+    sub8(gd + j + 8, _mm512_extractf32x8_ps(b, 1));
+  }
+  _mm512_storeu_ps(lanes, acc);
+  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+}
+
+template <typename D>
+void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, double tau_s,
+                double* gw, double* gd, double* lanes) {
+  const Cells cells(n, mask, N);
+  const __m512d ts = _mm512_set1_pd(tau_s);
+  __m512d acc[2] = {_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8)};
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i c2 = _mm512_slli_epi32(cells.at(s, j), 1);  // index of lambda_V in hist
+    for (int h = 0; h < 2; ++h) {
+      const __m256i at = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
+      const __m512d lv = _mm512_i32gather_pd(at, hist, 8);
+      const __m512d li = _mm512_i32gather_pd(at, hist + 1, 8);
+      const __m512d wv = _mm512_loadu_pd(w + j + 8 * h);
+      acc[h] = _mm512_add_pd(acc[h], _mm512_mul_pd(wv, _mm512_sub_pd(lv, li)));
+      double* gwh = gw + j + 8 * h;
+      double* gdh = gd + j + 8 * h;
+      _mm512_storeu_pd(gwh, _mm512_sub_pd(_mm512_loadu_pd(gwh), _mm512_mul_pd(ts, li)));
+      _mm512_storeu_pd(gdh, _mm512_sub_pd(_mm512_loadu_pd(gdh), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
+    }
+  }
+  _mm512_storeu_pd(lanes, acc[0]);
+  _mm512_storeu_pd(lanes + 8, acc[1]);
+  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+}
+
+template <typename Real, typename D>
+inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
+                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
+  for (; j < N; ++j) {
+    double a = gw[j], b = gd[j];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
+      const Real lv = hist[at], li = hist[at + 1];
+      a -= tau_s * li;
+      b -= w[j] * (li - lv);
+    }
+    gw[j] = a;
+    gd[j] = b;
+  }
+}
+
+// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 15: spike k adds steps[k] * N.
+template <typename D>
+inline __m512i base16(const D* s, uint32_t j0, uint32_t N) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i row = _mm512_add_epi32(load16(s + j0), _mm512_set1_epi32(1));
+  return _mm512_add_epi32(_mm512_mullo_epi32(row, _mm512_set1_epi32(int(N))),
+                          _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
+}
+
+template <typename D>
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 float tau_s, double* gw, double* gd) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 ts = _mm512_set1_ps(tau_s);
+  const long long* pairs = reinterpret_cast<const long long*>(hist);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i base = base16(s, j, N);
+    const __m512 wv = _mm512_loadu_ps(w + j);
+    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
+    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m512i c = _mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N)));
+      const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
+      const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
+      const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
+      const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
+      const __m512 x = _mm512_mul_ps(ts, li);
+      const __m512 y = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+      a0 = _mm512_sub_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+      a1 = _mm512_sub_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)));
+      b0 = _mm512_sub_pd(b0, _mm512_cvtps_pd(_mm512_castps512_ps256(y)));
+      b1 = _mm512_sub_pd(b1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(y, 1)));
+    }
+    _mm512_storeu_pd(gw + j, a0);
+    _mm512_storeu_pd(gw + j + 8, a1);
+    _mm512_storeu_pd(gd + j, b0);
+    _mm512_storeu_pd(gd + j + 8, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
+template <typename D>
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
+                 double tau_s, double* gw, double* gd) {
+  const __m512d ts = _mm512_set1_pd(tau_s);
+  uint32_t j = 0;
+  for (; j + 16 <= N; j += 16) {
+    const __m512i base = base16(s, j, N);
+    const __m512d w0 = _mm512_loadu_pd(w + j), w1 = _mm512_loadu_pd(w + j + 8);
+    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
+    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
+    for (uint32_t k = 0; k < K; ++k) {
+      const __m512i c2 =
+          _mm512_slli_epi32(_mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
+      const __m256i at0 = _mm512_castsi512_si256(c2), at1 = _mm512_extracti64x4_epi64(c2, 1);
+      const __m512d lv0 = _mm512_i32gather_pd(at0, hist, 8), li0 = _mm512_i32gather_pd(at0, hist + 1, 8);
+      const __m512d lv1 = _mm512_i32gather_pd(at1, hist, 8), li1 = _mm512_i32gather_pd(at1, hist + 1, 8);
+      a0 = _mm512_sub_pd(a0, _mm512_mul_pd(ts, li0));
+      a1 = _mm512_sub_pd(a1, _mm512_mul_pd(ts, li1));
+      b0 = _mm512_sub_pd(b0, _mm512_mul_pd(w0, _mm512_sub_pd(li0, lv0)));
+      b1 = _mm512_sub_pd(b1, _mm512_mul_pd(w1, _mm512_sub_pd(li1, lv1)));
+    }
+    _mm512_storeu_pd(gw + j, a0);
+    _mm512_storeu_pd(gw + j + 8, a1);
+    _mm512_storeu_pd(gd + j, b0);
+    _mm512_storeu_pd(gd + j + 8, b1);
+  }
+  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+}
+
+// The fold of kernels/common.hpp, 8 parameters at a time: the 6 digits of 8 parameters are
+// held in 6 registers (digit-major) while the samples' values are added; a value takes
+// exact_add's fast path in exactly the lanes where exact_add would (the same three parts at
+// the same digits), the others go through exact_add_general after the block. Integer sums:
+// the digits are those of the scalar fold.
+static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold below is written for 6 x 32 bits");
+bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
+  constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
+  const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
+  const __m512i mant = _mm512_set1_epi64((int64_t(1) << 52) - 1), implicit = _mm512_set1_epi64(int64_t(1) << 52);
+  const __m512i e7ff = _mm512_set1_epi64(0x7ff), bias = _mm512_set1_epi64(1075 + ExactSum::kLsbExp);
+  const __m512i fast_max = _mm512_set1_epi64(kFastMax), low32 = _mm512_set1_epi64(0xffffffffLL);
+  const __m512i c31 = _mm512_set1_epi64(31), c63 = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
+  const __m512i abs_mask = _mm512_set1_epi64(0x7fffffffffffffffLL), zero = _mm512_setzero_si512();
+  bool ok = true;
+  size_t i = 0;
+  struct Slow {
+    int lane;
+    double x;
+  };
+  Slow slow[64];
+  for (; i + 8 <= P && n_samples <= 8; i += 8) {
+    int64_t* d = digits + i * ExactSum::kDigits;
+    __mmask8 any = 0;
+    for (uint32_t s = 0; s < n_samples; ++s)
+      any |= _mm512_test_epi64_mask(_mm512_loadu_si512(g + size_t(s) * P + i), abs_mask);
+    if (!any) continue;  // nothing to add to these 8 parameters
+    __m512i D[6];
+    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
+    int n_slow = 0;
+    for (uint32_t s = 0; s < n_samples; ++s) {
+      double* gp = g + size_t(s) * P + i;
+      const __m512i bits = _mm512_loadu_si512(gp);
+      const __mmask8 nz = _mm512_test_epi64_mask(bits, abs_mask);
+      if (!nz) continue;
+      const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
+      const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
+      for (__mmask8 sl = nz & __mmask8(~fast); sl; sl &= __mmask8(sl - 1)) {
+        const int lane = __builtin_ctz(sl);
+        slow[n_slow++] = {lane, gp[lane]};
+      }
+      _mm512_mask_storeu_epi64(gp, nz, zero);
+      const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
+      const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
+      const __m512i lo = _mm512_sllv_epi64(m, sh);
+      const __m512i hi = _mm512_srlv_epi64(_mm512_srlv_epi64(m, _mm512_sub_epi64(c63, sh)), one);
+      const __m512i sign = _mm512_srai_epi64(bits, 63);
+      const __m512i p0 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_and_si512(lo, low32), sign), sign);
+      const __m512i p1 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_srli_epi64(lo, 32), sign), sign);
+      const __m512i p2 = _mm512_sub_epi64(_mm512_xor_si512(hi, sign), sign);
+      for (int q = 0; q < 4; ++q) {
+        const __mmask8 at = fast & _mm512_cmpeq_epi64_mask(d0, _mm512_set1_epi64(q));
+        D[q] = _mm512_mask_add_epi64(D[q], at, D[q], p0);
+        D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
+        D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
+      }
+    }
+    for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
+    for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
+  }
+  for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than 8 samples)
+    int64_t* d = digits + i * ExactSum::kDigits;
+    for (uint32_t s = 0; s < n_samples; ++s) {
+      double& v = g[size_t(s) * P + i];
+      if (v == 0.0) continue;
+      ok &= exact_add(d, v);
+      v = 0.0;
+    }
+  }
+  return ok;
+}
+
+}  // namespace
+
+FoldFn avx512_fold() { return &fold_v; }
+
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx512_kernels() {
+  return {&scatter_v<D>, &gather_v<D>, &gradients_v<D>};
+}
+template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> avx512_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
+
+}  // namespace delayprop::cpu
+
+#pragma GCC pop_options
+#else
+namespace delayprop::cpu {
+FoldFn avx512_fold() { return fold_for(Isa::Scalar); }
+template <typename Real, typename D>
+SynapseKernels<Real, D> avx512_kernels() {
+  return scalar_kernels<Real, D>();
+}
+template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
+template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
+template SynapseKernels<double, uint16_t> avx512_kernels<double, uint16_t>();
+template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
+}  // namespace delayprop::cpu
+#endif

@@ -1,0 +1,167 @@
+// The CPU backend's synapse kernels give the same bits on every instruction set (MODEL.md
+// §3.2, "The order of R"): each set this CPU has, forced by EngineOptions::simd, against the
+// scalar set, on awkward sizes (1 hidden neuron, a lane width + 1 for AVX2, AVX-512 and the 16 lanes
+// of R), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
+// bitwise equal (the larger networks keep a full adjoint history for the input's target, the
+// smaller ones a ring: both backward paths are covered). Also: 32-bit delays (max delay >
+// 65535 steps) give the bits of 16-bit ones.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "grad_test_util.hpp"
+#include "kernels/cpu/simd.hpp"
+
+using namespace delayprop;
+using namespace delayprop::testutil;
+
+namespace {
+
+struct Shape {
+  uint32_t hidden, outputs;
+  bool recurrent;
+  double max_delay_ms = 20.0;
+};
+
+Network make_net(const Shape& s) {
+  Network net;
+  net.dt = 1.0;
+  net.n_steps = 90;
+  net.pops.push_back({"in", PopKind::Input, 5});
+  net.pops.push_back({"h", PopKind::LIF, s.hidden});
+  Population out{"out", PopKind::LI, s.outputs};
+  out.readout = Readout::SumExp;
+  net.pops.push_back(out);
+  auto add = [&](const std::string& name, uint32_t pre, uint32_t post, InitSpec w) {
+    Connection c;
+    c.name = name;
+    c.pre = pre;
+    c.post = post;
+    c.max_delay_ms = s.max_delay_ms;
+    c.weight_init = w;
+    c.delay_init = {InitSpec::Dist::Uniform, 0.0, 20.0};
+    net.conns.push_back(c);
+  };
+  add("in_h", 0, 1, {InitSpec::Dist::Normal, 1.2, 0.6});
+  if (s.recurrent) add("h_h", 1, 1, {InitSpec::Dist::Normal, 0.0, 0.4});
+  add("h_out", 1, 2, {InitSpec::Dist::Normal, 0.1, 0.5});
+  net.finalize();
+  return net;
+}
+
+struct Outcome {
+  std::vector<double> grad, readout;
+  std::vector<std::vector<uint32_t>> counts;
+};
+
+Outcome run(const Network& net, Precision prec, const std::string& simd) {
+  Problem pb;
+  pb.net = net;
+  pb.opt.precision = prec;
+  pb.opt.simd = simd;
+  random_batch(pb, 4, 6, 0.0, 70.0, net.pops[2].size, 11);
+  auto engine = make_engine(pb.net, pb.opt);
+  const auto params = init_params(pb.net, 5);
+  ForwardOutputs fwd;
+  Outcome o;
+  o.grad = pb.grad_at(*engine, params, &fwd);
+  o.readout = fwd.readout;
+  o.counts = fwd.spike_counts;
+  return o;
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+void expect_same(const Outcome& ref, const Outcome& o, const std::string& what) {
+  EXPECT_EQ(ref.counts, o.counts) << what << ": spike counts differ";
+  EXPECT_TRUE(same_bits(ref.readout, o.readout)) << what << ": readouts differ";
+  EXPECT_TRUE(same_bits(ref.grad, o.grad)) << what << ": gradients differ";
+}
+
+const char* name(Precision p) { return p == Precision::Float32 ? "float32" : "float64"; }
+
+TEST(Simd, EveryInstructionSetGivesTheScalarBits) {
+  std::vector<std::string> isas;
+  for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512})
+    if (cpu::isa_supported(isa)) isas.push_back(cpu::to_string(isa));
+  if (isas.empty()) GTEST_SKIP() << "this CPU has no vector instruction set the engine uses";
+  for (Precision prec : {Precision::Float32, Precision::Float64})
+    for (bool rec : {false, true})
+      for (uint32_t h : {1u, 9u, 16u, 17u, 33u})
+        for (uint32_t k : {2u, 17u}) {
+          const Network net = make_net({h, k, rec});
+          const Outcome ref = run(net, prec, "scalar");
+          uint64_t spikes = 0;
+          for (const auto& c : ref.counts)
+            for (uint32_t n : c) spikes += n;
+          ASSERT_GT(spikes, 0u) << "the hidden layer must spike for the check to mean anything";
+          double gnorm = 0;
+          for (double v : ref.grad) gnorm += v * v;
+          ASSERT_GT(gnorm, 0.0);
+          for (const auto& isa : isas)
+            expect_same(ref, run(net, prec, isa),
+                        isa + " " + name(prec) + (rec ? " recurrent" : " feedforward") + " hidden " +
+                            std::to_string(h) + " outputs " + std::to_string(k));
+        }
+}
+
+TEST(Simd, WideDelaysGiveTheBitsOfNarrowOnes) {
+  for (Precision prec : {Precision::Float32, Precision::Float64})
+    for (const char* simd : {"scalar", "auto"}) {
+      // Max delay 70000 steps (32-bit delays) and 60000 (16-bit); the drawn delays are the same.
+      const Outcome narrow = run(make_net({17, 3, true, 60000.0}), prec, simd);
+      const Outcome wide = run(make_net({17, 3, true, 70000.0}), prec, simd);
+      double gnorm = 0;
+      for (double v : narrow.grad) gnorm += v * v;
+      ASSERT_GT(gnorm, 0.0);
+      expect_same(narrow, wide, std::string(simd) + " " + name(prec) + " 32-bit delays");
+    }
+}
+
+// The fold of sample gradients into exact sums: the same digits on every set, for values of
+// every kind (zeros of both signs, values below the lowest bit, subnormals, large ones, and
+// an out-of-range one that must be reported), P not a multiple of 8, 1 to 8 samples.
+TEST(Simd, FoldGivesTheScalarDigits) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_int_distribution<int> e(-140, 50);
+  for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+    if (!cpu::isa_supported(isa)) continue;
+    for (uint32_t S : {1u, 3u, 8u})
+      for (bool bad : {false, true}) {
+        const size_t P = 37;
+        std::vector<double> g(S * P);
+        for (size_t k = 0; k < g.size(); ++k) {
+          const int kind = int(rng() % 10);
+          g[k] = kind == 0 ? 0.0 : kind == 1 ? -0.0 : kind == 2 ? 1e-310 : std::ldexp(u(rng), e(rng));
+        }
+        if (bad) g[S * P / 2] = 1e30;  // >= 2^60: out of range
+        std::vector<double> g2 = g;
+        std::vector<int64_t> d1(P * ExactSum::kDigits, 0), d2(P * ExactSum::kDigits, 0);
+        const bool ok1 = cpu::fold_for(cpu::Isa::Scalar)(g.data(), S, P, d1.data());
+        const bool ok2 = cpu::fold_for(isa)(g2.data(), S, P, d2.data());
+        EXPECT_EQ(ok1, !bad);
+        EXPECT_EQ(ok1, ok2) << cpu::to_string(isa);
+        EXPECT_EQ(d1, d2) << cpu::to_string(isa) << " " << S << " samples";
+        EXPECT_TRUE(same_bits(g, g2)) << "sample values must be cleared alike";
+      }
+  }
+}
+
+TEST(Simd, UnknownOrUnsupportedSetIsRefused) {
+  const Network net = make_net({4, 2, false});
+  EngineOptions opt;
+  opt.simd = "sse9";
+  EXPECT_THROW(make_engine(net, opt), Error);
+  if (!cpu::isa_supported(cpu::Isa::Avx512)) {
+    opt.simd = "avx512";
+    EXPECT_THROW(make_engine(net, opt), Error);
+  }
+}
+
+}  // namespace
