@@ -1,10 +1,21 @@
 #include "io/h5.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.hpp"
+#include "io/files.hpp"
 
 namespace delayprop::h5 {
 namespace {
@@ -14,10 +25,110 @@ struct Silence {
 };
 const Silence silence_hdf5_errors;
 
+int g_untrusted_depth = 0;  // > 0 inside check_in_child's child or a read it guards
+
+uint64_t file_size(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? uint64_t(st.st_size) : 0;
+}
+
+// Bytes a dataset of n elements of `elem` bytes may hold in a file of file_bytes: raw data
+// is at most the file (a filter, e.g. deflate, compresses at most ~1000:1).
+bool fits_file(const std::string& path, hid_t dset, uint64_t n, uint64_t elem) {
+  Handle plist(H5Dget_create_plist(dset), H5Pclose);
+  const bool filtered = plist && H5Pget_nfilters(plist.get()) > 0;
+  const uint64_t fb = file_size(path);
+  const long double bound = (long double)fb * (filtered ? 1100.0L : 1.0L) + 4096.0L;
+  return (long double)n * (long double)elem <= bound;
+}
+
 }  // namespace
 
+bool in_untrusted_read() { return g_untrusted_depth > 0; }
+
+void check_in_child(const std::string& path, const std::function<void()>& read) {
+  require_regular_file(path, "HDF5 file");
+  int fds[2];
+  require(::pipe(fds) == 0, path, ": cannot check the file (pipe: ", std::strerror(errno), ")");
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    fail(path, ": cannot check the file (fork: ", std::strerror(errno), ")");
+  }
+  if (pid == 0) {  // the child: read, report, _exit (no atexit handlers, no MPI, no HDF5 shutdown)
+    ::close(fds[0]);
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+    }
+    ++g_untrusted_depth;
+    int code = 0;
+    std::string msg;
+    try {
+      read();
+    } catch (const std::exception& e) {
+      msg = e.what();
+      code = 3;
+    } catch (...) {
+      msg = path + ": unreadable (unknown exception)";
+      code = 3;
+    }
+    if (code) {
+      size_t off = 0;
+      while (off < msg.size()) {
+        const ssize_t w = ::write(fds[1], msg.data() + off, msg.size() - off);
+        if (w <= 0) break;
+        off += size_t(w);
+      }
+    }
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  double limit = 600;
+  if (const char* e = std::getenv("DELAYPROP_H5_CHECK_TIMEOUT")) limit = std::atof(e) > 0 ? std::atof(e) : limit;
+  std::string msg;
+  int status = 0;
+  bool timed_out = false;
+  const auto t0 = std::chrono::steady_clock::now();
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  while (true) {
+    char buf[4096];
+    ssize_t r;
+    while ((r = ::read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, size_t(r));
+    const pid_t w = ::waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) break;
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > limit) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  char buf[4096];
+  ssize_t r;
+  while ((r = ::read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, size_t(r));
+  ::close(fds[0]);
+  if (timed_out) fail(path, ": reading the file did not finish within ", limit, " s (corrupt HDF5 file?)");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && !msg.empty()) {
+    for (char& c : msg)
+      if (c == '\n' || c == '\r') c = ' ';
+    throw Error(msg);
+  }
+  if (WIFSIGNALED(status))
+    fail(path, ": corrupt HDF5 file: the HDF5 library crashed reading it (signal ", WTERMSIG(status),
+         " in the checking subprocess)");
+  fail(path, ": corrupt HDF5 file: the HDF5 library failed reading it (exit code ",
+       WIFEXITED(status) ? WEXITSTATUS(status) : -1, " in the checking subprocess)");
+}
+
 File File::open_read(const std::string& path) {
-  require(std::filesystem::exists(path), path, ": no such file");
+  require_regular_file(path, "HDF5 file");
   File f;
   f.path_ = path;
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -72,6 +183,7 @@ std::vector<uint64_t> File::shape(const std::string& name) const {
   Handle s(H5Dget_space(d.get()), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(s.get());
   require(rank >= 0, path_, ": '", name, "': unreadable dataspace");
+  require(rank <= 32, path_, ": '", name, "': unreadable dataspace (rank ", rank, ")");
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr);
   return std::vector<uint64_t>(dims.begin(), dims.end());
@@ -82,13 +194,20 @@ template <typename T>
 std::vector<T> read_numeric(const File& f, const std::string& name, hid_t mem_type, std::vector<uint64_t>* shape_out) {
   const auto shape = f.shape(name);
   uint64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape) {
+    require(d == 0 || n <= (uint64_t(1) << 62) / d, f.path(), ": dataset '", name, "' has an impossible shape");
+    n *= d;
+  }
   hid_t d = H5Dopen2(f.id(), name.c_str(), H5P_DEFAULT);
   Handle dh(d, H5Dclose);
   Handle t(H5Dget_type(d), H5Tclose);
   const H5T_class_t cls = H5Tget_class(t.get());
   require(cls == H5T_INTEGER || cls == H5T_FLOAT, f.path(), ": dataset '", name,
           "' must be numeric (integer or float), found another type");
+  const size_t elem = H5Tget_size(t.get());
+  require(elem > 0 && elem <= 16, f.path(), ": dataset '", name, "' has an element size of ", elem, " bytes");
+  require(fits_file(f.path(), d, n, elem), f.path(), ": dataset '", name, "' claims ", n,
+          " elements, more than the file can hold (", file_size(f.path()), " bytes; corrupt?)");
   std::vector<T> out(n);
   if (n > 0)
     require(H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) >= 0, f.path(), ": cannot read '", name,
@@ -114,6 +233,26 @@ std::vector<int64_t> File::read_ints(const std::string& name, std::vector<uint64
   return out;
 }
 
+void check_vlen_sizes(const std::string& path, const std::string& name, hid_t dset, hid_t space, hid_t file_base,
+                      hid_t mem_type, hid_t mem_base, uint64_t rows) {
+  // A row's reference takes 16 bytes in the file (length and global-heap id), ~1000 times
+  // less at most when compressed.
+  require(fits_file(path, dset, rows, 16), path, ": dataset '", name, "' claims ", rows,
+          " rows, more than the file can hold (", file_size(path), " bytes; corrupt?)");
+  if (rows == 0) return;
+  // The values themselves live in the file's global heap, never compressed: their total in
+  // the file's element size cannot exceed the file.
+  hsize_t bytes = 0;
+  require(H5Dvlen_get_buf_size(dset, mem_type, space, &bytes) >= 0, path, ": cannot read '", name,
+          "' (corrupt variable-length data)");
+  const size_t msz = H5Tget_size(mem_base), fsz = H5Tget_size(file_base);
+  require(msz > 0 && fsz > 0 && fsz <= 16, path, ": dataset '", name, "' has an element size of ", fsz, " bytes");
+  const long double values = (long double)bytes / (long double)msz;
+  require(values * (long double)fsz <= (long double)file_size(path) + 4096.0L, path, ": dataset '", name,
+          "' claims ", (unsigned long long)values, " values, more than the file can hold (", file_size(path),
+          " bytes; corrupt?)");
+}
+
 std::vector<std::vector<double>> File::read_vlen_doubles(const std::string& name) const {
   Handle d = open_dataset(name);
   Handle t(H5Dget_type(d.get()), H5Tclose);
@@ -126,6 +265,7 @@ std::vector<std::vector<double>> File::read_vlen_doubles(const std::string& name
   hsize_t n = 0;
   H5Sget_simple_extent_dims(s.get(), &n, nullptr);
   Handle mem(H5Tvlen_create(H5T_NATIVE_DOUBLE), H5Tclose);
+  check_vlen_sizes(path_, name, d.get(), s.get(), base.get(), mem.get(), H5T_NATIVE_DOUBLE, n);
   std::vector<hvl_t> raw(n);
   if (n > 0)
     require(H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) >= 0, path_, ": cannot read '",
@@ -147,6 +287,8 @@ std::vector<std::string> File::read_strings(const std::string& name) const {
   const int rank = H5Sget_simple_extent_ndims(s.get());
   hsize_t n = 1;
   if (rank == 1) H5Sget_simple_extent_dims(s.get(), &n, nullptr);
+  require(rank >= 0 && rank <= 1, path_, ": dataset '", name, "' must be a scalar or one-dimensional");
+  require(fits_file(path_, d.get(), n, 16), path_, ": dataset '", name, "' claims ", n, " strings (corrupt?)");
   std::vector<std::string> out(n);
   if (H5Tis_variable_str(t.get()) > 0) {
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -175,6 +317,11 @@ std::string File::read_string_attr(const std::string& name) const {
   Handle a(H5Aopen(h_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
   Handle t(H5Aget_type(a.get()), H5Tclose);
   require(H5Tget_class(t.get()) == H5T_STRING, path_, ": attribute '", name, "' must be a string");
+  {
+    Handle sp(H5Aget_space(a.get()), H5Sclose);
+    require(bool(sp) && H5Sget_simple_extent_npoints(sp.get()) == 1, path_, ": attribute '", name,
+            "' must be a single string");
+  }
   if (H5Tis_variable_str(t.get()) > 0) {
     char* raw = nullptr;
     Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -186,6 +333,8 @@ std::string File::read_string_attr(const std::string& name) const {
     return s;
   }
   const size_t len = H5Tget_size(t.get());
+  require(len > 0 && len <= file_size(path_), path_, ": attribute '", name, "' claims ", len,
+          " bytes, more than the file holds (corrupt?)");
   std::string s(len, '\0');
   require(H5Aread(a.get(), t.get(), s.data()) >= 0, path_, ": cannot read attribute '", name, "'");
   s.resize(strnlen(s.data(), len));

@@ -4,10 +4,35 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace delayprop::h5 {
+
+// Untrusted files. The readers check types, shapes and sizes against the file before they
+// read (see h5.cpp), but libhdf5 itself follows the file's internal pointers (B-trees, the
+// global heap of variable-length data) and can crash on a corrupt file before any check of
+// ours can run. read_untrusted(path, read) therefore first runs read() in a forked child
+// process with stdout/stderr silenced: if the child ends with an Error, that one-line
+// message is thrown here; if it dies (a signal, a sanitizer report) or runs longer than
+// DELAYPROP_H5_CHECK_TIMEOUT seconds (default 600), the error names the file as corrupt.
+// Only when the child read the file cleanly is read() run in this process. Cost: the file
+// is read twice and the process forks once per file. Nested calls run read() directly.
+void check_in_child(const std::string& path, const std::function<void()>& read);
+bool in_untrusted_read();
+template <typename F>
+auto read_untrusted(const std::string& path, F&& read) {
+  if (!in_untrusted_read()) check_in_child(path, [&] { (void)read(); });
+  return read();
+}
+
+// Before a variable-length dataset of `rows` rows is read: rejects a row count or a total of
+// values (file element type file_base; mem_type the vlen memory type of mem_base) that the
+// file cannot hold, naming path and dataset.
+void check_vlen_sizes(const std::string& path, const std::string& name, hid_t dset, hid_t space, hid_t file_base,
+                      hid_t mem_type, hid_t mem_base, uint64_t rows);
 
 class Handle {
  public:
