@@ -10,6 +10,7 @@
 #include "io/h5.hpp"
 #include "core/loss.hpp"
 #include "io/param_io.hpp"
+#include "kernels/common.hpp"
 #include "kernels/factory.hpp"
 
 using namespace delayprop;
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     if (args.has("backend")) sets.push_back("engine.backend=\"" + args.get("backend") + "\"");
     Config cfg = load_config(args.require_value("config"), sets);
     const Network& net = cfg.net;
+    check_engine_memory(net, cfg.engine, cfg.source);  // before any parameter is allocated
     const std::string input = args.require_value("input");
     const std::string out_path = args.require_value("out");
     if (args.has("params") == args.has("param-seed"))

@@ -23,6 +23,7 @@
 #include "core/rng.hpp"
 #include "io/test_hooks.hpp"
 #include "dist/shard.hpp"
+#include "kernels/common.hpp"
 #include "kernels/factory.hpp"
 
 namespace delayprop {
@@ -72,6 +73,7 @@ class Trainer {
 
   std::string run() {
     const auto t_start = Clock::now();
+    check_engine_memory(net_, cfg_.engine, cfg_.source);  // before anything large is allocated
     if (root_) {
       fs::create_directories(opt_.out_dir);
       std::ofstream(opt_.out_dir + "/config.toml") << cfg_.resolved_toml;
@@ -304,6 +306,7 @@ class Trainer {
       if (ck) {
         st = std::move(*ck);
         found = 1;
+        check_cursors(st, used);
       }
     }
     comm_.broadcast_value(found, 0);
@@ -333,6 +336,19 @@ class Trainer {
     comm_.broadcast_value(st.samples_trained, 0);
     if (root_) std::cerr << "resuming from " << used << " at epoch " << st.epoch + 1 << ", batch " << st.batch << "\n";
     return true;
+  }
+
+  // A checkpoint's epoch and batch cursors must lie inside this config's run.
+  void check_cursors(const TrainState& st, const std::string& path) const {
+    const uint32_t E = cfg_.train.epochs;
+    require(st.epoch <= E, path, ": '/epoch' = ", st.epoch, " is out of range [0, ", E, "] (train.epochs = ", E, ")");
+    const uint64_t n = data_.train.samples.size() + cfg_.data.blend;
+    uint64_t nb = (n + cfg_.train.batch_size - 1) / cfg_.train.batch_size;
+    if (cfg_.train.max_batches) nb = std::min<uint64_t>(nb, cfg_.train.max_batches);
+    require(st.batch == 0 || (st.batch < nb && st.epoch < E), path, ": '/batch' = ", st.batch,
+            " is out of range [0, ", nb, ") (", nb, " batches per epoch)");
+    require(st.epoch_spike_counts.empty() || st.epoch_spike_counts.size() == layout_.total, path, ": '/epoch_spike_counts' has ",
+            st.epoch_spike_counts.size(), " values, the network's LIF neurons ", layout_.total);
   }
 
   void save(const TrainState& st) {
