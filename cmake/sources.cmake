@@ -6,7 +6,7 @@ set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/lo
 set(DELAYPROP_BACKEND_COMMON_SOURCES src/kernels/common.cpp)
 set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp)
 set(DELAYPROP_CUDA_SOURCES src/kernels/cuda/cuda_engine.cu)
-set(DELAYPROP_DIST_SOURCES src/dist/comm.cpp src/dist/launcher.cpp src/dist/local.cpp src/dist/dryrun.cpp
+set(DELAYPROP_DIST_SOURCES src/dist/agree.cpp src/dist/comm.cpp src/dist/launcher.cpp src/dist/local.cpp src/dist/dryrun.cpp
     src/dist/mpi.cpp src/dist/nccl.cpp src/dist/shard.cpp)
 set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/files.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
     src/io/test_hooks.cpp src/io/data/augment.cpp src/io/data/dataset.cpp src/io/data/events.cpp

@@ -366,4 +366,27 @@ Config parse_config(const std::string& text, const std::string& source, const st
   return c;
 }
 
+namespace {
+void flatten(const toml::table& t, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [k, v] : t) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = v.as_table()) {
+      flatten(*sub, key, out);
+    } else if (const auto* arr = v.as_array(); arr && arr->is_array_of_tables()) {
+      for (size_t i = 0; i < arr->size(); ++i) flatten(*arr->get(i)->as_table(), key + "." + std::to_string(i), out);
+    } else {
+      std::ostringstream os;
+      v.visit([&](const auto& node) { os << node; });
+      out.emplace_back(key, os.str());
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> config_entries(const Config& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  flatten(toml::parse(c.resolved_toml, c.source), "", out);
+  return out;
+}
+
 }  // namespace delayprop

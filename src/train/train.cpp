@@ -22,6 +22,7 @@
 #include "core/optimizer.hpp"
 #include "core/rng.hpp"
 #include "io/test_hooks.hpp"
+#include "dist/agree.hpp"
 #include "dist/shard.hpp"
 #include "kernels/common.hpp"
 #include "kernels/factory.hpp"
@@ -73,14 +74,19 @@ class Trainer {
 
   std::string run() {
     const auto t_start = Clock::now();
+    check_ranks_agree_on_config();
     check_engine_memory(net_, cfg_.engine, cfg_.source);  // before anything large is allocated
     if (root_) {
       fs::create_directories(opt_.out_dir);
-      std::ofstream(opt_.out_dir + "/config.toml") << cfg_.resolved_toml;
+      std::ofstream cf(opt_.out_dir + "/config.toml");
+      cf << cfg_.resolved_toml;
+      cf.flush();
+      require(cf.good(), opt_.out_dir, "/config.toml: cannot write (disk full?)");
     }
     comm_.barrier();
     data_ = load_dataset(cfg_.data, net_);
     require(!data_.train.samples.empty(), "data: the training set is empty");
+    check_ranks_agree_on_data();
     engine_ = make_engine(net_, cfg_.engine);
     Adam adam(net_, cfg_.adam);
 
@@ -240,6 +246,7 @@ class Trainer {
       if (root_) {
         metrics_ << m.dump() << "\n";
         metrics_.flush();
+        require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write (disk full?)");
         if (opt_.progress) end_of_epoch_line(m);
       }
       last_metrics = m;
@@ -285,7 +292,11 @@ class Trainer {
     const std::string text = s.dump(2);
     if (root_) {
       const std::string tmp = opt_.out_dir + "/summary.json.tmp";
-      std::ofstream(tmp) << text << "\n";
+      std::ofstream sf(tmp);
+      sf << text << "\n";
+      sf.flush();
+      require(sf.good(), tmp, ": cannot write (disk full?)");
+      sf.close();
       fs::rename(tmp, opt_.out_dir + "/summary.json");
     }
     comm_.barrier();
@@ -336,6 +347,41 @@ class Trainer {
     comm_.broadcast_value(st.samples_trained, 0);
     if (root_) std::cerr << "resuming from " << used << " at epoch " << st.epoch + 1 << ", batch " << st.batch << "\n";
     return true;
+  }
+
+  // Ranks agree before they start: the same resolved config (engine.threads and
+  // engine.device may differ, results do not depend on them; data.path may, the data's
+  // fingerprint is compared instead) and the same data. Otherwise every rank ends with the
+  // same message naming the keys.
+  void check_ranks_agree_on_config() {
+    if (comm_.size() == 1) return;
+    dist::KeyValues entries;
+    for (auto& [k, v] : config_entries(cfg_))
+      if (k != "engine.threads" && k != "engine.device" && k != "data.path") entries.emplace_back(k, v);
+    report_disagreement(dist::differing_keys(comm_, entries), "config");
+  }
+  void check_ranks_agree_on_data() {
+    if (comm_.size() == 1) return;
+    dist::KeyValues entries;
+    for (auto [name, set] : {std::pair<const char*, const EventDataset*>{"train", &data_.train},
+                             {"valid", &data_.valid}, {"test", &data_.test}}) {
+      uint64_t h = dist::checksum(std::as_bytes(std::span<const uint32_t>(&set->n_channels, 1)));
+      for (const auto& smp : set->samples) {
+        h ^= dist::checksum(std::as_bytes(std::span<const double>(smp.times_ms))) + 0x9e3779b97f4a7c15ULL + (h << 6);
+        h ^= dist::checksum(std::as_bytes(std::span<const uint32_t>(smp.units))) + (h >> 2);
+        h ^= uint64_t(uint32_t(smp.label)) * 0xff51afd7ed558ccdULL;
+      }
+      std::ostringstream v;
+      v << set->samples.size() << " samples, fingerprint " << std::hex << h;
+      entries.emplace_back(std::string("data.") + name + " (as loaded)", v.str());
+    }
+    report_disagreement(dist::differing_keys(comm_, entries), "data");
+  }
+  void report_disagreement(const std::vector<std::string>& keys, const char* what) const {
+    if (keys.empty()) return;
+    std::string list;
+    for (const auto& k : keys) list += (list.empty() ? "" : "; ") + k;
+    fail(cfg_.source, ": the ", comm_.size(), " ranks run with different ", what, ": ", list);
   }
 
   // A checkpoint's epoch and batch cursors must lie inside this config's run.
