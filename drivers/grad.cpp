@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
       engine->backward(params, bin, grad);
       write_params(net, grad, f, "/grad");
     }
+    f.close();
     std::cout << "loss " << loss.loss << "  correct " << loss.correct << "/" << fwd.n_samples << "  hidden spikes "
               << fwd.hidden_spikes << "\n";
     return 0;

@@ -53,6 +53,7 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
     f.write_scalar("/wall_time_s", st.wall_time_s);
     f.write_scalar("/samples_trained", int64_t(st.samples_trained));
     f.flush();
+    f.close();
   }
   fsync_path(tmp);
   std::error_code ec;

@@ -21,7 +21,13 @@ namespace delayprop::h5 {
 namespace {
 
 struct Silence {
-  Silence() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  Silence() {
+    // No HDF5 shutdown at exit: a file whose close failed (disk full) stays half-open in the
+    // library, and closing it again from the atexit handler crashes. Every file is closed
+    // (and a failed close reported) where it is used; at exit the OS releases the rest.
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const Silence silence_hdf5_errors;
 
@@ -347,11 +353,14 @@ void File::write_raw(const std::string& name, hid_t mem_type, const void* data, 
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle s(shape.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
   Handle d(H5Dcreate2(h_.get(), name.c_str(), mem_type, s.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-  require(bool(d), path_, ": cannot create dataset '", name, "'");
+  require(bool(d), path_, ": cannot create dataset '", name, "' (disk full?)");
   uint64_t n = 1;
   for (auto x : shape) n *= x;
   if (n > 0)
-    require(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path_, ": cannot write '", name, "'");
+    require(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path_, ": cannot write '", name,
+            "' (disk full?)");
+  const hid_t id = d.release();  // closed here so that a failed write-back is seen
+  require(H5Dclose(id) >= 0, path_, ": cannot write '", name, "' (disk full?)");
 }
 
 void File::write(const std::string& n, const std::vector<double>& v, const std::vector<uint64_t>& s) { write_raw(n, H5T_NATIVE_DOUBLE, v.data(), s); }
@@ -382,6 +391,14 @@ void File::write_string(const std::string& name, const std::string& value) {
   require(bool(d) && H5Dwrite(d.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) >= 0, path_, ": cannot write '", name, "'");
 }
 
-void File::flush() { H5Fflush(h_.get(), H5F_SCOPE_GLOBAL); }
+void File::flush() {
+  require(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) >= 0, path_, ": cannot write the file (disk full?)");
+}
+
+void File::close() {
+  if (!h_) return;
+  const hid_t id = h_.release();
+  require(H5Fclose(id) >= 0, path_, ": cannot write the file (disk full?)");
+}
 
 }  // namespace delayprop::h5

@@ -51,6 +51,11 @@ class Handle {
   ~Handle() { reset(); }
   hid_t get() const { return id_; }
   explicit operator bool() const { return id_ >= 0; }
+  hid_t release() {  // gives up ownership without closing
+    const hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
   void reset() {
     if (id_ >= 0 && close_) close_(id_);
     id_ = -1;
@@ -93,7 +98,9 @@ class File {
   void write_string_attr(const std::string& name, const std::string& value);  // root attribute
   void write_string(const std::string& name, const std::string& value);       // scalar string dataset
 
-  void flush();
+  void flush();  // throws when the data cannot be written (disk full)
+  // Closes now and throws when the final write-back fails; the destructor closes silently.
+  void close();
 
  private:
   void write_raw(const std::string& name, hid_t mem_type, const void* data, const std::vector<uint64_t>& shape);
