@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "core/error.hpp"
@@ -239,6 +240,96 @@ std::vector<int64_t> File::read_ints(const std::string& name, std::vector<uint64
   return out;
 }
 
+namespace {
+// The file's own bytes at `at`, or false when they are not there.
+bool pread_all(int fd, uint64_t at, void* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, static_cast<char*>(buf) + done, n - done, off_t(at + done));
+    if (r <= 0) return false;
+    done += size_t(r);
+  }
+  return true;
+}
+uint64_t le(const unsigned char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t(p[i]) << (8 * i);
+  return v;
+}
+}  // namespace
+
+// libhdf5 trusts the length stored in a variable-length reference and copies that many
+// elements out of the global-heap object it points to: a corrupt length reads past the
+// object (a heap over-read inside H5HG_read). For the usual layout (contiguous, no filter,
+// no user block) the references and the global-heap collections are parsed here from the
+// file's bytes (HDF5 file format spec, "Global Heap" and "Variable-length Sequence") and every
+// row's length checked against its heap object before libhdf5 reads anything. Other layouts
+// rely on the checking child (read_untrusted).
+void check_vlen_references(const std::string& path, const std::string& name, hid_t dset, uint64_t rows, size_t fsz) {
+  Handle dcpl(H5Dget_create_plist(dset), H5Pclose);
+  if (!dcpl || H5Pget_layout(dcpl.get()) != H5D_CONTIGUOUS || H5Pget_nfilters(dcpl.get()) != 0) return;
+  const haddr_t raw = H5Dget_offset(dset);
+  if (raw == HADDR_UNDEF) return;
+  const hid_t file = H5Iget_file_id(dset);
+  if (file < 0) return;
+  Handle fh(file, H5Fclose);
+  Handle fcpl(H5Fget_create_plist(file), H5Pclose);
+  size_t so = 0, sl = 0;
+  hsize_t ub = 0;
+  if (!fcpl || H5Pget_sizes(fcpl.get(), &so, &sl) < 0 || H5Pget_userblock(fcpl.get(), &ub) < 0 || ub != 0) return;
+  require(so >= 2 && so <= 8 && sl >= 2 && sl <= 8, path, ": unsupported offset/length sizes ", so, "/", sl);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  require(fd >= 0, path, ": cannot open: ", std::strerror(errno));
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
+  const uint64_t fbytes = file_size(path);
+  const size_t ref = 4 + so + 4;
+  require(raw + rows * ref <= fbytes, path, ": dataset '", name, "': its ", rows,
+          " variable-length references lie past the end of the file (corrupt?)");
+  // Objects (index -> size) of every collection referenced, parsed once each.
+  std::map<uint64_t, std::map<uint64_t, uint64_t>> collections;
+  auto collection = [&](uint64_t addr) -> const std::map<uint64_t, uint64_t>& {
+    auto it = collections.find(addr);
+    if (it != collections.end()) return it->second;
+    auto& objs = collections[addr];
+    unsigned char head[16 + 8];
+    require(addr + 8 + sl <= fbytes && pread_all(fd, addr, head, 8 + sl) && std::memcmp(head, "GCOL", 4) == 0, path,
+            ": dataset '", name, "': a variable-length reference points to ", addr,
+            ", not to a global heap (corrupt?)");
+    const uint64_t csize = le(head + 8, sl);
+    require(csize >= 8 + sl && addr + csize <= fbytes, path, ": dataset '", name, "': the global heap at ", addr,
+            " claims ", csize, " bytes, past the end of the file (corrupt?)");
+    std::vector<unsigned char> c(csize);
+    require(pread_all(fd, addr, c.data(), csize), path, ": cannot read the global heap at ", addr);
+    uint64_t at = 8 + sl;
+    while (at + 8 + sl <= csize) {
+      const uint64_t idx = le(&c[at], 2), osize = le(&c[at + 8], sl);
+      if (idx == 0) break;  // free space: the rest of the collection
+      const uint64_t padded = (osize + 7) / 8 * 8;
+      require(padded >= osize && at + 8 + sl + padded <= csize, path, ": dataset '", name,
+              "': global heap object ", idx, " at ", addr, " claims ", osize, " bytes, past its collection (corrupt?)");
+      objs[idx] = osize;
+      at += 8 + sl + padded;
+    }
+    return objs;
+  };
+  std::vector<unsigned char> refs(size_t(rows) * ref);
+  require(pread_all(fd, raw, refs.data(), refs.size()), path, ": cannot read the references of '", name, "'");
+  for (uint64_t r = 0; r < rows; ++r) {
+    const unsigned char* p = &refs[size_t(r) * ref];
+    const uint64_t len = le(p, 4), addr = le(p + 4, so), idx = le(p + 4 + so, 4);
+    if (len == 0) continue;  // an empty row: nothing is read
+    const auto& objs = collection(addr);
+    const auto o = objs.find(idx);
+    require(o != objs.end(), path, ": dataset '", name, "' row ", r, " refers to global heap object ", idx,
+            " that does not exist (corrupt?)");
+    require(len * fsz <= o->second, path, ": dataset '", name, "' row ", r, " claims ", len, " values (",
+            len * fsz, " bytes) but its heap object holds ", o->second, " bytes (corrupt?)");
+  }
+}
+
 void check_vlen_sizes(const std::string& path, const std::string& name, hid_t dset, hid_t space, hid_t file_base,
                       hid_t mem_type, hid_t mem_base, uint64_t rows) {
   // A row's reference takes 16 bytes in the file (length and global-heap id), ~1000 times
@@ -246,13 +337,15 @@ void check_vlen_sizes(const std::string& path, const std::string& name, hid_t ds
   require(fits_file(path, dset, rows, 16), path, ": dataset '", name, "' claims ", rows,
           " rows, more than the file can hold (", file_size(path), " bytes; corrupt?)");
   if (rows == 0) return;
+  const size_t msz = H5Tget_size(mem_base), fsz = H5Tget_size(file_base);
+  require(msz > 0 && fsz > 0 && fsz <= 16, path, ": dataset '", name, "' has an element size of ", fsz, " bytes");
+  check_vlen_references(path, name, dset, rows, fsz);
   // The values themselves live in the file's global heap, never compressed: their total in
   // the file's element size cannot exceed the file.
   hsize_t bytes = 0;
   require(H5Dvlen_get_buf_size(dset, mem_type, space, &bytes) >= 0, path, ": cannot read '", name,
           "' (corrupt variable-length data)");
-  const size_t msz = H5Tget_size(mem_base), fsz = H5Tget_size(file_base);
-  require(msz > 0 && fsz > 0 && fsz <= 16, path, ": dataset '", name, "' has an element size of ", fsz, " bytes");
+
   const long double values = (long double)bytes / (long double)msz;
   require(values * (long double)fsz <= (long double)file_size(path) + 4096.0L, path, ": dataset '", name,
           "' claims ", (unsigned long long)values, " values, more than the file can hold (", file_size(path),

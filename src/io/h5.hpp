@@ -34,6 +34,10 @@ auto read_untrusted(const std::string& path, F&& read) {
 void check_vlen_sizes(const std::string& path, const std::string& name, hid_t dset, hid_t space, hid_t file_base,
                       hid_t mem_type, hid_t mem_base, uint64_t rows);
 
+// Checks every row's length in the file's variable-length references against the
+// global-heap object it points to (contiguous unfiltered datasets; see h5.cpp).
+void check_vlen_references(const std::string& path, const std::string& name, hid_t dset, uint64_t rows, size_t fsz);
+
 class Handle {
  public:
   Handle() = default;

@@ -124,8 +124,16 @@ uint64_t engine_memory_bytes(const Network& net, const EngineOptions& opt, std::
       os << " (largest: network.population." << idx << ".size = " << pop.size << " ('" << pop.name << "') x "
          << steps << " delay steps from " << conn << " ms / network.dt = " << net.dt << " ms)";
     }
-    os << ", gradient buffers " << human(grads) << " (" << net.n_params << " parameters from the population sizes x "
-       << "engine.threads = " << opt.threads << "), parameters and optimiser state " << human(host);
+    size_t big = 0;
+    for (size_t c = 1; c < net.conns.size(); ++c)
+      if (net.conns[c].n_synapses() > net.conns[big].n_synapses()) big = c;
+    os << ", gradient buffers " << human(grads) << " (" << net.n_params << " parameters";
+    if (!net.conns.empty()) {
+      const auto& c = net.conns[big];
+      os << ", most in network.connection." << big << ": network.population." << c.pre << ".size = " << c.n_pre
+         << " x network.population." << c.post << ".size = " << c.n_post;
+    }
+    os << "; x engine.threads = " << opt.threads << "), parameters and optimiser state " << human(host);
     *why = os.str();
   }
   return total >= 1.8e19L ? UINT64_MAX : uint64_t(total);
