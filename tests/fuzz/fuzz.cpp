@@ -13,6 +13,7 @@
 // Exit code 0 only with 0 failures.
 //
 //   delayprop-fuzz --corpus DIR --work DIR [--cases N] [--seconds S] [--seed X] [--case-timeout S]
+//                  [--log FILE]   (every case's outcome, one line each)
 #include <signal.h>
 #include <unistd.h>
 
@@ -229,7 +230,7 @@ void on_alarm(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string corpus, work = "fuzz-work";
+  std::string corpus, work = "fuzz-work", log_path;
   uint64_t max_cases = 0, seed = 1;
   double seconds = 0, case_timeout = 60;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -240,6 +241,7 @@ int main(int argc, char** argv) {
     else if (a == "--seconds") seconds = std::stod(v);
     else if (a == "--seed") seed = std::stoull(v);
     else if (a == "--case-timeout") case_timeout = std::stod(v);
+    else if (a == "--log") log_path = v;
     else {
       std::cerr << "delayprop-fuzz: unknown option " << a << "\n";
       return 2;
@@ -249,7 +251,7 @@ int main(int argc, char** argv) {
   fs::create_directories(work);
   fs::create_directories(work + "/ck");
   // A corrupt file must not make the checking child wait for minutes.
-  setenv("DELAYPROP_H5_CHECK_TIMEOUT", "20", 0);
+  setenv("DELAYPROP_H5_CHECK_TIMEOUT", "5", 0);
   // Giant configs are refused by the memory check, not by the machine.
   setenv("DELAYPROP_MEMORY_LIMIT", "2000000000", 0);
   ::signal(SIGALRM, on_alarm);
@@ -305,6 +307,8 @@ int main(int argc, char** argv) {
       for (const auto& p : files) t.seeds.push_back(read_file(p.string()));
     }
 
+  std::ofstream log;
+  if (!log_path.empty()) log.open(log_path);
   Rng64 rng{seed};
   uint64_t failures = 0, n = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -358,6 +362,7 @@ int main(int argc, char** argv) {
         (void)read_checkpoint(work + "/ck", net);
       }
       ++t.accepted;
+      if (log.is_open()) log << n << " " << t.name << " accepted\n";
     } catch (const Error& e) {
       const std::string msg = e.what();
       const std::string file = fs::path(path).filename().string();
@@ -370,6 +375,7 @@ int main(int argc, char** argv) {
         write_file(work + "/failure-" + std::to_string(n) + "." + t.name + "." + t.ext, b);
       } else {
         ++t.rejected;
+        if (log.is_open()) log << n << " " << t.name << " rejected: " << msg << "\n";
         if (msg.find("checking subprocess") != std::string::npos) ++t.contained;
         if (t.samples.size() < 3 && (t.samples.empty() || t.samples.back().substr(0, 40) != msg.substr(0, 40)))
           t.samples.push_back(msg);
@@ -383,7 +389,7 @@ int main(int argc, char** argv) {
     alarm(0);
     ++n;
   }
-  std::cout << "delayprop-fuzz: " << n << " cases in " << elapsed() << " s:";
+  std::cout << "delayprop-fuzz: " << n << " cases (seed " << seed << ") in " << elapsed() << " s:";
   for (const auto& t : targets) std::cout << " " << t.name << " " << t.cases;
   std::cout << "\n";
   for (const auto& t : targets) {
