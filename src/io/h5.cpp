@@ -120,7 +120,9 @@ void check_in_child(const std::string& path, const std::function<void()>& read) 
   ssize_t r;
   while ((r = ::read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, size_t(r));
   ::close(fds[0]);
-  if (timed_out) fail(path, ": reading the file did not finish within ", limit, " s (corrupt HDF5 file?)");
+  if (timed_out)
+    fail(path, ": reading the file did not finish within ", limit,
+         " s (corrupt HDF5 file? a larger DELAYPROP_H5_CHECK_TIMEOUT allows longer)");
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && !msg.empty()) {
     for (char& c : msg)
