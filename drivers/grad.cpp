@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
 
     const uint32_t K = net.pops[net.output].size;
     EventDataset data = read_events(input, net.n_input_channels, K);
+    require(!data.samples.empty(), input, ": '/labels' is empty: the batch has no samples");
     SpikeBatch batch;
     std::vector<int32_t> labels;
     for (const auto& s : data.samples) {

@@ -192,6 +192,21 @@ TEST(Hostile, CorruptBatchFilesDriver) {
   EXPECT_GT(n, 0);
 }
 
+TEST(Hostile, EmptyBatchDriver) {
+  TempDir dir;
+  dir.write("config.toml", slurp(corpus_config("epochs-zero.toml")));
+  EventDataset d;
+  d.n_channels = 2;
+  d.n_classes = 2;
+  write_events(dir.file("empty.h5"), d, "ms");
+  const auto r = run_process({kGradBin, "--config", dir.file("config.toml"), "--set", "train.epochs=1", "--input",
+                              dir.file("empty.h5"), "--param-seed", "1", "--out", dir.file("out.h5")},
+                             dir.path());
+  ASSERT_TRUE(r.exited) << r.err;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("empty.h5: '/labels' is empty"), std::string::npos) << r.err;
+}
+
 TEST(Hostile, ThreadsFromTheCommandLine) {
   TempDir dir;
   dir.write("config.toml", slurp(corpus_config("epochs-zero.toml")));
