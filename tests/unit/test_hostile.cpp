@@ -192,6 +192,21 @@ TEST(Hostile, CorruptBatchFilesDriver) {
   EXPECT_GT(n, 0);
 }
 
+// A value quoted from a file may hold a line break: the driver still prints one line.
+TEST(Hostile, ErrorsAreOneLineDriver) {
+  TempDir dir;
+  std::string cfg = slurp(corpus_config("epochs-zero.toml"));
+  cfg.replace(cfg.find("kind = \"lif\""), 12, "kind = \"l\\nif\\u0007\"");
+  dir.write("config.toml", cfg);
+  const auto r = run_process({kGradBin, "--config", dir.file("config.toml"), "--input", dir.file("none.h5"),
+                              "--param-seed", "1", "--out", dir.file("out.h5")},
+                             dir.path());
+  ASSERT_TRUE(r.exited) << r.err;
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  EXPECT_NE(r.err.find("unknown kind 'l\\nif\\x07'"), std::string::npos) << r.err;
+}
+
 TEST(Hostile, EmptyBatchDriver) {
   TempDir dir;
   dir.write("config.toml", slurp(corpus_config("epochs-zero.toml")));
