@@ -259,7 +259,11 @@ int main(int argc, char** argv) {
 
   const Config base = parse_config(kBaseConfig, "base.toml");
   const Network& net = base.net;
-  std::vector<Target> targets{{"config", "toml"}, {"params", "h5"}, {"batch", "h5"}, {"checkpoint", "h5"}};
+  std::vector<Target> targets(4);
+  for (size_t i = 0; i < 4; ++i) {
+    targets[i].name = std::vector<std::string>{"config", "params", "batch", "checkpoint"}[i];
+    targets[i].ext = i == 0 ? "toml" : "h5";
+  }
   // Valid seeds written by the library's writers.
   targets[0].seeds.push_back(kBaseConfig);
   const auto params = init_params(net, 7);
