@@ -10,6 +10,7 @@
 #include "io/data/dataset.hpp"
 #include "io/h5.hpp"
 #include "io/param_io.hpp"
+#include "kernels/common.hpp"
 #include "kernels/factory.hpp"
 #include "model_source.hpp"
 
@@ -54,11 +55,13 @@ int main(int argc, char** argv) {
                                   : init_params(cfg.net, uint64_t(args.get_int("param-seed", 0)));
     }
     const Network& net = cfg.net;
+    check_engine_memory(net, cfg.engine, cfg.source);  // before any parameter is allocated
     const std::string input = args.require_value("input");
     const std::string out_path = args.require_value("out");
 
     const uint32_t K = net.pops[net.output].size;
     EventDataset data = read_input_events(input, cfg.data, net);
+    require(!data.samples.empty(), input, ": '/labels' is empty: the batch has no samples");
     SpikeBatch batch;
     std::vector<int32_t> labels;
     BatchStats stats;
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
       engine->backward(params, bin, grad);
       write_params(net, grad, f, "/grad");
     }
+    f.close();
     std::cout.precision(17);
     std::cout << "loss " << loss.loss << "  correct " << loss.correct << "/" << fwd.n_samples << "  hidden spikes "
               << fwd.hidden_spikes;

@@ -15,6 +15,9 @@ namespace delayprop {
 
 enum class Precision { Float32, Float64 };
 
+// The most CPU threads an engine accepts (each has its own stack and workspaces).
+constexpr int kMaxThreads = 1024;
+
 struct EngineOptions {
   std::string backend = "cpu";  // cpu | cuda
   Precision precision = Precision::Float32;

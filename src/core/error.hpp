@@ -33,8 +33,22 @@ class UsageError : public std::runtime_error {
 
 // The exit code and the one line a driver prints for an exception that ended it.
 inline int exit_code_for(const std::exception& e) { return dynamic_cast<const UsageError*>(&e) ? 2 : 1; }
+// A message as one printable line: a value quoted from a hostile file may hold line breaks
+// or control bytes; they are escaped (\n, \xHH).
+inline std::string one_line(const std::string& msg) {
+  std::string out;
+  out.reserve(msg.size());
+  static const char* hex = "0123456789abcdef";
+  for (const char c : msg) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\\n";
+    else if (u < 0x20 || u == 0x7f) out += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    else out += c;
+  }
+  return out;
+}
 inline std::string error_line(const char* prog, const std::exception& e) {
-  return std::string(prog) + (exit_code_for(e) == 2 ? ": usage error: " : ": error: ") + e.what();
+  return std::string(prog) + (exit_code_for(e) == 2 ? ": usage error: " : ": error: ") + one_line(e.what());
 }
 
 }  // namespace delayprop

@@ -162,7 +162,7 @@ int MpiSession::run_main(const char* prog, const std::function<int()>& body) {
     }
     std::fflush(nullptr);
     std::cerr << prog << (code == 2 ? ": usage error" : ": error") << " (rank " << rank_ << " of " << size_
-              << "): " << e.what() << std::endl;
+              << "): " << one_line(e.what()) << std::endl;
     MPI_Abort(MPI_COMM_WORLD, code);
     std::_Exit(code);
   }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -59,6 +60,7 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
     f.write_string("/build/options", b.options);
     if (!data_fingerprint.empty()) f.write_string("/data_fingerprint", data_fingerprint);
     f.flush();
+    f.close();
   }
   fsync_path(tmp);
   std::error_code ec;
@@ -82,26 +84,38 @@ TrainState load(const std::string& path, const Network& net) {
   st.adam_m = f.read_doubles("/adam/m");
   st.adam_v = f.read_doubles("/adam/v");
   require(st.adam_m.size() == net.n_params && st.adam_v.size() == net.n_params, path, ": Adam state has the wrong size");
-  auto scalar = [&](const char* name) {
+  require(st.best_params.size() == net.n_params, path, ": '/best_params_flat' has ", st.best_params.size(),
+          " values, the network ", net.n_params);
+  // Every cursor and counter in its declared range: a corrupt value is an error, never wrapped.
+  auto scalar = [&](const char* name, int64_t lo, int64_t hi) {
     auto v = f.read_ints(name);
     require(v.size() == 1, path, ": '", name, "' must be a scalar");
+    require(v[0] >= lo && v[0] <= hi, path, ": '", name, "' = ", v[0], " is out of range [", lo, ", ", hi, "]");
     return v[0];
   };
-  st.adam_t = uint64_t(scalar("/adam/t"));
-  st.epoch = uint32_t(scalar("/epoch"));
-  st.batch = uint32_t(scalar("/batch"));
-  st.best_metric = f.read_doubles("/best_metric").at(0);
-  st.best_epoch = uint32_t(scalar("/best_epoch"));
-  st.epochs_since_best = uint32_t(scalar("/epochs_since_best"));
-  st.presentations_to_100 = int32_t(scalar("/presentations_to_100"));
+  auto real = [&](const char* name) {
+    auto v = f.read_doubles(name);
+    require(v.size() == 1, path, ": '", name, "' must be a scalar");
+    require(!std::isnan(v[0]), path, ": '", name, "' is NaN");
+    return v[0];
+  };
+  constexpr int64_t kU32 = 0xffffffffLL, kI32 = 0x7fffffffLL, kI64 = int64_t(1) << 53;
+  st.adam_t = uint64_t(scalar("/adam/t", 0, kI64));
+  st.epoch = uint32_t(scalar("/epoch", 0, kU32 - 1));
+  st.batch = uint32_t(scalar("/batch", 0, kU32 - 1));
+  st.best_metric = real("/best_metric");
+  st.best_epoch = uint32_t(scalar("/best_epoch", 0, kU32));
+  st.epochs_since_best = uint32_t(scalar("/epochs_since_best", 0, kU32));
+  st.presentations_to_100 = int32_t(scalar("/presentations_to_100", -1, kI32));
   auto sums = f.read_doubles("/epoch_sums");
   require(sums.size() == 3, path, ": '/epoch_sums' must have 3 values");
+  for (double x : sums) require(std::isfinite(x) && x >= 0, path, ": '/epoch_sums' holds ", x);
   st.epoch_loss = sums[0];
   st.epoch_correct = sums[1];
   st.epoch_samples = sums[2];
   st.epoch_spike_counts = f.read_doubles("/epoch_spike_counts");
-  st.wall_time_s = f.read_doubles("/wall_time_s").at(0);
-  st.samples_trained = uint64_t(scalar("/samples_trained"));
+  st.wall_time_s = real("/wall_time_s");
+  st.samples_trained = uint64_t(scalar("/samples_trained", 0, kI64));
   return st;
 }
 }  // namespace
@@ -112,7 +126,7 @@ std::optional<TrainState> read_checkpoint(const std::string& dir, const Network&
     const std::string path = dir + name;
     if (!fs::exists(path)) continue;
     try {
-      TrainState st = load(path, net);
+      TrainState st = h5::read_untrusted(path, [&] { return load(path, net); });
       if (used_path) *used_path = path;
       return st;
     } catch (const Error& e) {

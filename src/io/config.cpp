@@ -1,11 +1,15 @@
 #include "io/config.hpp"
 
+#include <cmath>
 #include <fstream>
+#include <limits>
+#include <utility>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "core/error.hpp"
+#include "io/files.hpp"
 
 namespace delayprop {
 namespace {
@@ -36,7 +40,12 @@ class Reader {
       fail(source_, ": config key '", path, "' must be a number");
     } else {
       if (auto v = n->value_exact<int64_t>()) {
+        // Checked in the key's declared width: a value that does not fit is an error, never
+        // wrapped (steps = 4294967297 is not one step).
+        using L = std::numeric_limits<T>;
         if (*v < 0 && std::is_unsigned_v<T>) fail(source_, ": config key '", path, "' must be >= 0, got ", *v);
+        if (std::cmp_less(*v, L::min()) || std::cmp_greater(*v, L::max()))
+          fail(source_, ": config key '", path, "' = ", *v, " is out of range [", +L::min(), ", ", +L::max(), "]");
         return T(*v);
       }
       fail(source_, ": config key '", path, "' must be an integer");
@@ -113,7 +122,10 @@ void apply_override(toml::table& root, const std::string& item) {
     if (next->is_array()) {
       auto* arr = next->as_array();
       require(i + 2 < parts.size(), "--set '", key, "': an array needs an index and a key");
-      const size_t idx = std::stoul(parts[++i]);
+      const std::string& is = parts[++i];
+      require(!is.empty() && is.size() < 10 && is.find_first_not_of("0123456789") == std::string::npos, "--set '", key,
+              "': '", is, "' is not an array index (a number below ", arr->size(), ")");
+      const size_t idx = std::stoul(is);
       require(idx < arr->size() && arr->get(idx)->is_table(), "--set '", key, "': index ", idx, " out of range");
       parent = arr->get(idx)->as_table();
     } else {
@@ -185,6 +197,7 @@ Readout parse_readout(const std::string& s, const std::string& where) {
 }  // namespace
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  require_regular_file(path, "config file");
   std::ifstream f(path);
   require(f.good(), path, ": cannot open config file");
   std::stringstream ss;
@@ -206,8 +219,15 @@ Config parse_config(const std::string& text, const std::string& source, const st
   uint32_t steps = r.get<uint32_t>(*net, "network", "steps", 0);
   if (steps == 0) {
     require(duration > 0, source, ": network needs 'steps' or a positive 'duration' (ms)");
-    steps = uint32_t(std::llround(duration / c.net.dt));
+    require(c.net.dt > 0 && std::isfinite(c.net.dt), source, ": network.dt must be positive, got ", c.net.dt);
+    const double n = std::round(duration / c.net.dt);
+    require(std::isfinite(n) && n >= 1 && n <= double(std::numeric_limits<int32_t>::max()), source,
+            ": network.duration = ", duration, " at network.dt = ", c.net.dt, " gives ", n,
+            " steps, out of range [1, 2147483647]");
+    steps = uint32_t(n);
   }
+  require(steps <= uint32_t(std::numeric_limits<int32_t>::max()), source, ": network.steps = ", steps,
+          " is out of range [1, 2147483647]");
   c.net.n_steps = steps;
 
   const toml::array* pops = r.array(*net, "network", "population");
@@ -294,6 +314,7 @@ Config parse_config(const std::string& text, const std::string& source, const st
   }
   if (const toml::table* t = r.table(root, "", "train")) {
     c.train.epochs = r.get<uint32_t>(*t, "train", "epochs", c.train.epochs);
+    require(c.train.epochs > 0, source, ": train.epochs must be positive, got 0");
     c.train.batch_size = r.get<uint32_t>(*t, "train", "batch_size", c.train.batch_size);
     require(c.train.batch_size > 0, source, ": train.batch_size must be positive");
     c.train.seed = r.get<uint64_t>(*t, "train", "seed", c.train.seed);
@@ -333,6 +354,9 @@ Config parse_config(const std::string& text, const std::string& source, const st
     else fail(source, ": engine.precision: unknown precision '", prec, "' (float32, float64)");
     c.engine.threads = r.get<int>(*t, "engine", "threads", 1);
     require(c.engine.threads >= 1, source, ": engine.threads must be >= 1");
+    // Every OpenMP thread has its own stack and workspaces: an absurd count exhausts them.
+    require(c.engine.threads <= kMaxThreads, source, ": engine.threads = ", c.engine.threads, " is out of range [1, ",
+            kMaxThreads, "]");
     c.engine.device = r.get<int>(*t, "engine", "device", -1);
     require(c.engine.device >= -1, source, ": engine.device must be -1 (auto: the GPU of the node-local rank) or >= 0");
     c.engine.simd = r.get<std::string>(*t, "engine", "simd", "auto");
@@ -345,6 +369,29 @@ Config parse_config(const std::string& text, const std::string& source, const st
   os << root;
   c.resolved_toml = os.str();
   return c;
+}
+
+namespace {
+void flatten(const toml::table& t, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [k, v] : t) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = v.as_table()) {
+      flatten(*sub, key, out);
+    } else if (const auto* arr = v.as_array(); arr && arr->is_array_of_tables()) {
+      for (size_t i = 0; i < arr->size(); ++i) flatten(*arr->get(i)->as_table(), key + "." + std::to_string(i), out);
+    } else {
+      std::ostringstream os;
+      v.visit([&](const auto& node) { os << node; });
+      out.emplace_back(key, os.str());
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> config_entries(const Config& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  flatten(toml::parse(c.resolved_toml, c.source), "", out);
+  return out;
 }
 
 }  // namespace delayprop

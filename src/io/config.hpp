@@ -4,6 +4,7 @@
 // documented in docs/CONFIG.md.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/engine.hpp"
@@ -63,6 +64,10 @@ struct Config {
   std::string resolved_toml;  // the config after overrides, as TOML (written with every run)
   std::string source;         // file it came from
 };
+
+// The resolved config as (key, value) pairs, keys as in messages ("network.population.1.size"),
+// values in TOML syntax; for comparing the configs of ranks.
+std::vector<std::pair<std::string, std::string>> config_entries(const Config& c);
 
 // Reads `path`, applies overrides ("section.key=value"; value in TOML syntax, bare words
 // are strings) and checks everything. Throws Error naming the file and key on any problem.

@@ -4,10 +4,39 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace delayprop::h5 {
+
+// Untrusted files. The readers check types, shapes and sizes against the file before they
+// read (see h5.cpp), but libhdf5 itself follows the file's internal pointers (B-trees, the
+// global heap of variable-length data) and can crash on a corrupt file before any check of
+// ours can run. read_untrusted(path, read) therefore first runs read() in a forked child
+// process with stdout/stderr silenced: if the child ends with an Error, that one-line
+// message is thrown here; if it dies (a signal, a sanitizer report) or runs longer than
+// DELAYPROP_H5_CHECK_TIMEOUT seconds (default 600), the error names the file as corrupt.
+// Only when the child read the file cleanly is read() run in this process. Cost: the file
+// is read twice and the process forks once per file. Nested calls run read() directly.
+void check_in_child(const std::string& path, const std::function<void()>& read);
+bool in_untrusted_read();
+template <typename F>
+auto read_untrusted(const std::string& path, F&& read) {
+  if (!in_untrusted_read()) check_in_child(path, [&] { (void)read(); });
+  return read();
+}
+
+// Before a variable-length dataset of `rows` rows is read: rejects a row count or a total of
+// values (file element type file_base; mem_type the vlen memory type of mem_base) that the
+// file cannot hold, naming path and dataset.
+void check_vlen_sizes(const std::string& path, const std::string& name, hid_t dset, hid_t space, hid_t file_base,
+                      hid_t mem_type, hid_t mem_base, uint64_t rows);
+
+// Checks every row's length in the file's variable-length references against the
+// global-heap object it points to (contiguous unfiltered datasets; see h5.cpp).
+void check_vlen_references(const std::string& path, const std::string& name, hid_t dset, uint64_t rows, size_t fsz);
 
 class Handle {
  public:
@@ -26,6 +55,11 @@ class Handle {
   ~Handle() { reset(); }
   hid_t get() const { return id_; }
   explicit operator bool() const { return id_ >= 0; }
+  hid_t release() {  // gives up ownership without closing
+    const hid_t id = id_;
+    id_ = -1;
+    return id;
+  }
   void reset() {
     if (id_ >= 0 && close_) close_(id_);
     id_ = -1;
@@ -68,7 +102,9 @@ class File {
   void write_string_attr(const std::string& name, const std::string& value);  // root attribute
   void write_string(const std::string& name, const std::string& value);       // scalar string dataset
 
-  void flush();
+  void flush();  // throws when the data cannot be written (disk full)
+  // Closes now and throws when the final write-back fails; the destructor closes silently.
+  void close();
 
  private:
   void write_raw(const std::string& name, hid_t mem_type, const void* data, const std::vector<uint64_t>& shape);

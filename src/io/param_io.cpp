@@ -4,7 +4,8 @@
 
 namespace delayprop {
 
-std::vector<double> read_params(const Network& net, const std::string& path, const std::string& group) {
+namespace {
+std::vector<double> read_params_file(const Network& net, const std::string& path, const std::string& group) {
   auto f = h5::File::open_read(path);
   std::vector<double> p(net.n_params);
   for (const auto& c : net.conns) {
@@ -27,6 +28,11 @@ std::vector<double> read_params(const Network& net, const std::string& path, con
     fail(path, ": ", e.what());
   }
   return p;
+}
+}  // namespace
+
+std::vector<double> read_params(const Network& net, const std::string& path, const std::string& group) {
+  return h5::read_untrusted(path, [&] { return read_params_file(net, path, group); });
 }
 
 void write_params(const Network& net, std::span<const double> params, h5::File& f, const std::string& group) {

@@ -2,8 +2,12 @@
 // What every backend does the same way on the host: argument checks, the readout tables,
 // the input channel map and the zeroing of frozen gradients. The per-neuron and per-synapse
 // math is in core/model_math.hpp; the loops stay in each backend.
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/engine.hpp"
@@ -41,5 +45,44 @@ void zero_frozen_gradients(const Network& net, ExactVector& grad);
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum);
 // The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits.
 bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+
+// Memory the CPU engine and the host parameter state need before the first spike is
+// recorded (tapes grow with the spikes on top of this): per thread the arrival and
+// adjoint-history rings, the neuron state, kFoldBlock per-sample double gradients and an
+// exact sum (48 bytes per parameter); once the engine's parameter copies and the host's
+// parameters, Adam state and gradients. `why` (optional) gets the dominant terms, naming the
+// config keys they come from.
+uint64_t engine_memory_bytes(const Network& net, const EngineOptions& opt, std::string* why = nullptr);
+// Memory this process may still allocate: MemAvailable (/proc/meminfo), bounded by
+// RLIMIT_AS when set and by DELAYPROP_MEMORY_LIMIT (bytes) when set.
+uint64_t available_memory_bytes();
+// Throws Error, before anything is allocated, when engine_memory_bytes exceeds what is
+// available, naming the keys and the bytes. `source` prefixes the message (the config file).
+void check_engine_memory(const Network& net, const EngineOptions& opt, const std::string& source);
+
+// No exception may leave an OpenMP region (the runtime aborts): run() catches on the
+// thread, keeps the first, makes later calls no-ops; rethrow() after the region throws it
+// (std::bad_alloc as an Error that says the engine ran out of memory).
+class ThreadErrors {
+ public:
+  template <typename F>
+  void run(F&& f) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      f();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m_);
+      if (!first_) first_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
+    }
+  }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  void rethrow(const char* where) const;
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex m_;
+  std::exception_ptr first_;
+};
 
 }  // namespace delayprop

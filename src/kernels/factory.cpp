@@ -1,6 +1,7 @@
 #include "kernels/factory.hpp"
 
 #include "core/error.hpp"
+#include "kernels/common.hpp"
 #include "kernels/cpu/cpu_engine.hpp"
 #include "kernels/cpu/simd.hpp"
 #ifdef DELAYPROP_HAVE_CUDA
@@ -10,7 +11,12 @@
 namespace delayprop {
 
 std::unique_ptr<Engine> make_engine(const Network& net, const EngineOptions& opt) {
-  if (opt.backend == "cpu") return make_cpu_engine(net, opt);
+  require(opt.threads >= 1 && opt.threads <= kMaxThreads, "engine.threads = ", opt.threads, " is out of range [1, ",
+          kMaxThreads, "]");
+  if (opt.backend == "cpu") {
+    check_engine_memory(net, opt, "");
+    return make_cpu_engine(net, opt);
+  }
   if (opt.backend == "cuda") {
 #ifdef DELAYPROP_HAVE_CUDA
     return make_cuda_engine(net, opt);

@@ -26,8 +26,10 @@
 #include "core/optimizer.hpp"
 #include "core/rng.hpp"
 #include "io/test_hooks.hpp"
+#include "dist/agree.hpp"
 #include "dist/launcher.hpp"
 #include "dist/shard.hpp"
+#include "kernels/common.hpp"
 #include "kernels/factory.hpp"
 
 namespace delayprop {
@@ -77,14 +79,20 @@ class Trainer {
 
   std::string run() {
     const auto t_start = Clock::now();
+    check_ranks_agree_on_config();
+    check_engine_memory(net_, cfg_.engine, cfg_.source);  // before anything large is allocated
     if (root_) {
       fs::create_directories(opt_.out_dir);
-      std::ofstream(opt_.out_dir + "/config.toml") << cfg_.resolved_toml;
+      std::ofstream cf(opt_.out_dir + "/config.toml");
+      cf << cfg_.resolved_toml;
+      cf.flush();
+      require(cf.good(), opt_.out_dir, "/config.toml: cannot write (disk full?)");
     }
     comm_.barrier();
     data_ = load_dataset(cfg_.data, net_);
     require(!data_.train.samples.empty(), "data: the training set is empty");
     fingerprint_ = data_fingerprint(data_);
+    check_ranks_agree_on_data();
     EngineOptions engine_opt = cfg_.engine;
     // engine.device = -1 (auto): the GPU of this node-local rank (docs/GPU.md).
     if (engine_opt.backend == "cuda") engine_opt.device = dist::gpu_for_this_rank(engine_opt.device);
@@ -249,6 +257,7 @@ class Trainer {
       if (root_) {
         metrics_ << m.dump() << "\n";
         metrics_.flush();
+        require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write (disk full?)");
         if (opt_.progress) end_of_epoch_line(m);
       }
       last_metrics = m;
@@ -313,7 +322,11 @@ class Trainer {
       meta.summary_json = text;
       write_model(opt_.out_dir + "/model.h5", net_, st.best_params, st.params, meta);
       const std::string tmp = opt_.out_dir + "/summary.json.tmp";
-      std::ofstream(tmp) << text << "\n";
+      std::ofstream sf(tmp);
+      sf << text << "\n";
+      sf.flush();
+      require(sf.good(), tmp, ": cannot write (disk full?)");
+      sf.close();
       fs::rename(tmp, opt_.out_dir + "/summary.json");
     }
     comm_.barrier();
@@ -334,6 +347,7 @@ class Trainer {
       if (ck) {
         st = std::move(*ck);
         found = 1;
+        check_cursors(st, used);
       }
     }
     comm_.broadcast_value(found, 0);
@@ -363,6 +377,47 @@ class Trainer {
     comm_.broadcast_value(st.samples_trained, 0);
     if (root_) std::cerr << "resuming from " << used << " at epoch " << st.epoch + 1 << ", batch " << st.batch << "\n";
     return true;
+  }
+
+  // Ranks agree before they start: the same resolved config (engine.threads and
+  // engine.device may differ, results do not depend on them; data.path may, the data's
+  // fingerprint is compared instead) and the same data. Otherwise every rank ends with the
+  // same message naming the keys.
+  void check_ranks_agree_on_config() {
+    if (comm_.size() == 1) return;
+    dist::KeyValues entries;
+    for (auto& [k, v] : config_entries(cfg_))
+      if (k != "engine.threads" && k != "engine.device" && k != "data.path") entries.emplace_back(k, v);
+    report_disagreement(dist::differing_keys(comm_, entries), "config");
+  }
+  void check_ranks_agree_on_data() {
+    if (comm_.size() == 1) return;
+    dist::KeyValues entries;
+    for (auto [name, set] : {std::pair<const char*, const EventDataset*>{"train", &data_.train},
+                             {"valid", &data_.valid}, {"test", &data_.test}})
+      entries.emplace_back(std::string("data.") + name + " (as loaded): samples", std::to_string(set->samples.size()));
+    entries.emplace_back("data (as loaded): fingerprint", fingerprint_);
+    report_disagreement(dist::differing_keys(comm_, entries), "data");
+  }
+
+  void report_disagreement(const std::vector<std::string>& keys, const char* what) const {
+    if (keys.empty()) return;
+    std::string list;
+    for (const auto& k : keys) list += (list.empty() ? "" : "; ") + k;
+    fail(cfg_.source, ": the ", comm_.size(), " ranks run with different ", what, ": ", list);
+  }
+
+  // A checkpoint's epoch and batch cursors must lie inside this config's run.
+  void check_cursors(const TrainState& st, const std::string& path) const {
+    const uint32_t E = cfg_.train.epochs;
+    require(st.epoch <= E, path, ": '/epoch' = ", st.epoch, " is out of range [0, ", E, "] (train.epochs = ", E, ")");
+    const uint64_t n = data_.train.samples.size() + cfg_.data.blend;
+    uint64_t nb = (n + cfg_.train.batch_size - 1) / cfg_.train.batch_size;
+    if (cfg_.train.max_batches) nb = std::min<uint64_t>(nb, cfg_.train.max_batches);
+    require(st.batch == 0 || (st.batch < nb && st.epoch < E), path, ": '/batch' = ", st.batch,
+            " is out of range [0, ", nb, ") (", nb, " batches per epoch)");
+    require(st.epoch_spike_counts.empty() || st.epoch_spike_counts.size() == layout_.total, path, ": '/epoch_spike_counts' has ",
+            st.epoch_spike_counts.size(), " values, the network's LIF neurons ", layout_.total);
   }
 
   void save(const TrainState& st) {

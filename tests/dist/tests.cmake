@@ -102,5 +102,32 @@ if(TARGET delayprop-train)
                      --quiet --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_error --set engine.threads=0)
     set_tests_properties(dist_train_rank_killed dist_train_rank_error PROPERTIES TIMEOUT 60
                          LABELS dist ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
+
+    # Ranks whose configs differ (once a deadlock or an MPI_ERR_TRUNCATE naming no cause, or
+    # accepted): every rank ends with the same line naming the differing key, before training.
+    set(_dp_differ_cases
+        "n_train|data.n_train=50|data.n_train \\(rank 0: 100, rank 1: 50\\)"
+        "hidden_size|network.population.1.size=21|network.population.1.size \\(rank 0: 20, rank 1: 21\\)"
+        "epochs|train.epochs=3|train.epochs \\(rank 0: 2, rank 1: 3\\)"
+        "batch_size|train.batch_size=32|train.batch_size"
+        "precision|engine.precision=float64|engine.precision \\(rank 0: \\(not set\\), rank 1: 'float64'\\)")
+    foreach(case ${_dp_differ_cases})
+      string(REPLACE "|" ";" parts "${case}")
+      list(GET parts 0 name)
+      list(GET parts 1 set)
+      list(GET parts 2 pattern)
+      # Either rank may be the one whose line ends the job first (both print the same line).
+      add_test(NAME dist_train_ranks_differ_${name}
+               COMMAND ${CMAKE_CURRENT_LIST_DIR}/expect_abort.sh 20
+                       "error \\(rank [01] of 2\\): .*ranks run with different config: .*${pattern}" --
+                       ${MPIEXEC_EXECUTABLE} ${DP_MPIEXEC_FLAGS} ${MPIEXEC_NUMPROC_FLAG} 1
+                       $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml
+                       --quiet --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_ranks_differ_${name}
+                       : ${MPIEXEC_NUMPROC_FLAG} 1
+                       $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml
+                       --quiet --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_ranks_differ_${name} --set ${set})
+      set_tests_properties(dist_train_ranks_differ_${name} PROPERTIES TIMEOUT 60 LABELS dist
+                           ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 2)
+    endforeach()
   endif()
 endif()

@@ -1,7 +1,7 @@
 # Driver-level tests run the built drivers from the unit test binary
 # (DELAYPROP_BINARY_DIR/delayprop-X), so that binary must be built after them.
 target_sources(delayprop_unit PRIVATE ${CMAKE_CURRENT_LIST_DIR}/test_grad_driver.cpp)
-add_dependencies(delayprop_unit delayprop-grad)
+add_dependencies(delayprop_unit delayprop-grad delayprop-train)
 # Using a trained network end to end: train, delayprop-eval (1 and 2 ranks), delayprop-grad
 # on the model file and the checkpoint, figures, bad input (tests/drivers/eval_run.sh).
 set(_dp_eval_mpi)

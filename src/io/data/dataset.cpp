@@ -88,7 +88,7 @@ void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& tr
                       uint32_t classes, bool valid_optional) {
   require(!spec.path.empty(), "data.path must name the directory of the ", spec.kind, " files");
   const std::string train_path = require_file(spec.path, train_name, spec.kind);
-  {
+  h5::read_untrusted(train_path, [&] {
     // read_events trusts the counts it is given; a file that states other ones is an error.
     auto f = h5::File::open_read(train_path);
     for (auto [attr, want] : {std::pair<const char*, uint32_t>{"n_channels", channels}, {"n_classes", classes}})
@@ -97,7 +97,8 @@ void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& tr
         require(v == std::to_string(want), train_path, ": attribute ", attr, " is ", v, " but data.kind \"",
                 spec.kind, "\" with this network expects ", want);
       }
-  }
+    return 0;
+  });
   d.train = read_events(train_path, channels, classes);
   d.test = read_events(require_file(spec.path, test_name, spec.kind), channels, classes);
   truncate(d.train, spec.n_train);
@@ -119,10 +120,16 @@ void load_event_files(const DataSpec& spec, DataSplits& d, const std::string& tr
   choose_validation(spec, d, have_valid ? &valid : nullptr, valid_name);
 }
 
+void check_braille_threshold_file(const DataSpec& spec, const std::string& path);
 // The converter records its threshold; a config asking for another one is an error.
 void check_braille_threshold(const DataSpec& spec) {
   require(!spec.path.empty(), "data.path must name the directory made by tools/braille_convert.py");
-  auto f = h5::File::open_read(require_file(spec.path, "train.h5", spec.kind));
+  const std::string path = require_file(spec.path, "train.h5", spec.kind);
+  h5::read_untrusted(path, [&] { check_braille_threshold_file(spec, path); return 0; });
+}
+
+void check_braille_threshold_file(const DataSpec& spec, const std::string& path) {
+  auto f = h5::File::open_read(path);
   if (!f.has_attr("threshold")) return;
   const std::string t = f.read_string_attr("threshold");
   char* end = nullptr;

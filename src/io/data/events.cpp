@@ -49,6 +49,7 @@ size_t for_each_vlen_row(const h5::File& f, const std::string& name, Fn fn) {
   H5Sget_simple_extent_dims(s.get(), &n, nullptr);
   const bool half = is_ieee_half_le(base.get());
   h5::Handle mem(H5Tvlen_create(half ? base.get() : H5T_NATIVE_DOUBLE), H5Tclose);
+  h5::check_vlen_sizes(f.path(), name, d.get(), s.get(), base.get(), mem.get(), half ? base.get() : H5T_NATIVE_DOUBLE, n);
   std::vector<hvl_t> raw(n, hvl_t{0, nullptr});
   if (n > 0)
     require(H5Dread(d.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) >= 0, f.path(), ": cannot read '",
@@ -76,7 +77,8 @@ size_t for_each_vlen_row(const h5::File& f, const std::string& name, Fn fn) {
 
 }  // namespace
 
-EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t n_classes, bool labels_optional) {
+namespace {
+EventDataset read_events_file(const std::string& path, uint32_t n_channels, uint32_t n_classes, bool labels_optional) {
   auto f = h5::File::open_read(path);
   const bool unit_given = f.has_attr("time_unit");
   std::string unit = unit_given ? f.read_string_attr("time_unit") : "s";
@@ -98,8 +100,14 @@ EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t 
     require(sshape.size() == 1 && speakers.size() == labels.size(), path, ": '/extra/speaker' has ", speakers.size(),
             " entries for ", labels.size(), " labels");
   }
-  if (n_channels == 0 && f.has_attr("n_channels")) n_channels = uint32_t(std::stoul(f.read_string_attr("n_channels")));
-  if (n_classes == 0 && f.has_attr("n_classes")) n_classes = uint32_t(std::stoul(f.read_string_attr("n_classes")));
+  auto count_attr = [&](const char* attr) {
+    const std::string v = f.read_string_attr(attr);
+    require(!v.empty() && v.size() <= 9 && v.find_first_not_of("0123456789") == std::string::npos, path,
+            ": attribute ", attr, " must be a count below 10^9, got \"", v.substr(0, 40), "\"");
+    return uint32_t(std::stoul(v));
+  };
+  if (n_channels == 0 && f.has_attr("n_channels")) n_channels = count_attr("n_channels");
+  if (n_classes == 0 && f.has_attr("n_classes")) n_classes = count_attr("n_classes");
 
   EventDataset d;
   d.source = path;
@@ -141,9 +149,14 @@ EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t 
   for (size_t s = 0; s < n && has_labels; ++s) {
     require(labels[s] >= 0 && (n_classes == 0 || labels[s] < int64_t(n_classes)), path, ": '/labels' entry ", s,
             " is ", labels[s], ", out of range [0, ", n_classes, ")");
+    require(labels[s] < (int64_t(1) << 30), path, ": '/labels' entry ", s, " is ", labels[s], ", out of range [0, 2^30)");
     d.samples[s].label = int32_t(labels[s]);
     if (labels[s] > max_label) max_label = labels[s];
-    if (!speakers.empty()) d.samples[s].speaker = int32_t(speakers[s]);
+    if (!speakers.empty()) {
+      require(speakers[s] >= -1 && speakers[s] < (int64_t(1) << 30), path, ": '/extra/speaker' entry ", s, " is ",
+              speakers[s], ", out of range [-1, 2^30)");
+      d.samples[s].speaker = int32_t(speakers[s]);
+    }
   }
   if (!has_labels)
     for (size_t s = 0; s < n; ++s) {
@@ -153,6 +166,11 @@ EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t 
   d.n_channels = n_channels ? n_channels : max_unit + 1;
   d.n_classes = n_classes ? n_classes : uint32_t(std::max<int64_t>(max_label + 1, 0));
   return d;
+}
+}  // namespace
+
+EventDataset read_events(const std::string& path, uint32_t n_channels, uint32_t n_classes, bool labels_optional) {
+  return h5::read_untrusted(path, [&] { return read_events_file(path, n_channels, n_classes, labels_optional); });
 }
 
 void write_events(const std::string& path, const EventDataset& data, const std::string& time_unit) {

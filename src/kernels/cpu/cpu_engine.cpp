@@ -115,16 +115,20 @@ class CpuEngine final : public Engine {
     const int T = opt_.threads;
     std::vector<std::vector<std::vector<uint32_t>>> counts(T);
     std::vector<uint64_t> hidden(T, 0), events(T, 0);
+    ThreadErrors errors;  // no exception may leave the parallel region
 #pragma omp parallel for num_threads(T) schedule(dynamic, 1)
     for (int64_t b = 0; b < int64_t(B); ++b) {
-      const int t = omp_get_thread_num();
-      if (counts[t].empty()) {
-        counts[t].resize(net_.pops.size());
-        for (size_t p = 0; p < net_.pops.size(); ++p)
-          if (net_.pops[p].kind == PopKind::LIF) counts[t][p].assign(net_.pops[p].size, 0);
-      }
-      forward_sample(uint32_t(b), ws_[t], out, counts[t], hidden[t], events[t]);
+      errors.run([&] {
+        const int t = omp_get_thread_num();
+        if (counts[t].empty()) {
+          counts[t].resize(net_.pops.size());
+          for (size_t p = 0; p < net_.pops.size(); ++p)
+            if (net_.pops[p].kind == PopKind::LIF) counts[t][p].assign(net_.pops[p].size, 0);
+        }
+        forward_sample(uint32_t(b), ws_[t], out, counts[t], hidden[t], events[t]);
+      });
     }
+    errors.rethrow("forward");
     out.spike_counts.assign(net_.pops.size(), {});
     for (size_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind != PopKind::LIF) continue;
@@ -161,24 +165,32 @@ class CpuEngine final : public Engine {
     const size_t P = net_.n_params;
     const int T = opt_.threads;
     std::vector<uint8_t> in_range(size_t(T), 1);
+    ThreadErrors errors;  // no exception may leave the parallel region
 #pragma omp parallel num_threads(T)
     {
       const int t = omp_get_thread_num();
       Workspace& ws = ws_[t];
       const uint32_t block = std::min<uint32_t>(kFoldBlock, std::max<uint32_t>(B, 1));
-      if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Acc(0));
-      ws.grad_sum.assign_zero(P);
+      errors.run([&] {
+        if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Acc(0));
+        ws.grad_sum.assign_zero(P);
+      });
       uint32_t pending = 0;  // sample gradients waiting to be folded
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < int64_t(B); ++b) {
-        backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
-        if (++pending == block) {
-          if (!fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
-          pending = 0;
-        }
+        errors.run([&] {
+          backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
+          if (++pending == block) {
+            if (!fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+            pending = 0;
+          }
+        });
       }
-      if (pending && !fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+      errors.run([&] {
+        if (pending && !fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+      });
     }
+    errors.rethrow("backward");
     for (int t = 0; t < T; ++t)
       require(in_range[t], "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
               ExactSum::kTopExp, ")");
