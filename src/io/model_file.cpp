@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "io/checkpoint.hpp"
 #include "io/h5.hpp"
 #include "io/param_io.hpp"
 #include "io/version.hpp"
@@ -67,8 +68,8 @@ StoredModel open_model(const std::string& path) {
     require(m.format_version <= kModelFormatVersion, path, ": '/format_version' is ", m.format_version,
             ", newer than this program reads (model format ", kModelFormatVersion, "); use a newer delayprop");
   } else {
-    require(m.format_version == 1, path, ": '/format_version' is ", m.format_version,
-            ", checkpoint format not supported (expected 1)");
+    require(m.format_version == 1 || m.format_version == kCheckpointVersion, path, ": '/format_version' is ",
+            m.format_version, ", checkpoint format not supported (this program reads 1 and ", kCheckpointVersion, ")");
   }
   require(f.exists("/config"), path, ": missing dataset '/config'");
   m.meta.config_toml = string_or(f, "/config");
@@ -87,9 +88,8 @@ StoredModel open_model(const std::string& path) {
 
 std::vector<double> read_model_params(const StoredModel& m, const Network& net, bool best) {
   if (!m.is_checkpoint) return read_params(net, m.path, best ? "/params" : "/last_params");
-  auto f = h5::File::open_read(m.path);
   const char* name = best ? "/best_params_flat" : "/params_flat";
-  auto p = f.read_doubles(name);
+  auto p = read_checkpoint_array(m.path, name);  // checksum verified (format 2)
   require(p.size() == net.n_params, m.path, ": '", name, "' has ", p.size(), " parameters but the network has ",
           net.n_params, " (a checkpoint of another network?)");
   try {
