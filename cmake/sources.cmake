@@ -8,7 +8,7 @@ set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.
 set(DELAYPROP_CUDA_SOURCES src/kernels/cuda/cuda_engine.cu)
 set(DELAYPROP_DIST_SOURCES src/dist/comm.cpp src/dist/launcher.cpp src/dist/local.cpp src/dist/dryrun.cpp
     src/dist/mpi.cpp src/dist/nccl.cpp src/dist/shard.cpp)
-set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
+set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/config_diff.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
     src/io/test_hooks.cpp src/io/version.cpp src/io/model_file.cpp src/io/png.cpp src/io/data/augment.cpp src/io/data/dataset.cpp src/io/data/events.cpp
     src/io/data/sequence.cpp src/io/data/yinyang.cpp)
 set(DELAYPROP_TRAIN_SOURCES src/train/train.cpp src/train/evaluate.cpp)
