@@ -133,8 +133,10 @@ struct Reader {
 constexpr uint64_t kUserblock = 512;
 constexpr char kSealMagic[] = "delayprop file checksum (FNV-1a 64 of the bytes after the first 512): ";
 
+}  // namespace
+
 // HDF5's image of a file created with a user block leaves the block out: put it in front.
-void seal(std::vector<unsigned char>& image) {
+void seal_image(std::vector<unsigned char>& image) {
   image.insert(image.begin(), kUserblock, 0);
   const std::string line = kSealMagic + hex(fnv(image.data() + kUserblock, image.size() - kUserblock,
                                                 1469598103934665603ull)) + "\n";
@@ -144,6 +146,7 @@ void seal(std::vector<unsigned char>& image) {
 // True when the file is sealed and intact; false when it has no seal (format 1); throws
 // when the seal does not match.
 bool check_seal(const std::string& path) {
+  static_assert(kSealUserblock == kUserblock);
   std::ifstream in(path, std::ios::binary);
   require(bool(in), path, ": cannot open: ", std::strerror(errno));
   std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -155,23 +158,25 @@ bool check_seal(const std::string& path) {
   return true;
 }
 
+namespace {
+
 void require_finite(const std::string& path, const char* name, const std::vector<double>& v) {
   for (size_t i = 0; i < v.size(); ++i)
     require(std::isfinite(v[i]), path, ": '", name, "' element ", i, " is ", v[i], " (not a finite number)");
 }
 
-// Writes `bytes` to `path` and fsyncs it; any I/O error (a full disk: ENOSPC) throws one
-// line and removes the partial file.
-void write_durably(const std::string& path, const std::vector<unsigned char>& bytes) {
-  const std::string target = fault_path("checkpoint", path);  // tests: /dev/full
+}  // namespace
+
+void write_file_durably(const std::string& path, const std::vector<unsigned char>& bytes, const char* what) {
+  const std::string target = fault_path(what, path);  // tests: /dev/full
   const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   require(fd >= 0, path, ": cannot create: ", std::strerror(errno));
-  auto fail_io = [&](const char* what) {
+  auto fail_io = [&](const char* op) {
     const int e = errno;
     ::close(fd);
     std::error_code ec;
     if (target == path) fs::remove(path, ec);
-    fail(path, ": cannot ", what, " the checkpoint: ", std::strerror(e), " (the previous checkpoint is kept)");
+    fail(path, ": cannot ", op, " the ", what, ": ", std::strerror(e), " (the previous ", what, " is kept)");
   };
   size_t done = 0;
   const size_t half = bytes.size() / 2;
@@ -183,16 +188,18 @@ void write_durably(const std::string& path, const std::vector<unsigned char>& by
       fail_io("write");
     }
     done += size_t(w);
-    if (done == half) kill_point("checkpoint");  // halfway through, before the rename
+    if (done == half) kill_point(what);  // halfway through, before the rename
   }
   if (::fsync(fd) != 0 && target == path) fail_io("sync");
   if (::close(fd) != 0) {
     const int e = errno;
     std::error_code ec;
     fs::remove(path, ec);
-    fail(path, ": cannot write the checkpoint: ", std::strerror(e), " (the previous checkpoint is kept)");
+    fail(path, ": cannot write the ", what, ": ", std::strerror(e), " (the previous ", what, " is kept)");
   }
 }
+
+namespace {
 
 TrainState load(const std::string& path, const Network& net) {
   const bool sealed = check_seal(path);
@@ -279,8 +286,8 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
     w.finish();
     image = f.image();
   }
-  seal(image);
-  write_durably(tmp, image);
+  seal_image(image);
+  write_file_durably(tmp, image, "checkpoint");
   // Read back from the disk, checksums and all, before it replaces the previous one.
   try {
     (void)load(tmp, net);

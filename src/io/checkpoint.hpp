@@ -46,6 +46,17 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
 // (naming both files) when no checkpoint can be used, e.g. one of another network.
 std::optional<TrainState> read_checkpoint(const std::string& dir, const Network& net, std::string* used_path = nullptr);
 
+// Sealed files (checkpoints, model files): HDF5 files with a 512-byte user block holding a
+// line with the FNV-1a 64 of every byte after it, checked before HDF5 parses the file.
+constexpr uint64_t kSealUserblock = 512;
+// `image`: from h5::File::create_in_memory(name, kSealUserblock).image(); gets its user block.
+void seal_image(std::vector<unsigned char>& image);
+// True when the file is sealed and intact, false when it has no seal; throws on a mismatch.
+bool check_seal(const std::string& path);
+// Writes and fsyncs `bytes`; an I/O error (ENOSPC) throws one line naming it and removes the
+// partial file. `what` names the file kind in messages and the test hooks ("checkpoint").
+void write_file_durably(const std::string& path, const std::vector<unsigned char>& bytes, const char* what);
+
 // One float64 array of a checkpoint file, its checksum verified (format 2).
 std::vector<double> read_checkpoint_array(const std::string& path, const std::string& name);
 

@@ -15,9 +15,11 @@ void write_model(const std::string& path, const Network& net, std::span<const do
                  std::span<const double> last, const ModelMeta& meta) {
   require(best.size() == net.n_params && last.size() == net.n_params, "write_model: parameter count");
   const std::string tmp = path + ".tmp";
+  std::vector<unsigned char> image;
   {
-    auto f = h5::File::create(tmp);
+    auto f = h5::File::create_in_memory(tmp, kSealUserblock);
     f.write_string_attr("format", "delayprop-model");
+    f.write_string_attr("sealed", "fnv1a64-userblock");  // the seal is required when read
     f.write_scalar("/format_version", kModelFormatVersion);
     f.write_string("/config", meta.config_toml);
     write_params(net, best, f, "/params");
@@ -32,8 +34,10 @@ void write_model(const std::string& path, const Network& net, std::span<const do
     f.write_string("/build/version", b.version);
     f.write_string("/build/git_commit", b.git_commit);
     f.write_string("/build/options", b.options);
-    f.flush();
+    image = f.image();
   }
+  seal_image(image);
+  write_file_durably(tmp, image, "model file");
   std::error_code ec;
   fs::rename(tmp, path, ec);
   require(!ec, path, ": cannot move the model file into place: ", ec.message());
@@ -53,7 +57,9 @@ int64_t int_or(const h5::File& f, const std::string& name, int64_t fallback) {
 }  // namespace
 
 StoredModel open_model(const std::string& path) {
+  const bool sealed = check_seal(path);  // before HDF5 parses a possibly corrupted file
   auto f = h5::File::open_read(path);
+  require(sealed || !f.has_attr("sealed"), path, ": the file checksum (user block) is missing: the file is corrupted");
   StoredModel m;
   m.path = path;
   const bool model = f.has_attr("format") && f.read_string_attr("format") == "delayprop-model";

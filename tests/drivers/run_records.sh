@@ -153,6 +153,33 @@ print(f"ok: {detected + same} flipped bits: {detected} refused with one line, {s
       f"(unused bytes), none changed the result")
 PY
 
+# Model files are sealed too: a flipped bit is refused by delayprop-eval, never used.
+$py - "$out" "$build/delayprop-eval" <<'PY' || fail "flipped bits in a model file"
+import json, os, shutil, subprocess, sys
+out, ev = sys.argv[1:3]
+src = open(out + "/ref/model.h5", "rb").read()
+def evaluate(data):
+    open(out + "/m.h5", "wb").write(data)
+    shutil.rmtree(out + "/m_eval", ignore_errors=True)
+    r = subprocess.run([ev, "--model", out + "/m.h5", "--split", "test", "--out", out + "/m_eval"],
+                       capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stderr, (json.load(open(out + "/m_eval/eval.json"))["loss"] if r.returncode == 0 else None)
+rc, err, ref = evaluate(src)
+assert rc == 0, err
+n = 0
+for i, off in enumerate(range(512, len(src), max(1, len(src) // 40))):
+    data = bytearray(src)
+    data[off] ^= 1 << (i % 8)
+    rc, err, loss = evaluate(bytes(data))
+    lines = [l for l in err.splitlines() if l.strip()]
+    if rc == 0:
+        sys.exit(f"model file, bit {i % 8} of byte {off}: accepted (loss {loss}, unflipped {ref})")
+    if rc != 1 or len(lines) != 1 or "checksum" not in lines[0]:
+        sys.exit(f"model file, bit {i % 8} of byte {off}: exit {rc}, expected 1 and one line:\n{err}")
+    n += 1
+print(f"ok: {n} flipped bits in a model file: all refused with one line")
+PY
+
 # NaN in the newest checkpoint, its checksums made to match: the previous one is used, named.
 d=$out/nan
 DELAYPROP_TEST_KILL=batch:6 run "$d" && fail "nan: exited 0" || true
@@ -174,13 +201,8 @@ with h5py.File(sys.argv[1], "r+") as f:
                    for l in sums.splitlines())
     del f["/checksums"]
     f["/checksums"] = sums
-# ... and the file's seal (the user block's checksum line) too.
-b = bytearray(open(sys.argv[1], "rb").read())
-magic = b"delayprop file checksum (FNV-1a 64 of the bytes after the first 512): "
-assert b.startswith(magic)
-b[len(magic):len(magic) + 16] = f"{fnv(bytes(b[512:])):016x}".encode()
-open(sys.argv[1], "wb").write(bytes(b))
 PY
+$py "$src/tests/drivers/reseal.py" "$d/checkpoint.h5"  # the file's seal too
 run "$d" --resume || { cat "$d.log"; fail "nan: resume failed"; }
 grep -q "checkpoint.h5: '/params_flat' element 3 is nan.*resuming from .*checkpoint.prev.h5 instead" "$d.log" \
   || { cat "$d.log"; fail "nan: no warning naming both checkpoints"; }
