@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -49,7 +50,7 @@ void write_text_atomically(const std::string& path, const std::string& text) {
     std::ofstream f(tmp, std::ios::trunc);
     f << text;
     f.flush();
-    require(f.good(), tmp, ": cannot write");
+    require(f.good(), tmp, ": cannot write: ", std::strerror(errno));
   }
   const int fd = ::open(tmp.c_str(), O_RDONLY);
   require(fd >= 0 && ::fsync(fd) == 0, tmp, ": cannot write (fsync failed)");
@@ -281,6 +282,7 @@ class Trainer {
       if (root_) {
         metrics_ << m.dump() << "\n";
         metrics_.flush();
+        require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write: ", std::strerror(errno));
         if (opt_.progress) end_of_epoch_line(m);
       }
       last_metrics = m;
@@ -344,9 +346,7 @@ class Trainer {
       meta.best_metric = st.best_metric;
       meta.summary_json = text;
       write_model(opt_.out_dir + "/model.h5", net_, st.best_params, st.params, meta);
-      const std::string tmp = opt_.out_dir + "/summary.json.tmp";
-      std::ofstream(tmp) << text << "\n";
-      fs::rename(tmp, opt_.out_dir + "/summary.json");
+      write_text_atomically(opt_.out_dir + "/summary.json", text + "\n");
     }
     comm_.barrier();
     return text;

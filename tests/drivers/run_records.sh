@@ -105,6 +105,31 @@ run "$d" --resume || { cat "$d.log"; fail "ENOSPC: resume failed"; }
 same "$d"
 echo "ok: ENOSPC -> one error line, exit 1, previous checkpoint intact and resumed bit-exact"
 
+# A real full disk where a tmpfs can be mounted (root with CAP_SYS_ADMIN): 200 KiB hold
+# the run's first checkpoints but not all; the error is one line, no signal, and the last
+# checkpoint written stays usable once there is room again.
+mnt=$out/tmpfs; mkdir -p "$mnt"
+if mount -t tmpfs -o size=200k tmpfs "$mnt" 2>/dev/null; then
+  trap 'umount "$mnt" 2>/dev/null; rm -rf "$out"' EXIT
+  d=$mnt/run; log=$out/tmpfs.log
+  dd if=/dev/zero of="$mnt/filler" bs=1k count=120 status=none
+  set +e
+  timeout 120 "$train" "${base[@]}" --set train.epochs=40 --out "$d" > "$log" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" = 1 ] || { cat "$log"; fail "full tmpfs: exit $rc, expected 1 (an error, no signal)"; }
+  [ "$(grep -c "error" "$log")" = 1 ] && grep -q "No space left on device" "$log" \
+    || { cat "$log"; fail "full tmpfs: not one clear error line"; }
+  grep error "$log"
+  rm -f "$mnt/filler"
+  cp -r "$d" "$out/tmpfs_run" && umount "$mnt"
+  trap 'rm -rf "$out"' EXIT
+  run "$out/tmpfs_run" --resume --set train.epochs=4 || { cat "$out/tmpfs_run.log"; fail "full tmpfs: resume failed"; }
+  echo "ok: a full tmpfs -> one error line, exit 1; resumed afterwards"
+else
+  echo "note: cannot mount a tmpfs here; the full-disk case is covered by /dev/full above"
+fi
+
 # --- flipped bits ---------------------------------------------------------------------------
 # A finished run's checkpoint, copied alone into a run directory and resumed (nothing to
 # train: the summary and model are written from it), once per flipped bit.
