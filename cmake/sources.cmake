@@ -11,7 +11,7 @@ set(DELAYPROP_DIST_RUNTIME_SOURCES src/dist/watchdog.cpp)
 set(DELAYPROP_NCCL_RUNTIME_SOURCES src/dist/nccl_lib.cpp)
 set(DELAYPROP_DIST_SOURCES src/dist/agree.cpp src/dist/comm.cpp src/dist/launcher.cpp src/dist/local.cpp
     src/dist/dryrun.cpp src/dist/mpi.cpp src/dist/nccl.cpp src/dist/shard.cpp)
-set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/files.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
+set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/config_diff.cpp src/io/files.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
     src/io/test_hooks.cpp src/io/version.cpp src/io/model_file.cpp src/io/png.cpp src/io/data/augment.cpp
     src/io/data/dataset.cpp src/io/data/events.cpp
     src/io/data/sequence.cpp src/io/data/yinyang.cpp)

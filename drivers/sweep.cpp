@@ -45,7 +45,7 @@ using json = nlohmann::json;
 static const char* kUsage =
     "usage: delayprop-sweep plan SWEEP.toml [COMMON]\n"
     "       delayprop-sweep local SWEEP.toml [-j K] [COMMON]\n"
-    "       delayprop-sweep slurm SWEEP.toml [--submit] [--partition P] [--time T] [--cpus-per-task N]\n"
+    "       delayprop-sweep slurm SWEEP.toml [--submit | --resubmit] [--partition P] [--time T] [--cpus-per-task N]\n"
     "                             [--mem M] [--account A] [--max-parallel N] [--sbatch-arg ARG]...\n"
     "                             [--launcher mpirun|srun] [--template FILE] [COMMON]\n"
     "       delayprop-sweep run MANIFEST.json --index I\n"
@@ -562,7 +562,9 @@ std::vector<std::string> train_command(const Sweep& s, const Run& r, const std::
   std::vector<std::string> cmd;
   if (r.ranks > 1) {
     if (launcher == "srun") {
-      cmd = {"srun", "-n", std::to_string(r.ranks)};
+      // PMIx for the MPI library, the task's CPUs per rank, ranks bound to their cores.
+      cmd = {"srun", "-n", std::to_string(r.ranks), "--mpi=pmix", "-c", std::to_string(s.slurm.cpus_per_task),
+             "--cpu-bind=cores"};
     } else {
       cmd = split_words(s.mpirun);
       cmd.insert(cmd.end(), {"-np", std::to_string(r.ranks)});
@@ -637,9 +639,56 @@ void check_configs(const std::vector<Run>& runs) {
   }
 }
 
-std::vector<Run> prepare(const Sweep& s, const std::string& launcher) {
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log);
+int exit_code(int status);
+
+// Every distinct config (base + overrides) is checked by the trainer itself
+// (`delayprop-train --check`: config and data load), so that a wrong data path fails here.
+void check_with_trainer(const Sweep& s, const std::vector<Run>& runs) {
+  std::set<std::pair<std::string, std::vector<std::string>>> seen;
+  fs::create_directories(s.out_dir);
+  const fs::path log = s.out_dir / "check.log";
+  for (const auto& r : runs) {
+    if (!seen.emplace(r.base.string(), r.sets).second) continue;
+    std::vector<std::string> cmd = {s.train.string(), "--check", "--config", r.base.string()};
+    for (const auto& item : r.sets) cmd.insert(cmd.end(), {"--set", item});
+    cmd.insert(cmd.end(), {"--out", r.dir.string(), "--resume"});  // the directory is the sweep's business
+    std::error_code ec;
+    fs::remove(log, ec);
+    const pid_t pid = spawn(cmd, log);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (exit_code(status) != 0) {
+      std::string text = fs::exists(log) ? read_text(log) : "";
+      while (!text.empty() && text.back() == '\n') text.pop_back();
+      fail("run ", r.name, ": the trainer's check failed (exit ", exit_code(status), "): ", text);
+    }
+  }
+  std::error_code ec;
+  fs::remove(log, ec);
+}
+
+// Copies each base config into OUT_DIR/slurm/configs (named by content) and points the runs
+// at the copies: queued tasks do not see later edits of the base files.
+void copy_base_configs(const Sweep& s, std::vector<Run>& runs) {
+  const fs::path dir = fs::absolute(s.out_dir / "slurm" / "configs");
+  fs::create_directories(dir);
+  for (auto& r : runs) {
+    const std::string text = read_text(r.base);
+    std::ostringstream name;
+    name << r.base.stem().string() << "-" << std::hex << std::setw(8) << std::setfill('0') << fnv1a(text) << ".toml";
+    const fs::path copy = dir / name.str();
+    if (!fs::exists(copy)) write_text(copy, text);
+    r.base = copy;
+  }
+}
+
+std::vector<Run> prepare(const Sweep& s, const std::string& launcher, bool copy_configs = false) {
   std::vector<Run> runs = expand(s);
   check_configs(runs);
+  check_with_trainer(s, runs);
+  if (copy_configs) copy_base_configs(s, runs);
   for (auto& r : runs) r.command = train_command(s, r, launcher);
   write_manifest(s, runs);
   return runs;
@@ -674,10 +723,23 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
 
 int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
-// The command that starts a run: its manifest command, plus --resume when a checkpoint waits.
+// Exit status of delayprop-train after a checkpoint on request (SIGTERM/SIGUSR1): resume later.
+constexpr int kExitPreempted = 75;
+
+// Whether a directory holds files of a run (delayprop-train's run_files()).
+bool has_run_files(const fs::path& dir) {
+  std::error_code ec;
+  for (const char* f : {"config.toml", "metrics.jsonl", "checkpoint.h5", "checkpoint.prev.h5", "summary.json", "model.h5"})
+    if (fs::exists(dir / f, ec)) return true;
+  return false;
+}
+
+// The command that starts a run: its manifest command, plus --resume when a checkpoint
+// waits, or --overwrite for a run killed before its first checkpoint (nothing to keep).
 std::vector<std::string> launch_command(const Run& r, RunState st) {
   std::vector<std::string> cmd = r.command;
   if (st == RunState::Resume) cmd.push_back("--resume");
+  else if (has_run_files(r.dir)) cmd.push_back("--overwrite");
   return cmd;
 }
 
@@ -743,7 +805,7 @@ int cmd_local(const Sweep& s, int jobs) {
     const int code = exit_code(status);
     const bool ok = code == 0 && run_state(r.dir) == RunState::Done;
     if (!ok) failed.push_back(r.name);
-    std::cout << (ok ? "done   " : "FAILED ") << r.name << "  (" << std::fixed << std::setprecision(1) << secs
+    std::cout << (ok ? "done   " : code == kExitPreempted ? "STOPPED " : "FAILED ") << r.name << "  (" << std::fixed << std::setprecision(1) << secs
               << " s; " << finished << "/" << todo.size() << ")";
     if (!ok) std::cout << "  exit " << code << ", log " << (r.dir / "train.log").string();
     std::cout << "\n" << std::flush;
@@ -791,7 +853,7 @@ int cmd_slurm(Sweep s, const Args& args) {
 
   // Threads per rank default to the CPUs each task gets.
   if (!s.common.threads) s.common.threads = sl.cpus_per_task;
-  std::vector<Run> runs = prepare(s, sl.launcher);
+  std::vector<Run> runs = prepare(s, sl.launcher, true);
   // The tasks read their own copy, named by its content: a later `plan` or `local` (which
   // rewrite manifest.json) or an edited sweep file cannot change what queued tasks run.
   const std::string text = manifest_json(s, runs).dump(2) + "\n";
@@ -806,6 +868,12 @@ int cmd_slurm(Sweep s, const Args& args) {
   sb << "#SBATCH --output=" << (s.out_dir / "slurm" / "%A_%a.out").string() << "\n";
   sb << "#SBATCH --ntasks=1\n";
   sb << "#SBATCH --cpus-per-task=" << sl.cpus_per_task << "\n";
+  // Relative paths (configs, data, runs) mean what they meant here.
+  sb << "#SBATCH --chdir=" << fs::current_path().string() << "\n";
+  // 120 s before the time limit the batch shell (delayprop-sweep run) gets SIGUSR1 and passes
+  // it on: the run checkpoints and exits 75. Requeued after preemption or a node failure.
+  sb << "#SBATCH --signal=B:USR1@120\n";
+  sb << "#SBATCH --requeue\n";
   if (!sl.partition.empty()) sb << "#SBATCH --partition=" << sl.partition << "\n";
   if (!sl.time.empty()) sb << "#SBATCH --time=" << sl.time << "\n";
   if (!sl.mem.empty()) sb << "#SBATCH --mem=" << sl.mem << "\n";
@@ -824,13 +892,33 @@ int cmd_slurm(Sweep s, const Args& args) {
   const fs::path script_path = s.out_dir / "sweep.sbatch";
   write_text(script_path, script);
 
+  // --resubmit: the tasks of this sweep still queued or running (squeue) are left alone, so
+  // only failed, stopped (exit 75) or lost runs are queued again.
+  std::set<size_t> active;
+  const bool resubmit = args.has("resubmit");
+  if (resubmit) {
+    const fs::path out = s.out_dir / "slurm" / "squeue.log";
+    std::error_code ec;
+    fs::remove(out, ec);
+    const pid_t pid = spawn({"squeue", "-h", "-r", "--name=" + s.name, "-o", "%K"}, out);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string text = fs::exists(out) ? read_text(out) : "";
+    require(exit_code(status) == 0, "squeue failed (exit ", exit_code(status), "): ", text);
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) active.insert(std::stoul(line));
+  }
   // One array job per rank count: all tasks of an array share one resource request.
   std::map<int, std::vector<size_t>> by_ranks;
   size_t done = 0;
   for (const auto& r : runs) {
     if (run_state(r.dir) == RunState::Done) ++done;
-    else by_ranks[r.ranks].push_back(r.index);
+    else if (!active.count(r.index)) by_ranks[r.ranks].push_back(r.index);
   }
+  if (resubmit)
+    std::cout << "resubmit: " << active.size() << " task(s) of " << s.name << " still queued or running, left alone\n";
   std::vector<std::vector<std::string>> submits;
   for (const auto& [ranks, idx] : by_ranks) {
     std::string array = "--array=" + index_ranges(idx);
@@ -852,7 +940,7 @@ int cmd_slurm(Sweep s, const Args& args) {
     std::cout << "nothing to submit\n";
     return 0;
   }
-  if (!args.has("submit")) {
+  if (!args.has("submit") && !resubmit) {
     for (const auto& c : submits) std::cout << "  " << join_command(c) << "\n";
     std::cout << "(add --submit to submit)\n";
     return 0;
@@ -873,6 +961,12 @@ int cmd_slurm(Sweep s, const Args& args) {
     std::cout << "submitted job " << job << "  (" << c[2] << ")\n";
   }
   return 0;
+}
+
+volatile sig_atomic_t g_child = 0;
+extern "C" void forward_signal(int sig) {
+  (void)sig;  // as SIGUSR1: a launcher (mpirun, srun) passes that on to every rank
+  if (g_child > 0) ::kill(pid_t(g_child), SIGUSR1);
 }
 
 int cmd_run(const fs::path& manifest, long long index) {
@@ -896,11 +990,20 @@ int cmd_run(const fs::path& manifest, long long index) {
             << join_command(cmd) << "\n"
             << std::flush;
   const pid_t pid = spawn(cmd, {});
+  // SLURM signals this process (the batch shell exec'd it; --signal=B:USR1@T, scancel
+  // --signal, the time limit's SIGTERM): pass it on to the run, which checkpoints and exits 75.
+  g_child = pid;
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGTERM, SIGUSR1, SIGINT}) sigaction(sig, &sa, nullptr);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   const int code = exit_code(status);
-  std::cout << "run " << index << " " << r.name << ": exit " << code << "\n";
+  std::cout << "run " << index << " " << r.name << ": exit " << code
+            << (code == kExitPreempted ? " (stopped with a checkpoint; submit again to resume)" : "") << "\n";
   return code;
 }
 
@@ -1147,7 +1250,7 @@ int main(int argc, char** argv) {
     Args args(int(cargv.size()), cargv.data(),
               {"out-dir", "train", "mpirun", "set", "jobs", "partition", "time", "cpus-per-task", "mem", "account",
                "max-parallel", "sbatch-arg", "template", "launcher", "index", "plot-script", "python"},
-              {"submit", "no-plot", "help"}, true);
+              {"submit", "resubmit", "no-plot", "help"}, true);
     if (args.has("help")) {
       std::cout << kUsage;
       return 0;

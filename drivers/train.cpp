@@ -1,10 +1,16 @@
 // delayprop-train: trains a network from a config. One process, or one per rank under
 // mpirun (data parallel). Writes DIR/config.toml, DIR/metrics.jsonl, DIR/checkpoint.h5 and
 // DIR/summary.json.
+//
+// SIGTERM and SIGUSR1 ask for a stop: at the next batch boundary (all ranks the same one)
+// a checkpoint is written and the program exits with status 75 (kExitPreempted).
+#include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "cli.hpp"
 #include "io/config.hpp"
+#include "io/data/dataset.hpp"
 #include "train/train.hpp"
 #include "dist/mpi.hpp"
 
@@ -12,16 +18,39 @@ using namespace delayprop;
 
 static const char* kUsage =
     "usage: delayprop-train --config FILE [--set key=value]... --out DIR\n"
-    "                       [--seed S] [--threads N] [--resume] [--quiet]\n"
-    "                       [--comm auto|local|mpi|nccl|dryrun:N:R]\n"
-    "Under mpirun (mpirun -np 4 delayprop-train ...) the ranks train data-parallel.\n";
+    "                       [--seed S] [--threads N] [--resume [--force] | --overwrite]\n"
+    "                       [--check] [--quiet] [--comm auto|local|mpi|nccl|dryrun:N:R]\n"
+    "Under mpirun (mpirun -np 4 delayprop-train ...) the ranks train data-parallel.\n"
+    "  --resume     continue DIR's run from its checkpoint (from the start if it has none);\n"
+    "               the config must be the run's but for train.epochs, train.patience,\n"
+    "               train.checkpoint_every, train.checkpoint_batches,\n"
+    "               train.eval_test_every_epoch, engine.threads, data.path\n"
+    "  --force      with --resume: accept any config change (logged)\n"
+    "  --overwrite  replace the run in DIR (a directory holding a run needs this or --resume)\n"
+    "  --check      check the config, the data (loaded) and DIR, write nothing, exit 0 if fine\n"
+    "SIGTERM or SIGUSR1: checkpoint at the next batch boundary and exit 75 (resume later).\n";
+
+namespace {
+std::atomic<int> g_stop{0};
+extern "C" void on_stop_signal(int) { g_stop.store(1, std::memory_order_relaxed); }
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   // MPI is initialised here when started by an MPI launcher; an error on one rank then ends
   // the whole job instead of leaving the others waiting in a collective.
   dist::MpiSession mpi(&argc, &argv);
   return mpi.run_main("delayprop-train", [&] {
-    Args args(argc, argv, {"config", "set", "out", "seed", "threads", "comm"}, {"resume", "quiet", "help"});
+    Args args(argc, argv, {"config", "set", "out", "seed", "threads", "comm"},
+              {"resume", "overwrite", "force", "check", "quiet", "help"});
     if (print_version(args, "delayprop-train")) return 0;
     if (args.has("help")) {
       std::cout << kUsage;
@@ -33,15 +62,37 @@ int main(int argc, char** argv) {
       sets.push_back("train.seed=" + std::to_string(seed));
     }
     if (args.has("threads")) sets.push_back("engine.threads=" + std::to_string(args.get_int("threads", 1)));
+    if (args.has("resume") && args.has("overwrite")) throw UsageError("--resume and --overwrite exclude each other");
+    if (args.has("force") && !args.has("resume")) throw UsageError("--force goes with --resume");
     Config cfg = load_config(args.require_value("config"), sets);
-    // "auto" under mpirun: NCCL when the engine is on the GPU and NCCL can be used, else MPI.
-    auto comm = dist::make_communicator(args.get("comm", "auto"), {cfg.engine.backend == "cuda", cfg.engine.device});
     TrainOptions opt;
     opt.out_dir = args.require_value("out");
     opt.resume = args.has("resume");
+    opt.overwrite = args.has("overwrite");
+    opt.force = args.has("force");
     opt.progress = !args.has("quiet");
-    const std::string summary = train(cfg, *comm, opt);
-    if (comm->rank() == 0) std::cout << summary << "\n";
+    if (args.has("check")) {
+      // What a queued job would trip over first: the config (loaded above), the data, DIR.
+      const DataSplits d = load_dataset(cfg.data, cfg.net);
+      require(!d.train.samples.empty(), "data: the training set is empty");
+      if (!opt.resume && !opt.overwrite)
+        for (const auto& name : run_files())
+          require(!std::filesystem::exists(opt.out_dir + "/" + name), opt.out_dir, " holds a run (", name,
+                  "); continue it with --resume or replace it with --overwrite");
+      std::cout << "ok: " << cfg.source << ": " << d.description << "\n";
+      return 0;
+    }
+    // "auto" under mpirun: NCCL when the engine is on the GPU and NCCL can be used, else MPI.
+    auto comm = dist::make_communicator(args.get("comm", "auto"), {cfg.engine.backend == "cuda", cfg.engine.device});
+    install_stop_handlers();
+    opt.stop = &g_stop;
+    try {
+      const std::string summary = train(cfg, *comm, opt);
+      if (comm->rank() == 0) std::cout << summary << "\n";
+    } catch (const Preempted& e) {
+      if (comm->rank() == 0) std::cerr << "delayprop-train: " << e.what() << "\n";
+      return kExitPreempted;
+    }
     return 0;
   });
 }

@@ -496,4 +496,27 @@ void File::close() {
   require(H5Fclose(id) >= 0, path_, ": cannot write the file (disk full?)");
 }
 
+File File::create_in_memory(const std::string& name, uint64_t userblock) {
+  File f;
+  f.path_ = name;
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  require(bool(fapl) && H5Pset_fapl_core(fapl.get(), 1 << 20, 0) >= 0, name, ": cannot set up an in-memory HDF5 file");
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  require(bool(fcpl) && (userblock == 0 || H5Pset_userblock(fcpl.get(), userblock) >= 0), name,
+          ": cannot set a user block of ", userblock, " bytes");
+  hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
+  require(id >= 0, name, ": cannot create an in-memory HDF5 file");
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+std::vector<unsigned char> File::image() {
+  require(H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) >= 0, path_, ": cannot flush the in-memory file");
+  const ssize_t n = H5Fget_file_image(h_.get(), nullptr, 0);
+  require(n > 0, path_, ": cannot get the file image");
+  std::vector<unsigned char> buf(static_cast<size_t>(n));
+  require(H5Fget_file_image(h_.get(), buf.data(), buf.size()) == n, path_, ": cannot get the file image");
+  return buf;
+}
+
 }  // namespace delayprop::h5

@@ -74,6 +74,11 @@ class File {
  public:
   static File open_read(const std::string& path);
   static File create(const std::string& path);  // truncates
+  // A file held in memory only (HDF5's core driver, no backing store); image() gives its
+  // bytes, which the caller writes itself (checkpoints: own error handling, fsync, verify).
+  // `userblock` bytes (0, or a power of 2 >= 512) at the start are left to the caller.
+  static File create_in_memory(const std::string& name, uint64_t userblock = 0);
+  std::vector<unsigned char> image();
   const std::string& path() const { return path_; }
   hid_t id() const { return h_.get(); }
 

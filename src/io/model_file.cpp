@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "io/checkpoint.hpp"
 #include "io/h5.hpp"
 #include "io/param_io.hpp"
 #include "io/version.hpp"
@@ -14,9 +15,11 @@ void write_model(const std::string& path, const Network& net, std::span<const do
                  std::span<const double> last, const ModelMeta& meta) {
   require(best.size() == net.n_params && last.size() == net.n_params, "write_model: parameter count");
   const std::string tmp = path + ".tmp";
+  std::vector<unsigned char> image;
   {
-    auto f = h5::File::create(tmp);
+    auto f = h5::File::create_in_memory(tmp, kSealUserblock);
     f.write_string_attr("format", "delayprop-model");
+    f.write_string_attr("sealed", "fnv1a64-userblock");  // the seal is required when read
     f.write_scalar("/format_version", kModelFormatVersion);
     f.write_string("/config", meta.config_toml);
     write_params(net, best, f, "/params");
@@ -31,8 +34,10 @@ void write_model(const std::string& path, const Network& net, std::span<const do
     f.write_string("/build/version", b.version);
     f.write_string("/build/git_commit", b.git_commit);
     f.write_string("/build/options", b.options);
-    f.flush();
+    image = f.image();
   }
+  seal_image(image);
+  write_file_durably(tmp, image, "model file");
   std::error_code ec;
   fs::rename(tmp, path, ec);
   require(!ec, path, ": cannot move the model file into place: ", ec.message());
@@ -52,7 +57,9 @@ int64_t int_or(const h5::File& f, const std::string& name, int64_t fallback) {
 }  // namespace
 
 StoredModel open_model(const std::string& path) {
+  const bool sealed = check_seal(path);  // before HDF5 parses a possibly corrupted file
   auto f = h5::File::open_read(path);
+  require(sealed || !f.has_attr("sealed"), path, ": the file checksum (user block) is missing: the file is corrupted");
   StoredModel m;
   m.path = path;
   const bool model = f.has_attr("format") && f.read_string_attr("format") == "delayprop-model";
@@ -67,8 +74,8 @@ StoredModel open_model(const std::string& path) {
     require(m.format_version <= kModelFormatVersion, path, ": '/format_version' is ", m.format_version,
             ", newer than this program reads (model format ", kModelFormatVersion, "); use a newer delayprop");
   } else {
-    require(m.format_version == 1, path, ": '/format_version' is ", m.format_version,
-            ", checkpoint format not supported (expected 1)");
+    require(m.format_version == 1 || m.format_version == kCheckpointVersion, path, ": '/format_version' is ",
+            m.format_version, ", checkpoint format not supported (this program reads 1 and ", kCheckpointVersion, ")");
   }
   require(f.exists("/config"), path, ": missing dataset '/config'");
   m.meta.config_toml = string_or(f, "/config");
@@ -87,9 +94,8 @@ StoredModel open_model(const std::string& path) {
 
 std::vector<double> read_model_params(const StoredModel& m, const Network& net, bool best) {
   if (!m.is_checkpoint) return read_params(net, m.path, best ? "/params" : "/last_params");
-  auto f = h5::File::open_read(m.path);
   const char* name = best ? "/best_params_flat" : "/params_flat";
-  auto p = f.read_doubles(name);
+  auto p = read_checkpoint_array(m.path, name);  // checksum verified (format 2)
   require(p.size() == net.n_params, m.path, ": '", name, "' has ", p.size(), " parameters but the network has ",
           net.n_params, " (a checkpoint of another network?)");
   try {

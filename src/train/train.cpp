@@ -1,9 +1,11 @@
 #include "train/train.hpp"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <sstream>
 
 #include "io/checkpoint.hpp"
+#include "io/config_diff.hpp"
 #include "io/model_file.hpp"
 #include "io/version.hpp"
 #include "train/evaluate.hpp"
@@ -42,6 +45,30 @@ namespace {
 using dist::epoch_order;
 using dist::Shard;
 using dist::shard_of;
+
+// Writes a text file whole or not at all: a temporary file, fsynced, renamed over `path`.
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text;
+    f.flush();
+    require(f.good(), tmp, ": cannot write: ", std::strerror(errno));
+  }
+  const int fd = ::open(tmp.c_str(), O_RDONLY);
+  require(fd >= 0 && ::fsync(fd) == 0, tmp, ": cannot write (fsync failed)");
+  ::close(fd);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  require(!ec, path, ": cannot move into place: ", ec.message());
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::ostringstream os;
+  os << f.rdbuf();
+  return os.str();
+}
 
 double peak_memory_mb() {
   rusage ru{};
@@ -81,14 +108,7 @@ class Trainer {
     const auto t_start = Clock::now();
     check_ranks_agree_on_config();
     check_engine_memory(net_, cfg_.engine, cfg_.source);  // before anything large is allocated
-    if (root_) {
-      fs::create_directories(opt_.out_dir);
-      std::ofstream cf(opt_.out_dir + "/config.toml");
-      cf << cfg_.resolved_toml;
-      cf.flush();
-      require(cf.good(), opt_.out_dir, "/config.toml: cannot write (disk full?)");
-    }
-    comm_.barrier();
+    if (root_) check_out_dir();
     data_ = load_dataset(cfg_.data, net_);
     require(!data_.train.samples.empty(), "data: the training set is empty");
     fingerprint_ = data_fingerprint(data_);
@@ -102,6 +122,9 @@ class Trainer {
     TrainState st;
     bool resumed = false;
     if (opt_.resume) resumed = load_state(st);
+    // Every check passed: only now is the run directory written.
+    if (root_) start_run_dir();
+    comm_.barrier();
     if (!resumed) {
       st.params = init_params(net_, cfg_.train.seed);
       st.best_params = st.params;
@@ -203,6 +226,17 @@ class Trainer {
           save(st);
         }
         kill_point("batch");
+        // Asked to stop (a signal on any rank): every rank leaves at this same batch.
+        if (opt_.stop && comm_.any(opt_.stop->load(std::memory_order_relaxed) != 0)) {
+          st.adam_m = adam.m();
+          st.adam_v = adam.v();
+          st.adam_t = adam.steps();
+          st.wall_time_s = prior_wall + seconds_since(t_start);
+          save(st);
+          throw Preempted("stopped on request after epoch " + std::to_string(epoch + 1) + ", batch " +
+                          std::to_string(k + 1) + " of " + std::to_string(n_batches) + "; checkpoint written to " +
+                          opt_.out_dir + "/checkpoint.h5, continue with --resume");
+        }
       }
 
       // ---- end of epoch ----
@@ -257,7 +291,7 @@ class Trainer {
       if (root_) {
         metrics_ << m.dump() << "\n";
         metrics_.flush();
-        require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write (disk full?)");
+        require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write: ", std::strerror(errno));
         if (opt_.progress) end_of_epoch_line(m);
       }
       last_metrics = m;
@@ -321,13 +355,7 @@ class Trainer {
       meta.best_metric = st.best_metric;
       meta.summary_json = text;
       write_model(opt_.out_dir + "/model.h5", net_, st.best_params, st.params, meta);
-      const std::string tmp = opt_.out_dir + "/summary.json.tmp";
-      std::ofstream sf(tmp);
-      sf << text << "\n";
-      sf.flush();
-      require(sf.good(), tmp, ": cannot write (disk full?)");
-      sf.close();
-      fs::rename(tmp, opt_.out_dir + "/summary.json");
+      write_text_atomically(opt_.out_dir + "/summary.json", text + "\n");
     }
     comm_.barrier();
     return text;
@@ -336,6 +364,44 @@ class Trainer {
  private:
   static double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+
+  // Rank 0, before anything is written: a directory holding a run needs --resume or
+  // --overwrite.
+  void check_out_dir() const {
+    require(!(opt_.resume && opt_.overwrite), "--resume and --overwrite exclude each other");
+    if (opt_.resume || opt_.overwrite) return;
+    for (const auto& name : run_files())
+      require(!fs::exists(opt_.out_dir + "/" + name), opt_.out_dir, " holds a run (", name,
+              "); continue it with --resume or replace it with --overwrite");
+  }
+
+  // Rank 0, once every check passed: the directory, its config.toml (written whole).
+  void start_run_dir() {
+    fs::create_directories(opt_.out_dir);
+    if (opt_.overwrite) {
+      std::error_code ec;
+      for (const auto& name : run_files()) fs::remove(opt_.out_dir + "/" + name, ec);
+      for (const char* tmp : {"/checkpoint.h5.tmp", "/summary.json.tmp", "/model.h5.tmp", "/metrics.jsonl.tmp"})
+        fs::remove(opt_.out_dir + tmp, ec);
+    }
+    write_text_atomically(opt_.out_dir + "/config.toml", cfg_.resolved_toml);
+  }
+
+  // Rank 0, on --resume: the config must be the run's own, but for the allowed keys
+  // (config_diff.hpp); --force accepts any change. Changes are logged (stderr, metrics header).
+  void check_resume_config(const std::string& old_toml, const std::string& where) {
+    const auto changes = config_changes(old_toml, cfg_.resolved_toml);
+    std::string refused;
+    for (const auto& ch : changes) {
+      const std::string line = ch.key + ": " + ch.old_value + " -> " + ch.new_value;
+      config_changes_.push_back(line);
+      if (!ch.allowed) refused += (refused.empty() ? "" : ", ") + line;
+    }
+    if (!refused.empty() && !opt_.force)
+      fail(opt_.out_dir, ": --resume with a config that differs from the run's (", where, ") in ", refused,
+           "; resume with the run's config, start a new run, or pass --force to accept the change");
+    for (const auto& l : config_changes_) std::cerr << "resume: config changed: " << l << "\n";
   }
 
   bool load_state(TrainState& st) {
@@ -347,7 +413,18 @@ class Trainer {
       if (ck) {
         st = std::move(*ck);
         found = 1;
+        check_resume_config(st.config_toml, used);
+        if (!st.data_fingerprint.empty() && st.data_fingerprint != fingerprint_) {
+          const std::string line = "data fingerprint: " + st.data_fingerprint + " -> " + fingerprint_;
+          require(opt_.force, opt_.out_dir, ": --resume with other training data than the run's (", line,
+                  "); pass --force to accept");
+          config_changes_.push_back(line);
+          std::cerr << "resume: " << line << "\n";
+        }
         check_cursors(st, used);
+      } else if (fs::exists(opt_.out_dir + "/config.toml")) {
+        // Killed before its first checkpoint: starts again, but only with its own config.
+        check_resume_config(read_text(opt_.out_dir + "/config.toml"), opt_.out_dir + "/config.toml");
       }
     }
     comm_.broadcast_value(found, 0);
@@ -426,9 +503,10 @@ class Trainer {
   }
 
   // Rank 0: opens metrics.jsonl; on resume keeps the lines of the epochs the checkpoint
-  // covers (later ones are computed again) and returns the last of them.
+  // covers (later ones are computed again) and returns the last of them. The file is
+  // rewritten whole (temporary file, fsync, rename), then appended to.
   json open_metrics(uint32_t epoch, bool resumed) {
-    json last;
+    json last = json::object();
     if (!root_) return last;
     const std::string path = opt_.out_dir + "/metrics.jsonl";
     std::vector<std::string> keep;
@@ -446,8 +524,6 @@ class Trainer {
         }
       }
     }
-    metrics_.open(path, std::ios::trunc);
-    require(metrics_.good(), path, ": cannot write");
     json h;
     h["record"] = "header";
     h["format_version"] = 1;
@@ -455,8 +531,13 @@ class Trainer {
     h["config"] = cfg_.source;
     h["world_size"] = comm_.size();
     h["data_fingerprint"] = fingerprint_;
-    metrics_ << h.dump() << "\n";
-    for (const auto& l : keep) metrics_ << l << "\n";
+    if (!config_changes_.empty()) h["resumed_with_changes"] = config_changes_;
+    std::ostringstream text;
+    text << h.dump() << "\n";
+    for (const auto& l : keep) text << l << "\n";
+    write_text_atomically(path, text.str());
+    metrics_.open(path, std::ios::app);
+    require(metrics_.good(), path, ": cannot write");
     return last;
   }
 
@@ -589,10 +670,17 @@ class Trainer {
   BatchStats eval_stats_;  // evaluation batches (all ranks)
   std::string fingerprint_;
   std::ofstream metrics_;
+  std::vector<std::string> config_changes_;  // accepted on --resume ("key: old -> new")
   double last_progress_ = -1.0;
 };
 
 }  // namespace
+
+const std::vector<std::string>& run_files() {
+  static const std::vector<std::string> files = {"config.toml",        "metrics.jsonl", "checkpoint.h5",
+                                                 "checkpoint.prev.h5", "summary.json",  "model.h5"};
+  return files;
+}
 
 std::string train(const Config& cfg, dist::Communicator& comm, const TrainOptions& opt) {
   require(!opt.out_dir.empty(), "train: --out DIR is required");

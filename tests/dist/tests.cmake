@@ -86,20 +86,20 @@ if(TARGET delayprop-train)
   # its 2nd batch (test hook), or refusing its config while the others start training.
   if(_dp_mpiexec_version MATCHES "Open MPI|OpenRTE")
     set(_dp_train ${MPIEXEC_EXECUTABLE} ${DP_MPIEXEC_FLAGS} ${MPIEXEC_NUMPROC_FLAG} 2
-        $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml --quiet)
+        $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml --quiet --overwrite)
     add_test(NAME dist_train_rank_killed
              COMMAND ${CMAKE_CURRENT_LIST_DIR}/expect_abort.sh 20 "rank 2 .*signal 9" --
                      ${_dp_train} --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_killed
                      : ${MPIEXEC_NUMPROC_FLAG} 1 -x DELAYPROP_TEST_KILL=batch:2
                      $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml
-                     --quiet --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_killed)
+                     --quiet --overwrite --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_killed)
     add_test(NAME dist_train_rank_error
              COMMAND ${CMAKE_CURRENT_LIST_DIR}/expect_abort.sh 20
                      "delayprop-train: error \\(rank 2 of 3\\): .*engine.threads must be >= 1" --
                      ${_dp_train} --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_error
                      : ${MPIEXEC_NUMPROC_FLAG} 1
                      $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml
-                     --quiet --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_error --set engine.threads=0)
+                     --quiet --overwrite --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_error --set engine.threads=0)
     set_tests_properties(dist_train_rank_killed dist_train_rank_error PROPERTIES TIMEOUT 60
                          LABELS dist ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
 

@@ -71,7 +71,7 @@ bad "a split that does not exist" "model.h5" "no validation split" "data.validat
   "$build/delayprop-eval" --run "$out/run" --split valid --set data.validation=none
 bad "an unknown split" "--split" -- "$build/delayprop-eval" --run "$out/run" --split holdout
 cp "$out/run/model.h5" "$out/newer.h5"
-$py -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['format_version']; f['format_version']=2" "$out/newer.h5"
+$py -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['format_version']; f['format_version']=2" "$out/newer.h5" && $py "$src/tests/drivers/reseal.py" "$out/newer.h5"
 bad "a newer format version" "newer.h5" "'/format_version' is 2" "newer" -- \
   "$build/delayprop-eval" --model "$out/newer.h5" --split test --out "$out/x"
 bad "ms times without time_unit" "ms_without_unit.h5" "time_unit" -- \

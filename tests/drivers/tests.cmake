@@ -19,3 +19,10 @@ add_test(NAME drivers_eval_end_to_end
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/eval_run.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} ${_dp_eval_mpi})
 set_tests_properties(drivers_eval_end_to_end PROPERTIES TIMEOUT 300 LABELS "drivers;dist"
                      ENVIRONMENT "${_dp_eval_env}" PROCESSORS 2)
+# Runs that survive faults: seeded kills (batches, checkpoint writes, resumed runs), ENOSPC,
+# flipped bits, NaN, the format-1 checkpoint, refused resumes and directories, SIGTERM, and
+# one of 2 ranks signalled (tests/drivers/run_records.sh).
+add_test(NAME drivers_run_records
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/run_records.sh ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} ${_dp_eval_mpi})
+set_tests_properties(drivers_run_records PROPERTIES TIMEOUT 300 LABELS "drivers;dist"
+                     ENVIRONMENT "${_dp_eval_env}" PROCESSORS 2)

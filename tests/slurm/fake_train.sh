@@ -6,7 +6,7 @@
 # (an interrupted run). Records --resume and the number of MPI ranks (OMPI_COMM_WORLD_SIZE)
 # in the summary; under mpirun only rank 0 writes.
 set -euo pipefail
-out="" seed=1 size=0 resume=0 crash=0 config=""
+out="" seed=1 size=0 resume=0 crash=0 config="" check=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config=$2; shift 2 ;;
@@ -14,16 +14,20 @@ while [ $# -gt 0 ]; do
     --seed) seed=$2; shift 2 ;;
     --threads) shift 2 ;;
     --resume) resume=1; shift ;;
+    --overwrite) shift ;;
+    --check) check=1; shift ;;
     --set)
       case "$2" in
         *size=*) size=${2##*=} ;;
         train.patience=7) crash=1 ;;
+        data.path=/nonexistent*) [ "$check" = 1 ] && { echo "fake_train: data.path: no such directory" >&2; exit 1; } ;;
       esac
       shift 2 ;;
     *) echo "fake_train: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [ -n "$out" ] && [ -f "$config" ] || { echo "fake_train: need --config FILE and --out DIR" >&2; exit 2; }
+[ "$check" = 0 ] || { echo "ok: $config"; exit 0; }
 [ "${OMPI_COMM_WORLD_RANK:-0}" = 0 ] || exit 0
 mkdir -p "$out"
 cp "$config" "$out/config.toml"

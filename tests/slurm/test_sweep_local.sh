@@ -128,5 +128,17 @@ check "unknown config key fails at plan time" test "$rc" = 1
 check "error names run and key" grep -q "run train.epoks-1_s1: .*train.epoks" typo.txt
 check "nothing planned for the bad sweep" test ! -e runs/typo
 
+# The trainer's own check (delayprop-train --check) runs at plan time: a data path that does
+# not exist fails before anything is submitted.
+TRAIN=$(dirname "$SWEEP")/delayprop-train
+if [ -x "$TRAIN" ]; then
+  printf 'name = "nodata"\nbase = "%s"\n' "$SRC/configs/shd_recurrent.toml" > nodata.toml
+  if "$SWEEP" plan nodata.toml --train "$TRAIN" --set data.path=/nonexistent > nodata.txt 2>&1; then rc=0; else rc=$?; fi
+  cat nodata.txt
+  check "plan: a missing data path fails" test "$rc" = 1
+  check "plan: the error names the file" grep -q "trainer's check failed.*/nonexistent/shd_train.h5: no such file" nodata.txt
+  check "plan: no manifest for it" test ! -e runs/nodata/manifest.json
+fi
+
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"

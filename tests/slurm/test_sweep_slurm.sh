@@ -2,10 +2,14 @@
 # A sweep on a real (throwaway, one-node) SLURM cluster: the sequence task x 3 seeds plus one
 # run that is a 2-rank mpirun, submitted as array jobs by `delayprop-sweep slurm --submit`,
 # waited for, aggregated and checked; resubmitting then finds nothing to do. Also runs
-# slurm/train_multinode.sbatch once (2 ranks via srun).
+# slurm/train_multinode.sbatch once (2 ranks via srun). Then preemption: a long run is sent
+# SIGUSR1 (scancel --signal=USR1 --batch, as --signal=B:USR1@T does before the time limit),
+# checkpoints and exits 75; `delayprop-sweep slurm --resubmit` queues only that run again,
+# which resumes and finishes.
 #   test_sweep_slurm.sh PATH/TO/delayprop-sweep PATH/TO/delayprop-train SOURCE_DIR
 # Exit 77 (skipped) without SLURM (slurmctld, slurmd, munge, sbatch), without root, or
-# without mpirun. The cluster is stopped on every exit.
+# without mpirun -- except with CI=true, where not running is a failure (exit 1). The
+# cluster is stopped on every exit.
 set -euo pipefail
 SWEEP=$1
 TRAIN=$2
@@ -13,7 +17,10 @@ SRC=$3
 CONFIG=${DELAYPROP_SLURM_TEST_CONFIG:-$SRC/configs/sequence.toml}
 export PATH="$PATH:/usr/sbin"
 
-skip() { echo "SKIP: $*"; exit 77; }
+skip() {
+  if [ "${CI:-}" = true ]; then echo "FAIL (CI=true, so not skipped): $*"; exit 1; fi
+  echo "SKIP: $*"; exit 77
+}
 for b in slurmctld slurmd munged sbatch squeue sinfo scontrol; do
   command -v "$b" >/dev/null 2>&1 || skip "'$b' not installed (apt-get install slurmctld slurmd slurm-client munge)"
 done
@@ -32,7 +39,7 @@ trap cleanup EXIT
 cd "$WORK"
 
 t0=$(date +%s)
-"$SRC/tests/slurm/start_cluster.sh" "$CLUSTER"
+"$SRC/tests/slurm/start_cluster.sh" "$CLUSTER" || skip "the SLURM cluster did not start"
 # shellcheck disable=SC1091
 source "$CLUSTER/env.sh"
 # The array tasks inherit this environment (sbatch --export=ALL): mpirun as root is allowed.
@@ -110,6 +117,49 @@ check "table: 2-rank point" grep -Eq "^\| mpi2 \| 1 \| [0-9.]+ \|" "$OUT/results
 
 "$SWEEP" slurm sweep.toml --train "$TRAIN" --submit | tee resubmit.txt
 check "resubmitting a finished sweep submits nothing" grep -q "nothing to submit" resubmit.txt
+
+# --- preemption: stop on SIGUSR1, exit 75, --resubmit resumes only that run ---------------
+cat > preempt.toml <<TOML
+name = "preempttest"
+base = "$CONFIG"
+seeds = [1, 2]
+[[list]]
+label = "short"
+seeds = [1]
+[[list]]
+label = "long"
+seeds = [2]
+set = ["train.epochs=${DELAYPROP_SLURM_TEST_LONG_EPOCHS:-800}"]
+[slurm]
+cpus_per_task = 1
+time = "00:05:00"
+TOML
+POUT="$WORK/runs/preempttest"
+"$SWEEP" slurm preempt.toml --train "$TRAIN" --submit | tee psubmit.txt
+pjob=$(sed -n 's/^submitted job \([0-9]*\).*/\1/p' psubmit.txt)
+long_dir=$(ls -d "$POUT"/long*_s2 2>/dev/null || echo "$POUT/long_s2")
+long_idx=$(/usr/bin/python3 -c 'import json,sys; print([r["index"] for r in json.load(open(sys.argv[1]))["runs"] if r["name"].startswith("long")][0])' "$POUT/manifest.json")
+# Wait until the long run trains (3 epochs in its metrics), then signal its batch shell.
+deadline=$(( $(date +%s) + 60 ))
+until [ "$(grep -c '"epoch"' "$long_dir/metrics.jsonl" 2>/dev/null || echo 0)" -ge 3 ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.2; done
+scancel --signal=USR1 --batch "${pjob}_${long_idx}"
+deadline=$(( $(date +%s) + 60 ))
+while [ "$(squeue -h -j "$pjob" 2>/dev/null | wc -l || true)" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+echo "--- preempted task log"; tail -n 5 "$POUT/slurm/${pjob}_${long_idx}.out" || true
+check "preempted: the task reports exit 75" grep -q "exit 75 (stopped with a checkpoint" "$POUT/slurm/${pjob}_${long_idx}.out"
+check "preempted: checkpoint written, no summary" test -f "$long_dir/checkpoint.h5" -a ! -f "$long_dir/summary.json"
+check "preempted: the short run is done" grep -qs '"status": *"done"' "$POUT"/short*_s1/summary.json
+"$SWEEP" slurm preempt.toml --train "$TRAIN" --resubmit | tee presubmit.txt
+check "resubmit: only the preempted run" grep -q -- "(--array=${long_idx})" presubmit.txt
+rjob=$(sed -n 's/^submitted job \([0-9]*\).*/\1/p' presubmit.txt)
+deadline=$(( $(date +%s) + ${DELAYPROP_SLURM_TEST_TIMEOUT:-100} ))
+while [ -n "$rjob" ] && [ "$(squeue -h -j "$rjob" 2>/dev/null | wc -l || true)" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+echo "--- resumed task log"; tail -n 3 "$POUT/slurm/${rjob}_${long_idx}.out" || true
+check "resubmitted: resumed from the checkpoint" grep -q "(resume)" "$POUT/slurm/${rjob}_${long_idx}.out"
+check "resubmitted: the run is done" grep -qs '"status": *"done"' "$long_dir/summary.json"
+check "sbatch script: --signal=B:USR1, --requeue, --chdir" \
+  grep -q -- "--signal=B:USR1@" "$POUT/sweep.sbatch" -a -n "$(grep -- '--requeue' "$POUT/sweep.sbatch")"
+check "manifest: base config copied into the sweep directory" grep -q "$POUT/slurm/configs/" "$POUT/manifest.json"
 
 echo "elapsed $(( $(date +%s) - t0 )) s"
 if [ "$fails" -ne 0 ]; then
