@@ -2,8 +2,9 @@
 """Diagnostics of Braille runs (docs/RESULTS.md, Braille section).
 
   tools/braille_diagnose.py snapshot 'runs/NAME/*_s*'   # keep each epoch's parameters, until killed
-  tools/braille_diagnose.py encoding [--data data/braille_th1]
-  tools/braille_diagnose.py figures --out docs/img RUN_DIR...
+  tools/braille_diagnose.py encoding [--png FILE] [--json FILE] [--thresholds 1 2 5]
+  tools/braille_diagnose.py figures --out docs/img [--data data/braille_th1] RUN_DIR...
+  tools/braille_diagnose.py gradients RUN_DIR [--data data/braille_th1] [--json FILE]
 
 `snapshot` polls RUN_DIR/checkpoint.h5 (written after every epoch, docs/FORMATS.md) and stores
 its /params as RUN_DIR/snapshots/epoch_NNN.npz (float32 weights and delays per connection), so
@@ -12,6 +13,8 @@ that delay distributions can be followed over epochs without a training option f
 written from the benchmark's description (Mueller-Cleve et al. 2022) and compares it with
 tools/braille_convert.py, and counts the events that 1 ms binning folds together.
 `figures` draws learning curves, hidden activity and delay distributions of the runs.
+`gradients` measures the batch-to-batch noise of the weight and delay gradients at a run's
+last snapshot and how many lie below Adam's eps.
 
 Run with /usr/bin/python3 (needs numpy, h5py, matplotlib).
 """
@@ -405,6 +408,67 @@ def figures(args):
         print(json.dumps(summary, indent=1))
     return 0
 
+# ---------------------------------------------------------------- gradient noise
+
+def gradient_noise(args):
+    """Gradients of NB training batches (random, seed 0) at a run's last snapshot, from
+    delayprop-grad: per synapse, |mean| / standard error over the batches (signal to noise)
+    and the rms gradient against Adam's eps (1e-8: below it, Adam's step is lr * g / eps, not lr)."""
+    import subprocess
+    import tempfile
+
+    import h5py
+
+    snaps = sorted(glob.glob(os.path.join(args.run, "snapshots", "epoch_*.npz")))
+    z = np.load(snaps[-1])
+    res = {"run": label_of(args.run), "snapshot": os.path.basename(snaps[-1]), "batches": args.batches,
+           "batch_size": args.batch_size}
+    with tempfile.TemporaryDirectory() as tmp, h5py.File(os.path.join(args.data, "train.h5"), "r") as src:
+        pfile = os.path.join(tmp, "params.h5")
+        with h5py.File(pfile, "w") as f:
+            for k in z.files:
+                conn, what = k.split("__")
+                f[conn + "/" + what] = z[k].astype(np.float64)
+        idx = np.random.default_rng(0).permutation(len(src["labels"]))
+        grads = {}
+        for b in range(args.batches):
+            ii = np.sort(idx[b * args.batch_size:(b + 1) * args.batch_size])
+            bfile, ofile = os.path.join(tmp, "batch.h5"), os.path.join(tmp, "grad.h5")
+            with h5py.File(bfile, "w") as f:
+                t = f.create_dataset("spikes/times", (len(ii),), dtype=h5py.vlen_dtype(np.float64))
+                u = f.create_dataset("spikes/units", (len(ii),), dtype=h5py.vlen_dtype(np.uint32))
+                for j, i in enumerate(ii):
+                    t[j] = src["spikes/times"][i]
+                    u[j] = src["spikes/units"][i]
+                f["labels"] = src["labels"][ii]
+                f.attrs["time_unit"] = np.bytes_("s")
+            subprocess.run(["nice", "-n", "19", args.grad, "--config", os.path.join(args.run, "config.toml"),
+                            "--input", bfile, "--params", pfile, "--out", ofile, "--threads", "1"],
+                           check=True, capture_output=True)
+            with h5py.File(ofile, "r") as f:
+                for conn in f["grad"]:
+                    if conn.endswith("_out"):
+                        continue
+                    for what in f["grad"][conn]:
+                        grads.setdefault(conn + "/" + what, []).append(f["grad"][conn][what][()])
+    for key, gs in sorted(grads.items()):
+        g = np.stack(gs)
+        act = np.any(g != 0, axis=0)
+        if not act.any():
+            continue
+        m, sd = g.mean(0)[act], g.std(0, ddof=1)[act]
+        snr = np.abs(m) / (sd / np.sqrt(len(gs)) + 1e-300)
+        rms = np.sqrt((g ** 2).mean(0))[act]
+        res[key] = {"synapses_with_gradient": int(act.sum()), "snr_median": float(np.median(snr)),
+                    "snr_above_2": float(np.mean(snr > 2)), "rms_median": float(np.median(rms)),
+                    "rms_below_adam_eps": float(np.mean(rms < 1e-8))}
+    print(json.dumps(res, indent=1))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -423,7 +487,16 @@ def main():
     g.add_argument("--prefix", default="braille_screen")
     g.add_argument("--data", help="data directory: also draw per-neuron hidden activity (delayprop-grad)")
     g.add_argument("--grad", default="build/delayprop-grad")
+    n = sub.add_parser("gradients")
+    n.add_argument("run")
+    n.add_argument("--data", default="data/braille_th1")
+    n.add_argument("--batches", type=int, default=8)
+    n.add_argument("--batch-size", type=int, default=32)
+    n.add_argument("--grad", default="build/delayprop-grad")
+    n.add_argument("--json")
     args = ap.parse_args()
+    if args.cmd == "gradients":
+        return gradient_noise(args)
     if args.cmd == "figures":
         return figures(args)
     if args.cmd == "encoding":
