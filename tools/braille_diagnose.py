@@ -412,7 +412,8 @@ def figures(args):
 
 def gradient_noise(args):
     """Gradients of NB training batches (random, seed 0) at a run's last snapshot, from
-    delayprop-grad: per synapse, |mean| / standard error over the batches (signal to noise)
+    delayprop-grad: per synapse, |mean| / standard error over the batches (signal to noise; a
+    synapse with a gradient in 1 batch of n has exactly 1), the fraction of batches with a gradient
     and the rms gradient against Adam's eps (1e-8: below it, Adam's step is lr * g / eps, not lr)."""
     import subprocess
     import tempfile
@@ -459,7 +460,9 @@ def gradient_noise(args):
         m, sd = g.mean(0)[act], g.std(0, ddof=1)[act]
         snr = np.abs(m) / (sd / np.sqrt(len(gs)) + 1e-300)
         rms = np.sqrt((g ** 2).mean(0))[act]
+        nz = np.mean(g != 0, axis=0)[act]
         res[key] = {"synapses_with_gradient": int(act.sum()), "snr_median": float(np.median(snr)),
+                    "fraction_of_batches_nonzero_median": float(np.median(nz)),
                     "snr_above_2": float(np.mean(snr > 2)), "rms_median": float(np.median(rms)),
                     "rms_below_adam_eps": float(np.mean(rms < 1e-8))}
     print(json.dumps(res, indent=1))
