@@ -293,7 +293,7 @@ def delay_stats(run):
     return stats
 
 
-def activity(run, data, grad_bin, split="valid"):
+def activity(run, data, grad_bin, split="valid", snapshot=None):
     """Spikes per trial of every hidden neuron on a data split with the parameters of the run's
     last snapshot (delayprop-grad --loss-only). Returns {population: counts per neuron and trial}."""
     import subprocess
@@ -301,9 +301,14 @@ def activity(run, data, grad_bin, split="valid"):
 
     import h5py
 
-    snaps = sorted(glob.glob(os.path.join(run, "snapshots", "epoch_*.npz")))
+    snaps = [snapshot] if snapshot else sorted(glob.glob(os.path.join(run, "snapshots", "epoch_*.npz")))
     if not snaps:
         return {}
+    # next to the snapshot, computed once (not matched by epoch_*.npz)
+    cache = os.path.join(os.path.dirname(snaps[-1]), "activity_%s_%s" % (split, os.path.basename(snaps[-1])))
+    if os.path.exists(cache):
+        c = np.load(cache)
+        return {k: c[k] for k in c.files}
     z = np.load(snaps[-1])
     with tempfile.TemporaryDirectory() as tmp:
         pfile, ofile = os.path.join(tmp, "params.h5"), os.path.join(tmp, "out.h5")
@@ -316,7 +321,30 @@ def activity(run, data, grad_bin, split="valid"):
                         "--threads", "1"], check=True, capture_output=True)
         with h5py.File(ofile, "r") as f:
             n = len(f["prediction"][()])
-            return {pop: f["spike_counts"][pop][()] / n for pop in f["spike_counts"]}
+            out = {pop: f["spike_counts"][pop][()] / n for pop in f["spike_counts"]}
+    np.savez(cache, **out)
+    return out
+
+
+def layer_trajectory(run, data, grad_bin, every):
+    """Every `every` epochs: spikes per neuron and trial of each hidden population on the
+    validation set, fraction silent, and the mean input weight from channels with events."""
+    snaps = sorted(glob.glob(os.path.join(run, "snapshots", "epoch_*.npz")))
+    picked = [p for p in snaps if int(os.path.basename(p)[6:9]) % every == 0 or p == snaps[0] or p == snaps[-1]]
+    rows = []
+    for p in picked:
+        act = activity(run, data, grad_bin, snapshot=p)
+        z = np.load(p)
+        w = z[[k for k in z.files if k.startswith("in_") and k.endswith("__weights")][0]]
+        row = {"epoch": int(os.path.basename(p)[6:9]), "input_weight_mean": float(w[ACTIVE_CHANNELS].mean())}
+        for pop, c in act.items():
+            row[pop] = {"mean": float(c.mean()), "median": float(np.median(c)), "silent": float(np.mean(c == 0))}
+        rows.append(row)
+    return rows
+
+
+# channels (2 x taxel + OFF) with events at threshold 1 (docs/results/braille_encoding.json)
+ACTIVE_CHANNELS = [2, 3, 4, 5, 12, 13, 20, 21]
 
 
 def figures(args):
@@ -367,6 +395,32 @@ def figures(args):
             fig.savefig(os.path.join(args.out, args.prefix + "_activity.png"), dpi=110)
             print("wrote", os.path.join(args.out, args.prefix + "_activity.png"))
 
+    # hidden activity and input weights over training
+    if args.data and args.every > 0:
+        traj = {r: layer_trajectory(r, args.data, args.grad, args.every) for r in runs}
+        traj = {r: t for r, t in traj.items() if t}
+        if traj:
+            pops = sorted({k for t in traj.values() for row in t for k in row if isinstance(row[k], dict)})
+            fig, ax = plt.subplots(1, len(pops) + 1, figsize=(4.6 * (len(pops) + 1), 3.4))
+            for r, t in traj.items():
+                ep = [row["epoch"] for row in t]
+                line, = ax[0].plot(ep, [row["input_weight_mean"] for row in t], marker="o", ms=3, lw=1.2, label=label_of(r))
+                for i, pop in enumerate(pops):
+                    ax[i + 1].plot(ep, [row[pop]["mean"] for row in t], marker="o", ms=3, lw=1.2, color=line.get_color())
+                    ax[i + 1].plot(ep, [row[pop]["median"] for row in t], ls="--", lw=1.0, color=line.get_color())
+            ax[0].set_title("mean input weight (channels with events)", fontsize=9)
+            for i, pop in enumerate(pops):
+                ax[i + 1].set_title("%s: spikes per neuron and trial, mean (solid), median (dashed)" % pop, fontsize=8)
+            for a in ax:
+                a.set_xlabel("epoch")
+                a.grid(alpha=0.3)
+            ax[0].axhline(0, color="k", lw=0.6)
+            ax[0].legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(os.path.join(args.out, args.prefix + "_layers.png"), dpi=110)
+            print("wrote", os.path.join(args.out, args.prefix + "_layers.png"))
+            print(json.dumps({label_of(r): t for r, t in traj.items()}))
+
     # delays over epochs
     allstats = {r: delay_stats(r) for r in runs}
     allstats = {r: s for r, s in allstats.items() if s}
@@ -392,7 +446,7 @@ def figures(args):
                 last = rows[-1]
                 summary.setdefault(label_of(r), {})[c] = dict({k: round(v, 4) for k, v in last.items()},
                                                               used_pre="%d/%d" % (st[c]["used_pre"], st[c]["n_pre"]))
-            ax[i][0].set_ylabel(c, fontsize=9)
+            ax[i][0].set_ylabel(c, fontsize=10, fontweight="bold")
         ax[0][0].set_title("delays at 0 (%, synapses of used presynaptic neurons)", fontsize=9)
         ax[0][1].set_title("delay mean (solid), 99th percentile (dashed), ms", fontsize=9)
         ax[0][2].set_title("mean path length (solid) vs net move (dashed), ms", fontsize=9)
@@ -490,6 +544,7 @@ def main():
     g.add_argument("--prefix", default="braille_screen")
     g.add_argument("--data", help="data directory: also draw per-neuron hidden activity (delayprop-grad)")
     g.add_argument("--grad", default="build/delayprop-grad")
+    g.add_argument("--every", type=int, default=0, help="with --data: hidden activity every N epochs")
     n = sub.add_parser("gradients")
     n.add_argument("run")
     n.add_argument("--data", default="data/braille_th1")
