@@ -129,7 +129,7 @@ seeds = [1]
 [[list]]
 label = "long"
 seeds = [2]
-set = ["train.epochs=${DELAYPROP_SLURM_TEST_LONG_EPOCHS:-800}"]
+set = ["train.epochs=${DELAYPROP_SLURM_TEST_LONG_EPOCHS:-8000}", "train.patience=0"]
 [slurm]
 cpus_per_task = 1
 time = "00:05:00"
@@ -137,12 +137,21 @@ TOML
 POUT="$WORK/runs/preempttest"
 "$SWEEP" slurm preempt.toml --train "$TRAIN" --submit | tee psubmit.txt
 pjob=$(sed -n 's/^submitted job \([0-9]*\).*/\1/p' psubmit.txt)
-long_dir=$(ls -d "$POUT"/long*_s2 2>/dev/null || echo "$POUT/long_s2")
 long_idx=$(/usr/bin/python3 -c 'import json,sys; print([r["index"] for r in json.load(open(sys.argv[1]))["runs"] if r["name"].startswith("long")][0])' "$POUT/manifest.json")
-# Wait until the long run trains (3 epochs in its metrics), then signal its batch shell.
-deadline=$(( $(date +%s) + 60 ))
-until [ "$(grep -c '"epoch"' "$long_dir/metrics.jsonl" 2>/dev/null || echo 0)" -ge 3 ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.2; done
-scancel --signal=USR1 --batch "${pjob}_${long_idx}"
+# Wait until the long run trains (3 epochs in its metrics), then signal its batch shell. The
+# run directory appears when the task starts, so it is looked up in the loop; the signal is
+# retried until the task's batch step exists.
+deadline=$(( $(date +%s) + 90 ))
+long_dir=""
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  long_dir=$(ls -d "$POUT"/long*_s2 2>/dev/null | head -n 1 || true)
+  epochs=0
+  [ -n "$long_dir" ] && epochs=$(grep -c '"epoch":' "$long_dir/metrics.jsonl" 2>/dev/null) || true
+  [ "${epochs:-0}" -ge 3 ] && break
+  sleep 0.2
+done
+[ -n "$long_dir" ] || long_dir="$POUT/long_s2"
+until scancel --signal=USR1 --batch "${pjob}_${long_idx}" || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.5; done
 deadline=$(( $(date +%s) + 60 ))
 while [ "$(squeue -h -j "$pjob" 2>/dev/null | wc -l || true)" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
 echo "--- preempted task log"; tail -n 5 "$POUT/slurm/${pjob}_${long_idx}.out" || true
