@@ -491,10 +491,11 @@ class Trainer {
     const uint64_t n = data_.train.samples.size() + cfg_.data.blend;
     uint64_t nb = (n + cfg_.train.batch_size - 1) / cfg_.train.batch_size;
     if (cfg_.train.max_batches) nb = std::min<uint64_t>(nb, cfg_.train.max_batches);
-    // A run whose train.epochs was lowered on resume (an allowed change) may hold a cursor in
-    // an epoch that will not run: it then ends at once, so only the batch range is checked.
-    require(st.batch < nb, path, ": '/batch' = ", st.batch,
-            " is out of range [0, ", nb, ") (", nb, " batches per epoch)");
+    // batch = nb: a stop request came after the epoch's last batch, before its end-of-epoch
+    // work. A run whose train.epochs was lowered on resume (an allowed change) may hold a
+    // cursor in an epoch that will not run: it then ends at once.
+    require(st.batch <= nb, path, ": '/batch' = ", st.batch, " is out of range [0, ", nb, "] (", nb,
+            " batches per epoch)");
     require(st.epoch_spike_counts.empty() || st.epoch_spike_counts.size() == layout_.total, path, ": '/epoch_spike_counts' has ",
             st.epoch_spike_counts.size(), " values, the network's LIF neurons ", layout_.total);
   }

@@ -186,7 +186,7 @@ TEST(Hostile, ResumeCursorsOutsideTheRunDriver) {
   const std::string cfg_path = DELAYPROP_SOURCE_DIR "/tests/dist/yinyang_small.toml";
   const Config c = load_config(cfg_path);
   for (const auto& [epoch, batch, field] :
-       {std::tuple<uint32_t, uint32_t, const char*>{0, 50, "'/batch' = 50 is out of range [0, 4)"},
+       {std::tuple<uint32_t, uint32_t, const char*>{0, 50, "'/batch' = 50 is out of range [0, 4]"},
         {7, 0, "'/epoch' = 7 is out of range [0, 2]"}}) {
     TempDir dir;
     TrainState st;
