@@ -40,44 +40,14 @@
 #include "io/param_io.hpp"
 #include "kernels/common.hpp"
 #include "kernels/factory.hpp"
+#include "test_networks.hpp"
 
 using namespace delayprop;
 namespace fs = std::filesystem;
 
 namespace {
 
-const char* kBaseConfig = R"(# fuzz base network
-[network]
-dt = 0.1
-duration = 20.0
-[[network.population]]
-name = "in"
-kind = "input"
-size = 2
-[[network.population]]
-name = "hid"
-kind = "lif"
-size = 3
-[[network.population]]
-name = "out"
-kind = "li"
-size = 2
-readout = "sum_exp"
-[[network.connection]]
-name = "in_hid"
-pre = "in"
-post = "hid"
-max_delay = 5.0
-weight_init = { dist = "normal", mean = 1.5, sd = 0.3 }
-delay_init = { dist = "uniform", low = 0.0, high = 4.0 }
-[[network.connection]]
-name = "hid_out"
-pre = "hid"
-post = "out"
-max_delay = 5.0
-weight_init = { dist = "normal", mean = 0.5, sd = 0.3 }
-delay_init = { dist = "uniform", low = 0.0, high = 4.0 }
-[train]
+const std::string kBaseConfig = std::string("# fuzz base network\n") + testutil::kSmallNetworkToml + R"([train]
 epochs = 2
 batch_size = 4
 [data]

@@ -4,6 +4,7 @@
 # again under ASan/UBSan for a fixed time (.ci/run).
 add_executable(delayprop-fuzz ${CMAKE_CURRENT_LIST_DIR}/fuzz.cpp)
 target_link_libraries(delayprop-fuzz PRIVATE delayprop_io)
+target_include_directories(delayprop-fuzz PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
 add_test(NAME fuzz_readers
          COMMAND delayprop-fuzz --corpus ${CMAKE_CURRENT_LIST_DIR}/corpus --work ${CMAKE_CURRENT_BINARY_DIR}/fuzz-work
                  --cases 400 --seed 1)

@@ -7,6 +7,40 @@
 
 namespace delayprop::testutil {
 
+// A config's [network] part: 2 inputs -> 3 LIF -> 2 LI (sum-exp), learnable delays; the
+// config tests and the fuzz harness append their own sections.
+inline constexpr const char* kSmallNetworkToml = R"([network]
+dt = 0.1
+duration = 20.0
+[[network.population]]
+name = "in"
+kind = "input"
+size = 2
+[[network.population]]
+name = "hid"
+kind = "lif"
+size = 3
+[[network.population]]
+name = "out"
+kind = "li"
+size = 2
+readout = "sum_exp"
+[[network.connection]]
+name = "in_hid"
+pre = "in"
+post = "hid"
+max_delay = 5.0
+weight_init = { dist = "normal", mean = 1.5, sd = 0.3 }
+delay_init = { dist = "uniform", low = 0.0, high = 4.0 }
+[[network.connection]]
+name = "hid_out"
+pre = "hid"
+post = "out"
+max_delay = 5.0
+weight_init = { dist = "normal", mean = 0.5, sd = 0.3 }
+delay_init = { dist = "uniform", low = 0.0, high = 4.0 }
+)";
+
 inline Population make_pop(const std::string& name, PopKind kind, uint32_t size, Readout ro = Readout::None) {
   Population p;
   p.name = name;
