@@ -322,6 +322,9 @@ Config parse_config(const std::string& text, const std::string& source, const st
     c.train.early_stop = r.get<std::string>(*t, "train", "early_stop", c.train.early_stop);
     require(c.train.early_stop == "validation" || c.train.early_stop == "train" || c.train.early_stop == "none",
             source, ": train.early_stop: unknown value '", c.train.early_stop, "' (validation, train, none)");
+    c.train.min_epochs = r.get<uint32_t>(*t, "train", "min_epochs", c.train.min_epochs);
+    require(c.train.min_epochs < c.train.epochs, source, ": train.min_epochs (", c.train.min_epochs,
+            ") must be below train.epochs (", c.train.epochs, "): no epoch would be left to keep");
     c.train.silent_bump = r.get<double>(*t, "train", "silent_bump", c.train.silent_bump);
     c.train.output_bump = r.get<double>(*t, "train", "output_bump", c.train.output_bump);
     c.train.checkpoint_every = r.get<uint32_t>(*t, "train", "checkpoint_every", c.train.checkpoint_every);

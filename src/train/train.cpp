@@ -267,13 +267,18 @@ class Trainer {
         m["test_accuracy"] = e.accuracy();
         m["test_loss"] = e.loss;
       }
-      if (metric > st.best_metric) {
-        st.best_metric = metric;
-        st.best_epoch = epoch + 1;
-        st.best_params = st.params;
-        st.epochs_since_best = 0;
-      } else {
-        ++st.epochs_since_best;
+      // Warm-up epochs (train.min_epochs) are not candidates: while the learning rates are
+      // high the validation accuracy jumps between epochs, and a lucky one would be kept.
+      const uint32_t warm_up = cfg_.train.min_epochs;
+      if (epoch >= warm_up) {
+        if (metric > st.best_metric || st.best_epoch <= warm_up) {
+          st.best_metric = metric;
+          st.best_epoch = epoch + 1;
+          st.best_params = st.params;
+          st.epochs_since_best = 0;
+        } else {
+          ++st.epochs_since_best;
+        }
       }
       m["epoch_time_s"] = seconds_since(t_epoch);
       m["time_split_s"] = {{"data", t_data}, {"forward", t_fwd}, {"backward", t_bwd}, {"allreduce", t_comm},
