@@ -14,7 +14,7 @@ set(DELAYPROP_DIST_SOURCES src/dist/agree.cpp src/dist/comm.cpp src/dist/launche
 set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/config_diff.cpp src/io/files.cpp src/io/h5.cpp src/io/param_io.cpp src/io/checkpoint.cpp
     src/io/test_hooks.cpp src/io/version.cpp src/io/model_file.cpp src/io/png.cpp src/io/data/augment.cpp
     src/io/data/dataset.cpp src/io/data/events.cpp
-    src/io/data/sequence.cpp src/io/data/yinyang.cpp)
+    src/io/data/sequence.cpp src/io/data/delay_order.cpp src/io/data/yinyang.cpp)
 set(DELAYPROP_TRAIN_SOURCES src/train/train.cpp src/train/evaluate.cpp)
 foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST_RUNTIME NCCL_RUNTIME DIST IO TRAIN)
   list(TRANSFORM DELAYPROP_${layer}_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)

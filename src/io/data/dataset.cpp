@@ -221,6 +221,15 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
     d.description = "sequence: train " + std::to_string(d.train.samples.size()) + ", test " +
                     std::to_string(d.test.samples.size());
     choose_validation(spec, d, nullptr, "");
+  } else if (kind == "delay_order") {
+    // Splits from seed, seed + 1, seed + 2 (data.seed 0 counts as 1).
+    const uint64_t s = spec.seed ? spec.seed : 1;
+    d.train = make_delay_order_dataset(s, spec.n_train ? spec.n_train : 200);
+    EventDataset valid = make_delay_order_dataset(s + 1, spec.n_valid ? spec.n_valid : 100);
+    d.test = make_delay_order_dataset(s + 2, spec.n_test ? spec.n_test : 200);
+    d.description = "delay_order: train " + std::to_string(d.train.samples.size()) + ", test " +
+                    std::to_string(d.test.samples.size()) + " (seed " + std::to_string(s) + ")";
+    choose_validation(spec, d, &valid, "generated, seed " + std::to_string(s + 1));
   } else if (kind == "yinyang") {
     // seed 0: the published splits (42 / 41 / 40); otherwise seed, seed + 1, seed + 2.
     const uint64_t s = spec.seed;
@@ -243,7 +252,7 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
     if (braille) check_braille_threshold(spec);
     load_event_files(spec, d, "train.h5", "valid.h5", "test.h5", braille ? 24 : want_raw, braille ? 27 : K, !braille);
   } else {
-    fail("data.kind must be sequence, yinyang, shd, ssc, braille or events, got \"", kind, "\"");
+    fail("data.kind must be sequence, delay_order, yinyang, shd, ssc, braille or events, got \"", kind, "\"");
   }
   for (EventDataset* e : {&d.train, &d.valid, &d.test}) set_batching(*e, spec);
 

@@ -1,5 +1,6 @@
 #pragma once
-// Datasets generated in code: the sequence-detection task and Yin-Yang (MODEL.md §6, §8).
+// Datasets generated in code: the sequence-detection task, the delay-order task and Yin-Yang
+// (MODEL.md §6, §8).
 #include <cstdint>
 #include <vector>
 
@@ -11,6 +12,13 @@ namespace delayprop {
 // channel 0 at 0 ms, channel 1 at 10 ms; class B (label 1): channel 1 at 0 ms, channel 0 at
 // 10 ms. Two channels, two classes, every event its own spike.
 EventDataset make_sequence_dataset(uint32_t n = 2);
+
+// Delay order: a pair of spikes, one per channel, 30 +- 1.5 ms apart from an onset uniform
+// in [0, 20) ms, plus one distractor spike per channel uniform in [0, 60) ms; label 0 when
+// the pair starts with channel 0, 1 when it starts with channel 1 (labels alternate). With
+// short time constants two spikes 30 ms apart never meet in a neuron without delays, so the
+// order is only visible to a neuron whose synapse delays bring the pair together.
+EventDataset make_delay_order_dataset(uint64_t seed, uint32_t n);
 
 // One Yin-Yang split exactly as the published generator (Kriener et al. 2021) draws it under
 // numpy's legacy Mersenne Twister: samples (x, y, 1-x, 1-y) row-major and labels 0..2.
