@@ -326,6 +326,9 @@ Config parse_config(const std::string& text, const std::string& source, const st
     require(c.train.min_epochs < c.train.epochs, source, ": train.min_epochs (", c.train.min_epochs,
             ") must be below train.epochs (", c.train.epochs, "): no epoch would be left to keep");
     c.train.silent_bump = r.get<double>(*t, "train", "silent_bump", c.train.silent_bump);
+    c.train.silent_below = r.get<double>(*t, "train", "silent_below", c.train.silent_below);
+    require(std::isfinite(c.train.silent_below) && c.train.silent_below >= 0, source,
+            ": train.silent_below must be a finite number >= 0, got ", c.train.silent_below);
     c.train.output_bump = r.get<double>(*t, "train", "output_bump", c.train.output_bump);
     c.train.checkpoint_every = r.get<uint32_t>(*t, "train", "checkpoint_every", c.train.checkpoint_every);
     c.train.max_batches = r.get<uint32_t>(*t, "train", "max_batches", c.train.max_batches);

@@ -31,6 +31,7 @@ struct TrainSpec {
   std::string early_stop = "validation";  // validation | train | none
   uint32_t min_epochs = 0;           // warm-up: neither kept as best nor counted by patience
   double silent_bump = 0.0;          // added to incoming feedforward weights of silent hidden neurons, per epoch
+  double silent_below = 0.0;         // "silent": at most this many spikes per training sample in the epoch
   double output_bump = 0.0;          // first-spike outputs: added to incoming weights of an output silent on a batch
   uint32_t checkpoint_every = 1;     // epochs
   uint32_t max_batches = 0;          // stop an epoch after this many batches (0 = all); for smoke runs

@@ -240,13 +240,14 @@ class Trainer {
       }
 
       // ---- end of epoch ----
-      if (cfg_.train.silent_bump > 0) bump_silent_hidden(st.params, st.epoch_spike_counts);
+      if (cfg_.train.silent_bump > 0) bump_silent_hidden(st.params, st.epoch_spike_counts, st.epoch_samples);
       check_replicas(st.params, epoch);
       json m;
       m["epoch"] = epoch + 1;
       m["train_loss"] = st.epoch_samples > 0 ? st.epoch_loss / st.epoch_samples : 0.0;
       m["train_accuracy"] = st.epoch_samples > 0 ? st.epoch_correct / st.epoch_samples : 0.0;
       m["hidden_spikes_per_neuron"] = hidden_rate(st);
+      m["activity"] = population_activity(st);
       m["lr_weights"] = cfg_.sched.lr_weights * std::pow(cfg_.sched.epoch_decay, double(epoch));
       m["lr_delays"] = cfg_.sched.lr_delays * std::pow(cfg_.sched.epoch_decay, double(epoch));
       double metric = m["train_accuracy"];
@@ -572,12 +573,35 @@ class Trainer {
     }
   }
 
-  void bump_silent_hidden(std::vector<double>& params, const std::vector<double>& epoch_counts) const {
+  // A hidden neuron is silent when it fired at most silent_below spikes per training sample in
+  // the epoch (0: not at all). A neuron that fires rarely gets almost no gradient (gradients
+  // flow through spikes only), so it cannot recover by learning alone.
+  void bump_silent_hidden(std::vector<double>& params, const std::vector<double>& epoch_counts,
+                          double epoch_samples) const {
+    const double limit = cfg_.train.silent_below * epoch_samples;
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind != PopKind::LIF || p == net_.output) continue;
       for (uint32_t j = 0; j < net_.pops[p].size; ++j)
-        if (epoch_counts[layout_.offset[p] + j] == 0) bump_incoming(params, p, j, cfg_.train.silent_bump, true);
+        if (epoch_counts[layout_.offset[p] + j] <= limit) bump_incoming(params, p, j, cfg_.train.silent_bump, true);
     }
+  }
+
+  // Per LIF population: spikes per neuron and training sample, and the fraction of its neurons
+  // that did not fire in the epoch.
+  json population_activity(const TrainState& st) const {
+    json a = json::object();
+    for (uint32_t p = 0; p < net_.pops.size(); ++p) {
+      if (net_.pops[p].kind != PopKind::LIF) continue;
+      double spikes = 0, silent = 0;
+      for (uint32_t j = 0; j < net_.pops[p].size; ++j) {
+        spikes += st.epoch_spike_counts[layout_.offset[p] + j];
+        silent += st.epoch_spike_counts[layout_.offset[p] + j] == 0;
+      }
+      const double n = net_.pops[p].size;
+      a[net_.pops[p].name] = {{"spikes_per_neuron", st.epoch_samples > 0 ? spikes / n / st.epoch_samples : 0.0},
+                              {"silent_fraction", silent / n}};
+    }
+    return a;
   }
 
   void bump_silent_outputs(std::vector<double>& params, const std::vector<uint32_t>& counts) const {

@@ -34,7 +34,8 @@ TEST(DelayOrder, LearntDelaysBeatFixedDelaysOnEverySeed) {
   auto test_accuracy = [](uint64_t seed, bool learn_delays) {
     const Config cfg = load_config(std::string(DELAYPROP_SOURCE_DIR) + "/configs/delay_order.toml",
                                    {"train.seed=" + std::to_string(seed),
-                                    std::string("network.connection.0.learn_delays=") + (learn_delays ? "true" : "false")});
+                                    std::string("network.connection.0.learn_delays=") +
+                                        (learn_delays ? "true" : "false")});
     const fs::path dir = fs::temp_directory_path() / ("delayprop_delay_order_" + std::to_string(seed) +
                                                       (learn_delays ? "_learnt_" : "_fixed_") +
                                                       std::to_string(::getpid()));

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <tuple>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -128,4 +130,62 @@ TEST(Train, WarmUpEpochsAreNeitherKeptNorCountedByPatience) {
   ASSERT_LE(int(plain["best_epoch"]), 6) << "the control run must keep an early epoch for this test to mean anything";
   EXPECT_GE(int(warm["best_epoch"]), 7);
   EXPECT_GE(int(warm["epochs"]), int(warm["best_epoch"]) + 2);
+}
+
+// train.silent_below: the silent-neuron bump reaches hidden neurons that fire at most that
+// many spikes per training sample, not only those that never fire. Learning rates 0, so the
+// bump is the only change to the parameters; weaker input weights than the config's leave some
+// hidden neurons silent.
+TEST(Train, SilentBelowWidensTheSilentNeuronBump) {
+  auto run = [](const std::string& name, double bump, double below) {
+    Config cfg = load_config(
+        kSource + "/configs/yinyang.toml",
+        {"train.epochs=1", "data.n_train=150", "data.n_valid=50", "data.n_test=50",
+         "network.connection.0.weight_init.mean=1.5", "optimizer.lr_weights=0", "optimizer.lr_delays=0",
+         "train.output_bump=0", "train.silent_bump=" + std::to_string(bump),
+         "train.silent_below=" + std::to_string(below)});
+    auto comm = dist::make_local_communicator();
+    TrainOptions opt;
+    opt.out_dir = temp_dir("silent_below_" + name);
+    opt.progress = false;
+    train(cfg, *comm, opt);
+    std::ifstream f(opt.out_dir + "/metrics.jsonl");
+    std::string line, last;
+    while (std::getline(f, line))
+      if (line.find("\"epoch\"") != std::string::npos) last = line;
+    const auto hidden = nlohmann::json::parse(last)["activity"]["hidden"];
+    return std::make_tuple(final_params(opt.out_dir), double(hidden["silent_fraction"]),
+                           double(hidden["spikes_per_neuron"]));
+  };
+  const Config cfg = load_config(kSource + "/configs/yinyang.toml");
+  const Connection& in_hidden = cfg.net.conns.at(0);
+  const uint32_t n_hidden = in_hidden.n_post;
+  // Hidden neurons whose incoming weights all moved by the bump (0.25) against the run without.
+  auto bumped = [&](const std::vector<double>& p, const std::vector<double>& base) {
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < n_hidden; ++j) {
+      uint32_t moved = 0;
+      for (uint32_t i = 0; i < in_hidden.n_pre; ++i) {
+        const size_t k = in_hidden.weight_offset + size_t(i) * n_hidden + j;
+        moved += std::abs(p[k] - base[k] - 0.25) < 1e-12;
+      }
+      EXPECT_TRUE(moved == 0 || moved == in_hidden.n_pre) << "neuron " << j << ": bumped on some inputs only";
+      n += moved == in_hidden.n_pre;
+    }
+    const Connection& out = cfg.net.conns.at(1);
+    for (size_t k = out.weight_offset; k < out.weight_offset + out.n_synapses(); ++k)
+      EXPECT_EQ(p[k], base[k]) << "the output connection is not bumped";
+    return n;
+  };
+  // Thresholds: 0, the hidden layer's mean rate (some neurons fire less, some more), and above all.
+  const auto [base, silent_fraction, mean_rate] = run("none", 0.0, 0.0);
+  const uint32_t n_zero = bumped(std::get<0>(run("zero", 0.25, 0.0)), base),
+                 n_half = bumped(std::get<0>(run("mean", 0.25, mean_rate)), base),
+                 n_all = bumped(std::get<0>(run("all", 0.25, 1e9)), base);
+  std::cout << "hidden neurons bumped: silent_below 0: " << n_zero << ", " << mean_rate
+            << " (the mean rate): " << n_half << ", 1e9: " << n_all << " of " << n_hidden << "\n";
+  EXPECT_EQ(n_zero, uint32_t(std::lround(silent_fraction * n_hidden))) << "silent_below 0: exactly the silent neurons";
+  EXPECT_GT(n_half, n_zero);
+  EXPECT_LT(n_half, n_hidden);
+  EXPECT_EQ(n_all, n_hidden);
 }
