@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Writes a trained delayprop network as a NIR graph (docs/NIR.md).
 
-    nir_export.py (MODEL.h5 | RUN_DIR) --out GRAPH.nir [--params best|last] [--max-values N]
+    nir_export.py (MODEL.h5 | RUN_DIR) --out GRAPH.nir [--params best|last] [--delays exact|steps]
+                  [--max-values N]
 
 Populations become Input / CubaLIF / CubaLI nodes (times in seconds); every connection becomes
 Linear (fan-out, one channel per synapse) -> Delay (the per-synapse delays) -> Linear (the
-weights), or Delay -> Linear when all its delays are equal. The readout population feeds the
+weights), or Delay -> Linear when all its delays are equal; with --delays steps, one
+Delay -> Linear pair per delay in time steps. The readout population feeds the
 Output node. What NIR cannot express travels in the graph's metadata (the resolved config).
 Run with the tools' environment: .venv-tools/bin/python (scripts/install-deps.sh)."""
 import argparse
@@ -79,8 +81,21 @@ def population_node(p):
                       metadata=exact)
 
 
-def export(config, text, params, max_values):
+def half_away(x):
+    """round(x) half away from zero for x >= 0, as the engine rounds delays to steps."""
+    f = np.floor(x)
+    return np.where(x - f >= 0.5, f + 1.0, f)
+
+
+def check_size(name, n, m, values, max_values):
+    if values > max_values:
+        raise ToolError(f"connection '{name}' ({n} x {m}): its delays need {values} matrix values in "
+                        f"NIR, more than --max-values {max_values} (--delays steps needs fewer)")
+
+
+def export(config, text, params, max_values, delays):
     net = config["network"]
+    dt = float(net["dt"])
     pops = {p["name"]: p for p in net["population"]}
     nodes = {name: population_node(p) for name, p in pops.items()}
     edges = []
@@ -98,10 +113,20 @@ def export(config, text, params, max_values):
             nodes[f"{name}.weight"] = nir.Linear(w.T.copy(), metadata=dict(tag))
             edges += [(pre, f"{name}.delay"), (f"{name}.delay", f"{name}.weight"), (f"{name}.weight", post)]
             continue
-        values = n * m * (n + m)
-        if values > max_values:
-            raise ToolError(f"connection '{name}' ({n} x {m}): the per-synapse delay expansion needs "
-                            f"{values} matrix values, more than --max-values {max_values}")
+        if delays == "steps":
+            # One Delay -> Linear pair per delay in steps used (delays as the engine rounds them,
+            # docs/MODEL.md §2.1): O(groups x n x m) values instead of O(n x m x (n + m)).
+            in_steps = np.minimum(half_away(d / dt), half_away(float(c["max_delay"]) / dt))
+            groups = np.unique(in_steps)
+            check_size(name, n, m, groups.size * n * (m + 1), max_values)
+            for s in groups:
+                node = f"{name}.step{int(s)}"
+                nodes[f"{node}.delay"] = nir.Delay(s_from_ms(np.full(n, s * dt)),
+                                                   metadata={**tag, META_DELAY_MS: np.full(n, s * dt)})
+                nodes[f"{node}.weight"] = nir.Linear(np.where(in_steps == s, w, 0.0).T.copy(), metadata=dict(tag))
+                edges += [(pre, f"{node}.delay"), (f"{node}.delay", f"{node}.weight"), (f"{node}.weight", post)]
+            continue
+        check_size(name, n, m, n * m * (n + m), max_values)
         # Synapse k = i m + j (row-major, as /params): fan-out copies pre i to channel k, the
         # Delay delays channel k by d_ij, the last Linear sums the channels into post j with w_ij.
         k = np.arange(n * m)
@@ -111,7 +136,7 @@ def export(config, text, params, max_values):
         gather[k % m, k] = w.reshape(-1)
         nodes[f"{name}.fanout"] = nir.Linear(fan, metadata=dict(tag))
         nodes[f"{name}.delay"] = nir.Delay(s_from_ms(d.reshape(-1)),
-                                               metadata={**tag, META_DELAY_MS: d.reshape(-1)})
+                                           metadata={**tag, META_DELAY_MS: d.reshape(-1)})
         nodes[f"{name}.weight"] = nir.Linear(gather, metadata=dict(tag))
         edges += [(pre, f"{name}.fanout"), (f"{name}.fanout", f"{name}.delay"),
                   (f"{name}.delay", f"{name}.weight"), (f"{name}.weight", post)]
@@ -123,8 +148,7 @@ def export(config, text, params, max_values):
         out += "_"
     nodes[out] = nir.Output(np.array([int(readout[0]["size"])]))
     edges.append((readout[0]["name"], out))
-    dt = float(net["dt"])
-    steps = int(net["steps"]) if "steps" in net else int(round(float(net["duration"]) / dt))
+    steps = int(net["steps"]) if "steps" in net else int(half_away(float(net["duration"]) / dt))
     metadata = {META_CONFIG: text, META_TIME_UNIT: "s", META_DT: float(s_from_ms(dt)),
                 META_DURATION: float(s_from_ms(steps * dt))}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
@@ -140,11 +164,14 @@ def main():
     ap.add_argument("model", help="a delayprop model file, or a run directory holding model.h5")
     ap.add_argument("--out", required=True, help="the NIR file to write")
     ap.add_argument("--params", choices=("best", "last"), default="best")
+    ap.add_argument("--delays", choices=("exact", "steps"), default="exact",
+                    help="exact: every synapse's own delay (fan-out Linear -> Delay -> Linear); steps: "
+                         "the delays rounded to time steps, one Delay -> Linear pair per step used")
     ap.add_argument("--max-values", type=int, default=50_000_000,
-                    help="largest per-synapse delay expansion of one connection (matrix values)")
+                    help="most matrix values one connection may take in NIR")
     a = ap.parse_args()
     try:
-        graph = export(*read_model(a.model, a.params), a.max_values)
+        graph = export(*read_model(a.model, a.params), a.max_values, a.delays)
         nir.write(a.out, graph)
     except ToolError as e:
         die(str(e))

@@ -50,7 +50,7 @@ def network(config):
     return net
 
 
-def same(orig_eval, imp_eval, orig_model, imp_model):
+def same(orig_eval, imp_eval, orig_model, imp_model, delays="exact"):
     for name in ("rasters.h5", "predictions.h5"):
         with h5py.File(f"{orig_eval}/{name}") as a, h5py.File(f"{imp_eval}/{name}") as b:
             da, db = dict(walk(a)), dict(walk(b))
@@ -62,11 +62,25 @@ def same(orig_eval, imp_eval, orig_model, imp_model):
     check(spikes > 0, f"the compared rasters hold {spikes} spikes of LIF neurons")
     with h5py.File(orig_model) as a, h5py.File(imp_model) as b:
         pa, pb = dict(walk(a["params"])), dict(walk(b["params"]))
-        check(sorted(pa) == sorted(pb) and all(np.array_equal(pa[k], pb[k]) for k in pa),
-              f"parameters bitwise equal ({', '.join(sorted(pa))})")
         ca = network(tomllib.loads(a["config"][()].decode()))
         cb = network(tomllib.loads(b["config"][()].decode()))
-        check(ca == cb, "the [network] of the imported config equals the original's")
+        if delays == "exact":
+            check(sorted(pa) == sorted(pb) and all(np.array_equal(pa[k], pb[k]) for k in pa),
+                  f"parameters bitwise equal ({', '.join(sorted(pa))})")
+            check(ca == cb, "the [network] of the imported config equals the original's")
+            return
+        # --delays steps: the weights come back bitwise, the delays as whole steps, the same
+        # steps the engine rounds the original delays to (docs/MODEL.md §2.1).
+        dt = ca["dt"]
+        steps = lambda x: np.where(x / dt - np.floor(x / dt) >= 0.5, np.ceil(x / dt), np.floor(x / dt))  # noqa: E731
+        ws = [k for k in pa if k.endswith("/weights")]
+        ds = [k for k in pa if k.endswith("/delays")]
+        check(sorted(pa) == sorted(pb) and all(np.array_equal(pa[k], pb[k]) for k in ws), "weights bitwise equal")
+        maxd = {c["name"]: c["max_delay"] for c in ca["connection"]}
+        ok = all(np.array_equal(np.minimum(steps(pa[k]), steps(np.array(maxd[k.split("/")[1]]))), steps(pb[k]))
+                 and np.allclose(pb[k] / dt, np.round(pb[k] / dt), rtol=0, atol=1e-9) for k in ds)
+        check(ok, "delays: whole steps, the engine's steps of the original delays")
+        check(any(not np.array_equal(pa[k], pb[k]) for k in ds), "delays: not all equal to the original (rounded)")
 
 
 def mapping(graph_path, model_path, config_path):

@@ -33,6 +33,14 @@ for net in ff rec; do
   "$py" "$src/tests/nir/check_nir.py" same "$out/eval_run_$net" "$out/eval_imported_$net" \
     "$out/run_$net/model.h5" "$out/imported_$net/model.h5" || fail "round trip of nir_$net"
 done
+# Delays rounded to steps (one Delay -> Linear pair per step): the same spikes.
+"$py" "$src/tools/nir_export.py" "$out/run_rec" --delays steps --out "$out/rec_steps.nir" || fail "export --delays steps"
+"$py" "$src/tools/nir_import.py" "$out/rec_steps.nir" --out "$out/imported_steps" || fail "import of rec_steps.nir"
+"$build/delayprop-eval" --model "$out/imported_steps/model.h5" --input "$out/data/test.h5" --rasters 45 \
+  --out "$out/eval_imported_steps" > "$out/eval.log" 2>&1 || { cat "$out/eval.log"; fail "delayprop-eval on imported_steps"; }
+echo "== round trip nir_rec.toml, --delays steps"
+"$py" "$src/tests/nir/check_nir.py" same "$out/eval_run_rec" "$out/eval_imported_steps" \
+  "$out/run_rec/model.h5" "$out/imported_steps/model.h5" steps || fail "round trip of nir_rec with --delays steps"
 echo "== exported values (nir_ff.toml)"
 "$py" "$src/tests/nir/check_nir.py" mapping "$out/ff.nir" "$out/run_ff/model.h5" "$src/tests/nir/nir_ff.toml" \
   || fail "the exported values"
