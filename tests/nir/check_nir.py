@@ -11,9 +11,14 @@
     check_nir.py first-spike OUT_DIR DT_MS
         the imported network's first spike (OUT_DIR/eval/predictions.h5) against the
         first crossing of the closed-form CubaLIF membrane, within one step.
+    check_nir.py routes OUT_DIR SOURCE_DIR
+        a graph of other shapes (Linear -> Delay per postsynaptic neuron -> Scale; a recurrent
+        Affine with zero bias -> Delay per presynaptic neuron; r and w_in not 1) imports to the
+        weights and delays its equations give.
     check_nir.py bad-graphs OUT_DIR
         graphs with a Conv2d node, a LIF node, a non-zero v_leak (OUT_DIR/bad_*.nir)."""
 import math
+import subprocess
 import sys
 import tomllib
 
@@ -161,6 +166,42 @@ def first_spike(out, dt_ms):
     check(d == 3.75, f"delay {d!r} ms = 0.00375 s")
 
 
+def routes(out, src):
+    arr = np.array
+    w_in, w_rec = arr([[0.5, -1.0], [2.0, 0.25], [1.5, 0.0]]), arr([[0.0, 0.3, -0.2], [0.1, 0.0, 0.4], [0.0, 0.5, 0.0]])
+    post_delay, pre_delay, scale = arr([0.001, 0.0025, 0.004]), arr([0.0005, 0.0015, 0.003]), arr([1.0, 2.0, 0.5])
+    tau_syn, r, w_in_gain = 0.004, 0.5, 3.0
+    g = nir.NIRGraph(
+        nodes={"x": nir.Input(arr([2])), "ff": nir.Linear(w_in), "ff_d": nir.Delay(post_delay),
+               "ff_s": nir.Scale(scale), "rec": nir.Affine(w_rec, np.zeros(3)), "rec_d": nir.Delay(pre_delay),
+               "h": nir.CubaLIF(tau_syn=np.full(3, tau_syn), tau_mem=np.full(3, 0.01), r=np.full(3, r),
+                                v_leak=np.zeros(3), v_threshold=np.full(3, 1.0), w_in=np.full(3, w_in_gain)),
+               "y": nir.Output(arr([3]))},
+        edges=[("x", "ff"), ("ff", "ff_d"), ("ff_d", "ff_s"), ("ff_s", "h"), ("h", "rec_d"), ("rec_d", "rec"),
+               ("rec", "h"), ("h", "y")])
+    nir.write(f"{out}/routes.nir", g)
+    subprocess.run([sys.executable, f"{src}/tools/nir_import.py", f"{out}/routes.nir", "--out", f"{out}/routes",
+                    "--dt", "0.1", "--duration", "20"], check=True)
+    gain = r * w_in_gain / tau_syn
+    with h5py.File(f"{out}/routes/model.h5") as f:
+        p = {k: v for k, v in walk(f["params"])}
+    cfg = tomllib.load(open(f"{out}/routes/config.toml", "rb"))["network"]
+    conns = {c["name"]: c for c in cfg["connection"]}
+    check(sorted(conns) == ["h_h", "x_h"] and conns["h_h"]["pre"] == conns["h_h"]["post"] == "h",
+          "connections x_h and the recurrent h_h")
+    check(np.allclose(p["/x_h/weights"], (w_in * scale[:, None]).T * gain, rtol=1e-15, atol=0),
+          "x_h weights: W[j][i] x scale[j] x r w_in / tau_syn")
+    ff = w_in.T != 0
+    check(np.allclose(p["/x_h/delays"][ff], np.tile(post_delay * 1000, (2, 1))[ff], rtol=1e-15, atol=0)
+          and p["/x_h/delays"][0, 2] == 4.0 and p["/x_h/delays"][1, 2] == 0,
+          "x_h delays: the Delay per postsynaptic neuron, in ms (0 where the weight is 0)")
+    nz = w_rec.T != 0
+    check(np.allclose(p["/h_h/weights"], w_rec.T * gain, rtol=1e-15, atol=0), "h_h weights: W[j][i] x r w_in / tau_syn")
+    check(np.allclose(p["/h_h/delays"][nz], np.tile(pre_delay[:, None] * 1000, (1, 3))[nz], rtol=1e-15, atol=0)
+          and np.all(p["/h_h/delays"][~nz] == 0), "h_h delays: the Delay per presynaptic neuron (0 where no synapse)")
+    check(conns["x_h"]["max_delay"] == 4.0 and cfg["population"][1]["tau_m"] == 10.0, "max_delay 4 ms, tau_m 10 ms")
+
+
 def bad_graphs(out):
     one = lambda v: np.array([v])  # noqa: E731
     lif = dict(tau_syn=one(0.005), tau_mem=one(0.02), r=one(1.0), v_leak=one(0.0), v_threshold=one(1.0))
@@ -183,5 +224,5 @@ def bad_graphs(out):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"same": same, "mapping": mapping, "hand-graph": hand_graph, "first-spike": lambda o, dt: first_spike(o, float(dt)),
-     "bad-graphs": bad_graphs}[cmd](*args)
+     "routes": routes, "bad-graphs": bad_graphs}[cmd](*args)
     sys.exit(status)

@@ -53,6 +53,9 @@ dt=0.05
   || { cat "$out/eval.log"; fail "delayprop-eval on the imported hand-built graph"; }
 "$py" "$src/tests/nir/check_nir.py" first-spike "$out" $dt || fail "the first spike of the hand-built graph"
 
+echo "== other shapes: Delay after Linear, Scale, a recurrent Affine, r and w_in not 1"
+"$py" "$src/tests/nir/check_nir.py" routes "$out" "$src" || fail "the imported values of routes.nir"
+
 echo "== unsupported nodes and bad input"
 bad() {  # bad NAME EXPECTED_SUBSTRING... -- COMMAND...
   local name=$1; shift; local want=()
