@@ -171,12 +171,17 @@ def main():
                     help="most matrix values one connection may take in NIR")
     a = ap.parse_args()
     try:
-        graph = export(*read_model(a.model, a.params), a.max_values, a.delays)
-        nir.write(a.out, graph)
+        try:
+            model = read_model(a.model, a.params)
+        except OSError as e:  # h5py on a damaged file
+            raise ToolError(f"{a.model}: cannot read: {e}")
+        graph = export(*model, a.max_values, a.delays)
+        try:
+            nir.write(a.out, graph)
+        except OSError as e:
+            raise ToolError(f"{a.out}: cannot write: {e.strerror or e}")
     except ToolError as e:
         die(str(e))
-    except OSError as e:
-        die(f"{a.out}: cannot write: {e.strerror or e}")
 
 
 if __name__ == "__main__":

@@ -37,23 +37,29 @@ def read_graph(path):
         raise ToolError(f"{path}: not a regular file")
     if not h5py.is_hdf5(path):
         raise ToolError(f"{path}: not an HDF5 file (expected a NIR graph written by nir.write)")
-    with h5py.File(path, "r") as f:
-        if "node" not in f or "type" not in f["node"]:
-            raise ToolError(f"{path}: not a NIR graph (no '/node' group with a 'type')")
-        kind = f["node/type"][()]
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if kind != "NIRGraph":
-            raise ToolError(f"{path}: the top node is a {kind}, not a NIRGraph")
-        # Name an unsupported node before nir.read, which refuses node types it does not know.
-        for name, node in f["node/nodes"].items():
-            t = node["type"][()]
-            t = t.decode() if isinstance(t, bytes) else str(t)
-            if t not in NEURONS and t not in SYNAPSES and t != "Output":
-                raise ToolError(unsupported(name, t))
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f or "type" not in f["node"]:
+                raise ToolError(f"{path}: not a NIR graph (no '/node' group with a 'type')")
+            kind = f["node/type"][()]
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            if kind != "NIRGraph":
+                raise ToolError(f"{path}: the top node is a {kind}, not a NIRGraph")
+            # Name an unsupported node before nir.read, which refuses node types it does not know.
+            nodes = f["node"].get("nodes")
+            if not isinstance(nodes, h5py.Group):
+                raise ToolError(f"{path}: not a NIR graph (no '/node/nodes' group)")
+            for name, node in nodes.items():
+                t = node["type"][()] if isinstance(node, h5py.Group) and "type" in node else "(no type)"
+                t = t.decode() if isinstance(t, bytes) else str(t)
+                if t not in NEURONS and t not in SYNAPSES and t != "Output":
+                    raise ToolError(unsupported(name, t))
+    except OSError as e:  # h5py on a damaged file
+        raise ToolError(f"{path}: cannot read: {e}")
     try:
         return nir.read(path)
     except Exception as e:  # nir raises assertions, KeyErrors and ValueErrors on bad graphs
-        raise ToolError(f"{path}: not a valid NIR graph: {type(e).__name__}: {e}")
+        raise ToolError(f"{path}: not a valid NIR graph: {type(e).__name__}: {' '.join(str(e).split())}")
 
 
 def unsupported(name, kind):
@@ -109,13 +115,15 @@ def synapse_routes(name, node, pre, chan, delay, weight):
         return pre, chan, delay + d[chan], weight
     if kind == "Scale":
         s = np.asarray(node.scale, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(s)):
+            raise ToolError(f"node '{name}': scale values must be finite")
         return pre, chan, delay, weight * s[chan]
     if kind == "Affine" and np.any(np.asarray(node.bias) != 0):
         raise ToolError(f"node '{name}': Affine with a non-zero bias is not supported "
                         "(delayprop has no constant input current)")
     w = np.asarray(node.weight, dtype=np.float64)
-    if w.ndim != 2:
-        raise ToolError(f"node '{name}': {kind} weight of shape {w.shape}, expected 2-D")
+    if w.ndim != 2 or not np.all(np.isfinite(w)):
+        raise ToolError(f"node '{name}': {kind} weight must be a finite 2-D matrix (shape {w.shape})")
     order = np.argsort(chan, kind="stable")
     pre, chan, delay, weight = pre[order], chan[order], delay[order], weight[order]
     first = np.searchsorted(chan, np.arange(w.shape[1]))
@@ -164,6 +172,9 @@ def build(graph, path, args):
         kind = type(node).__name__
         if kind not in NEURONS and kind not in SYNAPSES and kind != "Output":
             raise ToolError(unsupported(name, kind))
+    for a, b in graph.edges:
+        if a not in graph.nodes or b not in graph.nodes:
+            raise ToolError(f"{path}: edge {a} -> {b} names a node the graph does not have")
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
     if meta.get(META_TIME_UNIT, "s") != "s":
         raise ToolError(f"{path}: metadata time_unit is '{meta[META_TIME_UNIT]}'; NIR graphs are "
@@ -179,9 +190,8 @@ def build(graph, path, args):
             pops[name], gains[name] = population(name, node)
     if not pops:
         raise ToolError(f"{path}: the graph has no Input, CubaLIF or CubaLI node")
-    outs = [b for a, b in graph.edges if type(graph.nodes[b]).__name__ == "Output"]
     srcs = [a for a, b in graph.edges if type(graph.nodes[b]).__name__ == "Output"]
-    if len(outs) != 1 or srcs[0] not in pops or pops[srcs[0]]["kind"] == "input":
+    if len(srcs) != 1 or srcs[0] not in pops or pops[srcs[0]]["kind"] == "input":
         raise ToolError(f"{path}: delayprop needs exactly one Output node, fed by one CubaLIF or "
                         "CubaLI node (the readout population)")
     readout = srcs[0]
@@ -212,7 +222,7 @@ def build(graph, path, args):
         d = np.zeros(n * m)
         d[k] = delay
         w, d = w.reshape(n, m), d.reshape(n, m)
-        w *= gains[post][None, :] if not np.all(gains[post] == 1.0) else 1.0
+        w *= gains[post][None, :]  # exactly 1 for exported graphs: the weights stay bitwise
         name = label if label is not None else f"{pre}_{post}"
         conns.append({"name": name, "pre": pre, "post": post, "w": w, "d": d})
     names = [c["name"] for c in conns]
