@@ -35,6 +35,10 @@ for line in open(sys.argv[1]):
         assert m.version(name) == version, name
 PY
 then
-  /usr/bin/python3 -m venv --clear "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  if ! { /usr/bin/python3 -m venv --clear "$venv" &&
+         "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"; }; then
+    rm -rf "$venv"
+    echo "install-deps.sh: could not create .venv-tools (pip needs PyPI for tools/requirements-nir.txt); the NIR tools and their test need it" >&2
+    exit 1
+  fi
 fi
