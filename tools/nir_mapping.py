@@ -41,8 +41,8 @@ def ms_from_s(x, exact_ms=None):
     x = np.asarray(x, dtype=np.float64)
     if exact_ms is not None:
         exact_ms = np.asarray(exact_ms, dtype=np.float64)
-        if exact_ms.shape == x.shape and np.array_equal(s_from_ms(exact_ms), x):
-            return exact_ms
+        if exact_ms.shape == x.shape:
+            return np.where(s_from_ms(exact_ms) == x, exact_ms, x * MS_PER_S)
     return x * MS_PER_S
 
 
