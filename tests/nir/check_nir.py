@@ -15,6 +15,9 @@
         a graph of other shapes (Linear -> Delay per postsynaptic neuron -> Scale; a recurrent
         Affine with zero bias -> Delay per presynaptic neuron; r and w_in not 1) imports to the
         weights and delays its equations give.
+    check_nir.py edited GRAPH.nir MODEL.h5 OUT_DIR SOURCE_DIR
+        the exported graph with one delay and the hidden threshold changed (as another tool
+        would): the import takes the graph's values, not the exporter's records.
     check_nir.py bad-graphs OUT_DIR
         graphs with a Conv2d node, a LIF node, a non-zero v_leak (OUT_DIR/bad_*.nir)."""
 import math
@@ -202,6 +205,23 @@ def routes(out, src):
     check(conns["x_h"]["max_delay"] == 4.0 and cfg["population"][1]["tau_m"] == 10.0, "max_delay 4 ms, tau_m 10 ms")
 
 
+def edited(graph_path, model_path, out, src):
+    g = nir.read(graph_path)
+    g.nodes["in_hid.delay"].delay[5] = 0.0042  # synapse [0][5]
+    g.nodes["hid"].v_threshold[:] = 1.5
+    nir.write(f"{out}/edited.nir", g)
+    subprocess.run([sys.executable, f"{src}/tools/nir_import.py", f"{out}/edited.nir", "--out", f"{out}/edited"],
+                   check=True)
+    with h5py.File(model_path) as a, h5py.File(f"{out}/edited/model.h5") as b:
+        da, db = a["params/in_hid/delays"][()], b["params/in_hid/delays"][()]
+    others = np.ones(da.shape, bool)
+    others[0, 5] = False
+    check(db[0, 5] == 0.0042 * 1000 and np.array_equal(da[others], db[others]),
+          f"the edited delay {db[0, 5]!r} ms is taken, the 47 others are the original's bitwise")
+    cfg = tomllib.load(open(f"{out}/edited/config.toml", "rb"))["network"]
+    check([p.get("theta") for p in cfg["population"] if p["name"] == "hid"] == [1.5], "the edited threshold 1.5")
+
+
 def bad_graphs(out):
     one = lambda v: np.array([v])  # noqa: E731
     lif = dict(tau_syn=one(0.005), tau_mem=one(0.02), r=one(1.0), v_leak=one(0.0), v_threshold=one(1.0))
@@ -224,5 +244,5 @@ def bad_graphs(out):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {"same": same, "mapping": mapping, "hand-graph": hand_graph, "first-spike": lambda o, dt: first_spike(o, float(dt)),
-     "routes": routes, "bad-graphs": bad_graphs}[cmd](*args)
+     "routes": routes, "edited": edited, "bad-graphs": bad_graphs}[cmd](*args)
     sys.exit(status)

@@ -5,7 +5,8 @@
 #   nir.read in tools/nir_import.py -> config and model file; delayprop-eval runs both models on
 #   the same test batch: every spike of every population, the readouts, first-spike steps and
 #   spike counts are bitwise equal, and so are the parameters;
-# - the mapping: the exported values of nir_ff.toml are those docs/NIR.md gives;
+# - the mapping: the exported values of nir_ff.toml are those docs/NIR.md gives; edited through
+#   the nir API, the graph imports with the edited values;
 # - meaning: a graph built with the nir API (one input, Delay, Linear, one CubaLIF) imports to a
 #   neuron whose first spike is the closed-form first crossing within one step;
 # - unsupported nodes and bad input: one line naming the node or file, non-zero exit.
@@ -44,6 +45,9 @@ echo "== round trip nir_rec.toml, --delays steps"
 echo "== exported values (nir_ff.toml)"
 "$py" "$src/tests/nir/check_nir.py" mapping "$out/ff.nir" "$out/run_ff/model.h5" "$src/tests/nir/nir_ff.toml" \
   || fail "the exported values"
+
+echo "== an exported graph edited with the nir API"
+"$py" "$src/tests/nir/check_nir.py" edited "$out/ff.nir" "$out/run_ff/model.h5" "$out" "$src" || fail "the edited graph"
 
 echo "== a CubaLIF graph built with the nir API"
 dt=0.05
