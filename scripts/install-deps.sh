@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages delayprop builds and tests with, and the tools' Python
 # environment .venv-tools (the pinned packages of tools/requirements-nir.txt, for the NIR tools
 # and their tests, docs/NIR.md). Idempotent; run as root (or with sudo). The CUDA toolkit is
-# not a Debian package: CMake finds it when present and builds without it otherwise. NCCL is loaded at run time when present (docs/GPU.md).
+# not a Debian package: CMake finds it when present and builds without it otherwise. NCCL is
+# loaded at run time when present (docs/GPU.md).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
