@@ -80,7 +80,7 @@ std::vector<long long> int_list(const Args& a, const std::string& name, long lon
   return out;
 }
 
-// One JSON line per configuration (docs/BENCHMARKS.md names the fields).
+// One JSON line per configuration.
 json to_json(const bench::Opts& o, const bench::Shape& s, const bench::Result& r) {
   const double N = o.samples;
   const bench::Timing& e = r.engine;
@@ -195,8 +195,8 @@ int main(int argc, char** argv) {
     o.steps = args.get_int("steps", -1);
     o.seed = uint64_t(args.get_int("seed", 1));
     o.bare = args.has("bare");
-    if (args.has("dt")) o.dt = std::stod(args.get("dt"));
-    if (args.has("target-rate")) o.target_rate = std::stod(args.get("target-rate"));
+    o.dt = args.get_double("dt", o.dt);
+    o.target_rate = args.get_double("target-rate", o.target_rate);
     if (o.samples < 1 || o.repeat < 1) throw UsageError("--samples and --repeat must be >= 1");
     const bench::Shape s = bench::shape_of(o);
     const auto hiddens = int_list(args, "hidden", s.first_spike ? 30 : 256);

@@ -90,6 +90,19 @@ long long Args::get_int(const std::string& name, long long fallback) const {
   }
 }
 
+double Args::get_double(const std::string& name, double fallback) const {
+  if (!has(name)) return fallback;
+  const std::string v = get(name);
+  try {
+    size_t used = 0;
+    const double x = std::stod(v, &used);
+    if (used != v.size()) throw std::invalid_argument(v);
+    return x;
+  } catch (const std::exception&) {
+    throw UsageError("option --" + name + " expects a number, got '" + v + "'");
+  }
+}
+
 void print_version(const char* prog) {
   const BuildInfo& b = build_info();
   std::cout << prog << " " << b.version << " (commit " << b.git_commit << "; " << b.options << ")\n";

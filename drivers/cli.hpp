@@ -47,6 +47,7 @@ class Args {
   std::string require_value(const std::string& name) const;
   std::vector<std::string> all(const std::string& name) const;
   long long get_int(const std::string& name, long long fallback) const;
+  double get_double(const std::string& name, double fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

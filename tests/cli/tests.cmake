@@ -16,8 +16,13 @@ endforeach()
 add_test(NAME cli.help_complete COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/check_help.py ${_driver_files})
 add_test(NAME cli.help_check_self_test COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/check_help.py --self-test)
 set_tests_properties(cli.help_complete cli.help_check_self_test PROPERTIES LABELS "unit;cli" TIMEOUT 120)
-# An unknown option: one error line naming it, exit 2.
+# Bad input: one error line naming the option and the value, exit 2.
 add_test(NAME cli.unknown_option
-         COMMAND bash -c "out=$(\"$0\" --no-such-option 2>&1); code=$?; echo \"$out\"; [ $code = 2 ] && [ \"$out\" = 'delayprop-train: usage error: unknown option --no-such-option (see --help)' ]"
-                 $<TARGET_FILE:delayprop-train>)
-set_tests_properties(cli.unknown_option PROPERTIES LABELS "unit;cli")
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/expect_error.sh 2
+                 "delayprop-train: usage error: unknown option --no-such-option (see --help)"
+                 $<TARGET_FILE:delayprop-train> --no-such-option)
+add_test(NAME cli.bad_number
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/expect_error.sh 2
+                 "delayprop-bench: usage error: option --dt expects a number, got 'abc'"
+                 $<TARGET_FILE:delayprop-bench> --dt abc)
+set_tests_properties(cli.unknown_option cli.bad_number PROPERTIES LABELS "unit;cli")
