@@ -7,8 +7,8 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(_dp_libs delayprop_core delayprop_backend_common delayprop_engine delayprop_dist_runtime delayprop_dist
-    delayprop_io delayprop_train)
+set(_dp_libs delayprop_core delayprop_backend_common delayprop_engine delayprop_bench delayprop_dist_runtime
+    delayprop_dist delayprop_io delayprop_train delayprop_sweep)
 if(TARGET delayprop_cuda)
   list(APPEND _dp_libs delayprop_cuda)
 endif()
@@ -17,8 +17,8 @@ foreach(lib ${_dp_libs})
   set_target_properties(${lib} PROPERTIES EXPORT_NAME ${short})
 endforeach()
 install(TARGETS ${_dp_libs} EXPORT delayprop-targets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(TARGETS delayprop-train delayprop-grad delayprop-eval delayprop-bench delayprop-sweep
-        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+list(TRANSFORM DELAYPROP_DRIVERS PREPEND delayprop- OUTPUT_VARIABLE _dp_drivers)
+install(TARGETS ${_dp_drivers} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY src/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/delayprop FILES_MATCHING PATTERN "*.hpp")
 install(DIRECTORY configs slurm DESTINATION ${CMAKE_INSTALL_DATADIR}/delayprop)
 install(EXPORT delayprop-targets NAMESPACE delayprop:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/delayprop)

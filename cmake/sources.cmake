@@ -1,7 +1,8 @@
 # The sources of each layer, listed once. Layers and what each may include (docs/DESIGN.md):
 #   core (model) <- kernels (engine) <- dist <- io <- train <- drivers
-# The GPU check build (cmake/gpu_check.cmake) and the CUDA emulation test reuse the model and
-# engine lists.
+#   core, kernels <- bench (workloads, the bare loop);  io <- sweep
+# The GPU check build (cmake/gpu_check.cmake) and the CUDA emulation test reuse the model,
+# engine and bench lists.
 set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/loss.cpp src/core/optimizer.cpp src/core/spikes.cpp)
 set(DELAYPROP_BACKEND_COMMON_SOURCES src/kernels/common.cpp)
 set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp src/kernels/cpu/simd.cpp
@@ -16,7 +17,10 @@ set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/config_diff.cpp src/io/files.c
     src/io/data/dataset.cpp src/io/data/events.cpp
     src/io/data/sequence.cpp src/io/data/delay_order.cpp src/io/data/yinyang.cpp)
 set(DELAYPROP_TRAIN_SOURCES src/train/train.cpp src/train/evaluate.cpp)
-foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST_RUNTIME NCCL_RUNTIME DIST IO TRAIN)
+set(DELAYPROP_BENCH_SOURCES src/bench/workload.cpp src/bench/run.cpp)
+set(DELAYPROP_SWEEP_SOURCES src/sweep/util.cpp src/sweep/sweep.cpp src/sweep/tables.cpp src/sweep/slurm.cpp
+    src/sweep/commands.cpp)
+foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST_RUNTIME NCCL_RUNTIME DIST IO TRAIN BENCH SWEEP)
   list(TRANSFORM DELAYPROP_${layer}_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
 endforeach()
 
@@ -27,6 +31,12 @@ function(delayprop_add_model_libraries)
                                                    $<INSTALL_INTERFACE:include/delayprop>)
   add_library(delayprop_backend_common STATIC ${DELAYPROP_BACKEND_COMMON_SOURCES})
   target_link_libraries(delayprop_backend_common PUBLIC delayprop_core)
+endfunction()
+
+# The bench workloads and the bare loop, over the engine (delayprop-bench, the device check).
+function(delayprop_add_bench_library)
+  add_library(delayprop_bench STATIC ${DELAYPROP_BENCH_SOURCES})
+  target_link_libraries(delayprop_bench PUBLIC delayprop_engine)
 endfunction()
 
 # The CUDA backend's library (nvcc flags shared by the full build and the GPU check build).

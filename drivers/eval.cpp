@@ -25,17 +25,29 @@ using namespace delayprop;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-static const char* kUsage =
+static const Cli kCli(
+    "delayprop-eval",
     "usage: delayprop-eval (--run DIR | --model FILE) [--params best|last]\n"
     "                      [--split train|valid|test | --input EVENTS.h5] [--out DIR]\n"
     "                      [--config FILE] [--set key=value]... [--batch-size N] [--threads N]\n"
     "                      [--rasters N] [--comm auto|local|mpi] [--export-model FILE] [--quiet]\n"
-    "--run DIR reads DIR/model.h5 (else DIR/checkpoint.h5); --model takes a model file or a\n"
-    "checkpoint. The config is the model's own unless --config is given. Output (--out, default\n"
-    "DIR/eval-SPLIT-PARAMS for --run): eval.json, confusion.csv, confusion.png, predictions.h5,\n"
-    "and with --rasters N: rasters.h5 and raster_I.png for the first N samples.\n"
-    "--export-model FILE writes a model file from the checkpoint or model and exits.\n"
-    "Under mpirun the ranks share the samples of every batch.\n";
+    "Output: eval.json, confusion.csv, confusion.png, predictions.h5, and with --rasters N:\n"
+    "rasters.h5 and raster_I.png for the first N samples.\n"
+    "Under mpirun the ranks share the samples of every batch.\n",
+    {{"run", "DIR", "a training run: reads DIR/model.h5, else DIR/checkpoint.h5 (this or --model)", "none"},
+     {"model", "FILE", "a model file or a checkpoint (this or --run)", "none"},
+     {"params", "best|last", "the best epoch's or the last parameters", "best"},
+     {"split", "train|valid|test", "the split of the model's data set", "test"},
+     {"input", "EVENTS.h5", "evaluate this file (event layout) instead of a split", "none"},
+     {"out", "DIR", "the output directory (required with --model)", "DIR/eval-SPLIT-PARAMS with --run"},
+     {"config", "FILE", "use this config instead of the model's own", "the model's own config"},
+     {"set", "key=value", "override a config key; repeatable", "none"},
+     {"batch-size", "N", "samples per evaluation batch", "the trainer's evaluation batch size"},
+     {"threads", "N", "the same as --set engine.threads=N", "the config's engine.threads"},
+     {"rasters", "N", "spike rasters of the first N samples", "0"},
+     {"comm", "auto|local|mpi", "the communicator", "auto"},
+     {"export-model", "FILE", "write a model file from the checkpoint or model and exit", "none"},
+     {"quiet", "", "no summary on stdout", "off"}});
 
 namespace {
 
@@ -125,15 +137,8 @@ void raster_png(const std::string& path, const std::vector<Panel>& panels, uint3
 int main(int argc, char** argv) {
   dist::MpiSession mpi(&argc, &argv);
   return mpi.run_main("delayprop-eval", [&] {
-    Args args(argc, argv,
-              {"run", "model", "params", "split", "input", "out", "config", "set", "batch-size", "threads", "rasters",
-               "comm", "export-model"},
-              {"help", "quiet"});
-    if (print_version(args, "delayprop-eval")) return 0;
-    if (args.has("help")) {
-      std::cout << kUsage;
-      return 0;
-    }
+    Args args(argc, argv, kCli);
+    if (print_help_or_version(args, kCli)) return 0;
     if (args.has("run") == args.has("model")) throw UsageError("give exactly one of --run DIR and --model FILE");
     if (args.has("split") && args.has("input")) throw UsageError("give at most one of --split and --input");
     std::string model_path = args.get("model");

@@ -16,25 +16,30 @@
 
 using namespace delayprop;
 
-static const char* kUsage =
+static const Cli kCli(
+    "delayprop-grad",
     "usage: delayprop-grad [--config FILE] [--set key=value]... --input BATCH.h5\n"
     "                      (--params PARAMS.h5 | --model MODEL.h5 [--which best|last] | --param-seed S)\n"
     "                      --out OUT.h5 [--loss-only] [--threads N] [--precision float32|float64]\n"
     "                      [--backend cpu|cuda]\n"
-    "--model takes a model file (DIR/model.h5) or a checkpoint; so does --params. Without --config\n"
-    "the model's own config is used (a plain parameter file and --param-seed need --config).\n";
+    "Give exactly one of --params, --model and --param-seed.\n",
+    {{"config", "FILE", "the config (a plain parameter file and --param-seed need one)", "the model's own config"},
+     {"set", "key=value", "override a config key; repeatable", "none"},
+     {"input", "BATCH.h5", "the batch (event layout, docs/FORMATS.md)", kRequired},
+     {"params", "PARAMS.h5", "a parameter file, a model file or a checkpoint", "none"},
+     {"model", "MODEL.h5", "a model file (DIR/model.h5) or a checkpoint", "none"},
+     {"which", "best|last", "with --model: which parameters of the model", "best"},
+     {"param-seed", "S", "fresh parameters initialised with seed S", "none"},
+     {"out", "OUT.h5", "the output file (loss, readouts, spike counts, gradients)", kRequired},
+     {"loss-only", "", "forward pass and loss only, no gradients", "off"},
+     {"threads", "N", "the same as --set engine.threads=N", "the config's engine.threads"},
+     {"precision", "float32|float64", "the same as --set engine.precision=...", "the config's engine.precision"},
+     {"backend", "cpu|cuda", "the same as --set engine.backend=...", "the config's engine.backend"}});
 
 int main(int argc, char** argv) {
   return run_main("delayprop-grad", [&] {
-    Args args(argc, argv,
-              {"config", "set", "input", "params", "model", "which", "param-seed", "out", "threads", "precision",
-               "backend"},
-              {"loss-only", "help"});
-    if (print_version(args, "delayprop-grad")) return 0;
-    if (args.has("help")) {
-      std::cout << kUsage;
-      return 0;
-    }
+    Args args(argc, argv, kCli);
+    if (print_help_or_version(args, kCli)) return 0;
     std::vector<std::string> sets = args.all("set");
     if (args.has("threads")) sets.push_back("engine.threads=" + args.get("threads"));
     if (args.has("precision")) sets.push_back("engine.precision=\"" + args.get("precision") + "\"");

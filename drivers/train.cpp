@@ -16,19 +16,30 @@
 
 using namespace delayprop;
 
-static const char* kUsage =
+static const Cli kCli(
+    "delayprop-train",
     "usage: delayprop-train --config FILE [--set key=value]... --out DIR\n"
     "                       [--seed S] [--threads N] [--resume [--force] | --overwrite]\n"
     "                       [--check] [--quiet] [--comm auto|local|mpi|nccl|dryrun:N:R]\n"
     "Under mpirun (mpirun -np 4 delayprop-train ...) the ranks train data-parallel.\n"
-    "  --resume     continue DIR's run from its checkpoint (from the start if it has none);\n"
-    "               the config must be the run's but for train.epochs, train.patience,\n"
-    "               train.checkpoint_every, train.checkpoint_batches,\n"
-    "               train.eval_test_every_epoch, engine.threads, data.path\n"
-    "  --force      with --resume: accept any config change (logged)\n"
-    "  --overwrite  replace the run in DIR (a directory holding a run needs this or --resume)\n"
-    "  --check      check the config, the data (loaded) and DIR, write nothing, exit 0 if fine\n"
-    "SIGTERM or SIGUSR1: checkpoint at the next batch boundary and exit 75 (resume later).\n";
+    "SIGTERM or SIGUSR1: checkpoint at the next batch boundary and exit 75 (resume later).\n",
+    {{"config", "FILE", "the run's config (docs/CONFIG.md)", kRequired},
+     {"set", "key=value", "override a config key, after the file; repeatable", "none"},
+     {"out", "DIR", "the run directory", kRequired},
+     {"seed", "S", "the same as --set train.seed=S", "the config's train.seed"},
+     {"threads", "N", "the same as --set engine.threads=N", "the config's engine.threads"},
+     {"resume", "",
+      "continue DIR's run from its checkpoint (from the start if it has none); the config must be the run's "
+      "but for train.epochs, train.patience, train.checkpoint_every, train.checkpoint_batches, "
+      "train.eval_test_every_epoch, engine.threads, data.path",
+      "off"},
+     {"force", "", "with --resume: accept any config change (logged)", "off"},
+     {"overwrite", "", "replace the run in DIR (a directory holding a run needs this or --resume)", "off"},
+     {"check", "", "check the config, the data (loaded) and DIR, write nothing, exit 0 if fine", "off"},
+     {"quiet", "", "no progress line on stderr", "off"},
+     {"comm", "auto|local|mpi|nccl|dryrun:N:R",
+      "the communicator; auto under mpirun: NCCL when the engine is on the GPU and NCCL can be used, else MPI",
+      "auto"}});
 
 namespace {
 std::atomic<int> g_stop{0};
@@ -49,13 +60,8 @@ int main(int argc, char** argv) {
   // the whole job instead of leaving the others waiting in a collective.
   dist::MpiSession mpi(&argc, &argv);
   return mpi.run_main("delayprop-train", [&] {
-    Args args(argc, argv, {"config", "set", "out", "seed", "threads", "comm"},
-              {"resume", "overwrite", "force", "check", "quiet", "help"});
-    if (print_version(args, "delayprop-train")) return 0;
-    if (args.has("help")) {
-      std::cout << kUsage;
-      return 0;
-    }
+    Args args(argc, argv, kCli);
+    if (print_help_or_version(args, kCli)) return 0;
     std::vector<std::string> sets = args.all("set");
     if (args.has("seed")) {
       const auto seed = args.get_int("seed", 0);
@@ -82,7 +88,6 @@ int main(int argc, char** argv) {
       std::cout << "ok: " << cfg.source << ": " << d.description << "\n";
       return 0;
     }
-    // "auto" under mpirun: NCCL when the engine is on the GPU and NCCL can be used, else MPI.
     auto comm = dist::make_communicator(args.get("comm", "auto"), {cfg.engine.backend == "cuda", cfg.engine.device});
     install_stop_handlers();
     opt.stop = &g_stop;

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "io/h5.hpp"
@@ -213,48 +214,33 @@ TrainState load(const std::string& path, const Network& net) {
     r.load_checksums();
   }
   TrainState st;
-  st.params = r.doubles("/params_flat");
-  require(st.params.size() == net.n_params, path, ": checkpoint has ", st.params.size(), " parameters, the network ",
-          net.n_params, " (different network?)");
-  st.best_params = r.doubles("/best_params_flat");
-  st.adam_m = r.doubles("/adam/m");
-  st.adam_v = r.doubles("/adam/v");
-  require(st.best_params.size() == net.n_params && st.adam_m.size() == net.n_params &&
-              st.adam_v.size() == net.n_params,
-          path, ": best parameters or Adam state have the wrong size");
-  // Every cursor and counter in its declared range: a corrupt value is an error, never wrapped.
-  auto integer = [&](const char* name, int64_t lo, int64_t hi) {
-    const int64_t v = r.integer(name);
-    require(v >= lo && v <= hi, path, ": '", name, "' = ", v, " is out of range [", lo, ", ", hi, "]");
-    return v;
-  };
-  constexpr int64_t kU32 = 0xffffffffLL, kI32 = 0x7fffffffLL, kI53 = int64_t(1) << 53;
-  st.adam_t = uint64_t(integer("/adam/t", 0, kI53));
-  st.epoch = uint32_t(integer("/epoch", 0, kU32 - 1));
-  st.batch = uint32_t(integer("/batch", 0, kU32 - 1));
-  st.best_metric = r.real("/best_metric");
-  st.best_epoch = uint32_t(integer("/best_epoch", 0, kU32));
-  st.epochs_since_best = uint32_t(integer("/epochs_since_best", 0, kU32));
-  st.presentations_to_100 = int32_t(integer("/presentations_to_100", -1, kI32));
-  auto sums = r.doubles("/epoch_sums");
-  require(sums.size() == 3, path, ": '/epoch_sums' must have 3 values");
-  for (double x : sums) require(!(x < 0), path, ": '/epoch_sums' holds ", x);
-  st.epoch_loss = sums[0];
-  st.epoch_correct = sums[1];
-  st.epoch_samples = sums[2];
-  st.epoch_spike_counts = r.doubles("/epoch_spike_counts");
-  st.wall_time_s = r.real("/wall_time_s");
-  st.samples_trained = uint64_t(integer("/samples_trained", 0, kI53));
+  st.visit([&](const char* name, auto& field, auto... check) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::vector<double>>) {
+      field = r.doubles(name);
+      if (((check == ArraySize::PerParam) || ...))
+        require(field.size() == net.n_params, path, ": '", name, "' has ", field.size(), " values, the network ",
+                net.n_params, " parameters (different network?)");
+      require_finite(path, name, field);
+    } else if constexpr (std::is_same_v<T, TrainState::EpochSums>) {
+      const auto sums = r.doubles(name);
+      require(sums.size() == 3, path, ": '", name, "' must have 3 values");
+      require_finite(path, name, sums);
+      for (double x : sums) require(!(x < 0), path, ": '", name, "' holds ", x);
+      field = {sums[0], sums[1], sums[2]};
+    } else if constexpr (std::is_same_v<T, double>) {
+      field = r.real(name);
+      require_finite(path, name, {field});
+    } else {
+      const IntRange range = (check, ...);
+      const int64_t v = r.integer(name);
+      require(v >= range.lo && v <= range.hi, path, ": '", name, "' = ", v, " is out of range [", range.lo, ", ",
+              range.hi, "]");
+      field = T(v);
+    }
+  });
   st.config_toml = r.string("/config");
   if (r.f.exists("/data_fingerprint")) st.data_fingerprint = r.string("/data_fingerprint");
-  // NaN or infinity would train on silently (and poison every later checkpoint).
-  require_finite(path, "/params_flat", st.params);
-  require_finite(path, "/best_params_flat", st.best_params);
-  require_finite(path, "/adam/m", st.adam_m);
-  require_finite(path, "/adam/v", st.adam_v);
-  require_finite(path, "/epoch_sums", sums);
-  require_finite(path, "/epoch_spike_counts", st.epoch_spike_counts);
-  require_finite(path, "/best_metric", {st.best_metric});
   return st;
 }
 }  // namespace
@@ -271,21 +257,14 @@ void write_checkpoint(const std::string& dir, const Network& net, const TrainSta
     w.integer("/world_size", int64_t(world_size));
     w.string("/config", config_toml);
     write_params(net, st.params, f, "/params");  // for inspection; resume reads /params_flat
-    w.doubles("/params_flat", st.params);
-    w.doubles("/best_params_flat", st.best_params);
-    w.doubles("/adam/m", st.adam_m);
-    w.doubles("/adam/v", st.adam_v);
-    w.integer("/adam/t", int64_t(st.adam_t));
-    w.integer("/epoch", int64_t(st.epoch));
-    w.integer("/batch", int64_t(st.batch));
-    w.real("/best_metric", st.best_metric);
-    w.integer("/best_epoch", int64_t(st.best_epoch));
-    w.integer("/epochs_since_best", int64_t(st.epochs_since_best));
-    w.integer("/presentations_to_100", int64_t(st.presentations_to_100));
-    w.doubles("/epoch_sums", std::vector<double>{st.epoch_loss, st.epoch_correct, st.epoch_samples});
-    w.doubles("/epoch_spike_counts", st.epoch_spike_counts);
-    w.real("/wall_time_s", st.wall_time_s);
-    w.integer("/samples_trained", int64_t(st.samples_trained));
+    st.visit([&](const char* name, const auto& field, auto...) {
+      using T = std::decay_t<decltype(field)>;
+      if constexpr (std::is_same_v<T, std::vector<double>>) w.doubles(name, field);
+      else if constexpr (std::is_same_v<T, TrainState::EpochSums>)
+        w.doubles(name, std::vector<double>{field.loss, field.correct, field.samples});
+      else if constexpr (std::is_same_v<T, double>) w.real(name, field);
+      else w.integer(name, int64_t(field));
+    });
     const BuildInfo& b = build_info();
     w.string("/build/version", b.version);
     w.string("/build/git_commit", b.git_commit);

@@ -14,7 +14,19 @@
 
 namespace delayprop {
 
+// The range a checkpoint's integer must lie in (a corrupt value is an error, never wrapped).
+struct IntRange {
+  int64_t lo, hi;
+};
+// Whether a checkpoint's array holds one value per parameter of the network.
+enum class ArraySize { PerParam, Any };
+
 struct TrainState {
+  // Running sums of the epoch in progress (global over ranks); one array in a checkpoint.
+  struct EpochSums {
+    double loss = 0.0, correct = 0.0, samples = 0.0;
+  };
+
   std::vector<double> params, best_params;
   std::vector<double> adam_m, adam_v;
   uint64_t adam_t = 0;
@@ -24,14 +36,46 @@ struct TrainState {
   uint32_t best_epoch = 0;
   uint32_t epochs_since_best = 0;
   int32_t presentations_to_100 = -1;
-  // Running sums of the epoch in progress (global over ranks).
-  double epoch_loss = 0.0, epoch_correct = 0.0, epoch_samples = 0.0;
+  EpochSums epoch_sums;
   std::vector<double> epoch_spike_counts;  // hidden LIF neurons, populations concatenated
   double wall_time_s = 0.0;                // training time before this process started
   uint64_t samples_trained = 0;
   // Read from a checkpoint (write_checkpoint takes them as arguments).
   std::string config_toml;       // the resolved config the checkpoint was trained with
   std::string data_fingerprint;  // "" in checkpoints of older builds
+
+  // The fields above that a checkpoint stores and a resume broadcasts, listed once, each
+  // with its name in the checkpoint file: f(name, field) for doubles and EpochSums,
+  // f(name, field, IntRange) for integers, f(name, field, ArraySize) for arrays.
+  template <class F>
+  void visit(F&& f) {
+    visit_fields(*this, f);
+  }
+  template <class F>
+  void visit(F&& f) const {
+    visit_fields(*this, f);
+  }
+
+ private:
+  template <class Self, class F>
+  static void visit_fields(Self& s, F& f) {
+    constexpr int64_t kU32 = 0xffffffffLL, kI32 = 0x7fffffffLL, kI53 = int64_t(1) << 53;
+    f("/params_flat", s.params, ArraySize::PerParam);
+    f("/best_params_flat", s.best_params, ArraySize::PerParam);
+    f("/adam/m", s.adam_m, ArraySize::PerParam);
+    f("/adam/v", s.adam_v, ArraySize::PerParam);
+    f("/adam/t", s.adam_t, IntRange{0, kI53});
+    f("/epoch", s.epoch, IntRange{0, kU32 - 1});
+    f("/batch", s.batch, IntRange{0, kU32 - 1});
+    f("/best_metric", s.best_metric);
+    f("/best_epoch", s.best_epoch, IntRange{0, kU32});
+    f("/epochs_since_best", s.epochs_since_best, IntRange{0, kU32});
+    f("/presentations_to_100", s.presentations_to_100, IntRange{-1, kI32});
+    f("/epoch_sums", s.epoch_sums);
+    f("/epoch_spike_counts", s.epoch_spike_counts, ArraySize::Any);
+    f("/wall_time_s", s.wall_time_s);
+    f("/samples_trained", s.samples_trained, IntRange{0, kI53});
+  }
 };
 
 // 2: /checksums added (format 1, without it, is still read).

@@ -15,7 +15,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <sstream>
+#include <type_traits>
 
 #include "io/checkpoint.hpp"
 #include "io/config_diff.hpp"
@@ -41,10 +43,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-using dist::epoch_order;
-using dist::Shard;
-using dist::shard_of;
 
 // Writes a text file whole or not at all: a temporary file, fsynced, renamed over `path`.
 void write_text_atomically(const std::string& path, const std::string& text) {
@@ -105,7 +103,41 @@ class Trainer {
       : cfg_(cfg), net_(cfg.net), comm_(comm), opt_(opt), layout_(cfg.net), root_(comm.rank() == 0) {}
 
   std::string run() {
-    const auto t_start = Clock::now();
+    t_start_ = Clock::now();
+    prepare();
+    TrainState st = start_state();
+    json last_metrics = open_metrics(st.epoch, resumed_);  // the last finished epoch's line, if any
+    bool stopped_early = false;
+    for (uint32_t epoch = st.epoch; epoch < cfg_.train.epochs; ++epoch) {
+      const EpochTimes times = train_epoch(st, epoch);
+      last_metrics = end_epoch(st, epoch, times);
+      const bool last = st.epoch >= cfg_.train.epochs;
+      const bool stop = cfg_.train.patience > 0 && cfg_.train.early_stop != "none" &&
+                        st.epochs_since_best >= cfg_.train.patience;
+      if (last || stop || (cfg_.train.checkpoint_every && st.epoch % cfg_.train.checkpoint_every == 0)) checkpoint(st);
+      if (stop) {
+        stopped_early = true;
+        break;
+      }
+    }
+    return finish(st, last_metrics, stopped_early);
+  }
+
+ private:
+  // Where an epoch's time goes on this rank (training batches only): data, forward,
+  // backward, all-reduce, update.
+  struct EpochTimes {
+    Clock::time_point start;
+    double data = 0, fwd = 0, bwd = 0, comm = 0, update = 0;
+  };
+
+  static double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  }
+
+  // Every check that needs no state: the ranks' configs, the memory, the run directory, the
+  // data (and the ranks' data); then the engine.
+  void prepare() {
     check_ranks_agree_on_config();
     check_engine_memory(net_, cfg_.engine, cfg_.source);  // before anything large is allocated
     if (root_) check_out_dir();
@@ -117,201 +149,189 @@ class Trainer {
     // engine.device = -1 (auto): the GPU of this node-local rank (docs/GPU.md).
     if (engine_opt.backend == "cuda") engine_opt.device = dist::gpu_for_this_rank(engine_opt.device);
     engine_ = make_engine(net_, engine_opt);
-    Adam adam(net_, cfg_.adam);
+  }
 
+  // The state to start from: the checkpoint's on --resume (when there is one), else fresh
+  // parameters. Only now, every check passed, is the run directory written.
+  TrainState start_state() {
+    adam_.emplace(net_, cfg_.adam);
     TrainState st;
-    bool resumed = false;
-    if (opt_.resume) resumed = load_state(st);
-    // Every check passed: only now is the run directory written.
+    resumed_ = opt_.resume && load_state(st);
     if (root_) start_run_dir();
     comm_.barrier();
-    if (!resumed) {
+    if (!resumed_) {
       st.params = init_params(net_, cfg_.train.seed);
       st.best_params = st.params;
       st.adam_m.assign(net_.n_params, 0.0);
       st.adam_v.assign(net_.n_params, 0.0);
     }
     if (st.epoch_spike_counts.size() != layout_.total) st.epoch_spike_counts.assign(layout_.total, 0.0);
-    adam.m() = st.adam_m;
-    adam.v() = st.adam_v;
-    adam.set_steps(st.adam_t);
-    json last_metrics = open_metrics(st.epoch, resumed);  // the last finished epoch's line, if any
+    adam_->m() = st.adam_m;
+    adam_->v() = st.adam_v;
+    adam_->set_steps(st.adam_t);
+    prior_wall_ = st.wall_time_s;
+    grad_.assign(net_.n_params, 0.0);
+    counts_.assign(layout_.total, 0);
+    return st;
+  }
 
-    const uint32_t B = cfg_.train.batch_size;
-    const bool early_on_valid = cfg_.train.early_stop == "validation" && data_.has_valid;
-    std::vector<double> grad(net_.n_params);
-    ExactVector exact_grad;
-    ForwardOutputs fwd;
-    BackwardInputs bin;
-    SpikeBatch batch;
-    std::vector<int32_t> labels;
-    std::vector<uint32_t> counts(layout_.total);
-    const double prior_wall = st.wall_time_s;
-    uint64_t samples_this_process = 0;
-    bool stopped_early = false;
-
-    for (uint32_t epoch = st.epoch; epoch < cfg_.train.epochs; ++epoch) {
-      // Augmented examples are a function of (seed, epoch, example): every rank builds the same.
-      EventDataset augmented;
-      const bool augment = cfg_.data.shift > 0 || cfg_.data.blend > 0;
-      if (augment) augmented = augment_epoch(data_.train, cfg_.data.shift, cfg_.data.blend, cfg_.train.seed, epoch);
-      const EventDataset& train_set = augment ? augmented : data_.train;
-      const uint64_t n = train_set.samples.size();
-      std::vector<uint32_t> order;
-      if (cfg_.train.shuffle) {
-        order = epoch_order(n, cfg_.train.seed, epoch);
-      } else {
-        order.resize(n);
-        std::iota(order.begin(), order.end(), 0u);
-      }
-      uint32_t n_batches = uint32_t((n + B - 1) / B);
-      if (cfg_.train.max_batches) n_batches = std::min(n_batches, cfg_.train.max_batches);
-      const auto t_epoch = Clock::now();
-      const uint32_t first_batch = st.batch;
-      // Where the epoch's time goes (this rank): data, forward, backward, all-reduce, update.
-      double t_data = 0, t_fwd = 0, t_bwd = 0, t_comm = 0, t_update = 0;
-      auto lap = [last = Clock::now()](double& acc) mutable {
-        const auto now = Clock::now();
-        acc += std::chrono::duration<double>(now - last).count();
-        last = now;
-      };
-      for (uint32_t k = st.batch; k < n_batches; ++k) {
-        lap(t_update);  // the bookkeeping at the end of the previous batch
-        const uint64_t g0 = uint64_t(k) * B, g1 = std::min<uint64_t>(g0 + B, n);
-        const uint64_t gB = g1 - g0;
-        const Shard sh = shard_of(gB, comm_.rank(), comm_.size());
-        std::span<const uint32_t> mine(order.data() + g0 + sh.begin, sh.end - sh.begin);
-        make_batch(train_set, mine, net_, batch, labels, stats_);
-        lap(t_data);
-        engine_->forward(st.params, batch, fwd);
-        lap(t_fwd);
-
-        // Spike counts over the global batch: the regulariser and the bumps need them.
-        flatten_counts(fwd, counts);
-        comm_.allreduce_sum(std::span<uint32_t>(counts));
-        lap(t_comm);
-        LossResult lr = compute_loss(cfg_.loss, fwd, labels, gB, bin);
-        bin.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts), gB);
-        engine_->backward_exact(st.params, bin, exact_grad);
-        lap(t_bwd);
-        // Exact sums: the same bits for any split of the batch over threads, ranks or GPUs.
-        comm_.allreduce_sum(exact_grad.digits());
-        const size_t bad = exact_grad.round_to(grad);
-        require(bad == grad.size(), "the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
-                ExactSum::kTopExp, ")");
-        double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
-        comm_.allreduce_sum(std::span<double>(sums, 3));
-        lap(t_comm);
-
-        const double decay = std::pow(cfg_.sched.epoch_decay, double(epoch));
-        double lr_w = cfg_.sched.lr_weights;
-        if (cfg_.sched.weight_schedule == "ease_in")
-          lr_w = std::min(lr_w, cfg_.sched.ease_in_start * std::pow(cfg_.sched.ease_in_factor, double(adam.steps())));
-        adam.step(st.params, grad, lr_w * decay, cfg_.sched.lr_delays * decay);
-        if (cfg_.train.output_bump > 0) bump_silent_outputs(st.params, counts);
-
-        st.epoch_loss += sums[0] * double(gB);  // per-sample loss sum
-        st.epoch_correct += sums[1];
-        st.epoch_samples += sums[2];
-        for (uint32_t i = 0; i < layout_.total; ++i) st.epoch_spike_counts[i] += counts[i];
-        st.samples_trained += gB;
-        samples_this_process += gB;
-        st.batch = k + 1;
-        if (root_ && opt_.progress) progress(epoch, k + 1, n_batches, first_batch, t_epoch, st);
-        if (cfg_.train.checkpoint_batches && (k + 1) % cfg_.train.checkpoint_batches == 0 && k + 1 < n_batches) {
-          st.adam_m = adam.m();
-          st.adam_v = adam.v();
-          st.adam_t = adam.steps();
-          st.wall_time_s = prior_wall + seconds_since(t_start);
-          save(st);
-        }
-        kill_point("batch");
-        // Asked to stop (a signal on any rank): every rank leaves at this same batch.
-        if (opt_.stop && comm_.any(opt_.stop->load(std::memory_order_relaxed) != 0)) {
-          st.adam_m = adam.m();
-          st.adam_v = adam.v();
-          st.adam_t = adam.steps();
-          st.wall_time_s = prior_wall + seconds_since(t_start);
-          save(st);
-          throw Preempted("stopped on request after epoch " + std::to_string(epoch + 1) + ", batch " +
-                          std::to_string(k + 1) + " of " + std::to_string(n_batches) + "; checkpoint written to " +
-                          opt_.out_dir + "/checkpoint.h5, continue with --resume");
-        }
-      }
-
-      // ---- end of epoch ----
-      if (cfg_.train.silent_bump > 0) bump_silent_hidden(st.params, st.epoch_spike_counts, st.epoch_samples);
-      check_replicas(st.params, epoch);
-      json m;
-      m["epoch"] = epoch + 1;
-      m["train_loss"] = st.epoch_samples > 0 ? st.epoch_loss / st.epoch_samples : 0.0;
-      m["train_accuracy"] = st.epoch_samples > 0 ? st.epoch_correct / st.epoch_samples : 0.0;
-      m["hidden_spikes_per_neuron"] = hidden_rate(st);
-      m["activity"] = population_activity(st);
-      m["lr_weights"] = cfg_.sched.lr_weights * std::pow(cfg_.sched.epoch_decay, double(epoch));
-      m["lr_delays"] = cfg_.sched.lr_delays * std::pow(cfg_.sched.epoch_decay, double(epoch));
-      double metric = m["train_accuracy"];
-      if (cfg_.train.eval_train) {
-        const auto e = eval(data_.train, st.params);
-        m["train_eval_accuracy"] = e.accuracy();
-        metric = e.accuracy();
-        if (e.accuracy() >= 1.0 && st.presentations_to_100 < 0) st.presentations_to_100 = int32_t(epoch + 1);
-      }
-      if (data_.has_valid) {
-        const auto e = eval(data_.valid, st.params);
-        m["valid_accuracy"] = e.accuracy();
-        m["valid_loss"] = e.loss;
-        if (early_on_valid) metric = e.accuracy();
-      }
-      if (!data_.test.samples.empty() && cfg_.train.eval_test_every_epoch) {
-        const auto e = eval(data_.test, st.params);
-        m["test_accuracy"] = e.accuracy();
-        m["test_loss"] = e.loss;
-      }
-      // Warm-up epochs (train.min_epochs) are not candidates: while the learning rates are
-      // high the validation accuracy jumps between epochs, and a lucky one would be kept.
-      const uint32_t warm_up = cfg_.train.min_epochs;
-      if (epoch >= warm_up) {
-        if (metric > st.best_metric || st.best_epoch <= warm_up) {
-          st.best_metric = metric;
-          st.best_epoch = epoch + 1;
-          st.best_params = st.params;
-          st.epochs_since_best = 0;
-        } else {
-          ++st.epochs_since_best;
-        }
-      }
-      m["epoch_time_s"] = seconds_since(t_epoch);
-      m["time_split_s"] = {{"data", t_data}, {"forward", t_fwd}, {"backward", t_bwd}, {"allreduce", t_comm},
-                           {"update", t_update}};  // training batches only, rank 0
-      m["dropped_late_events_so_far"] = stats_.dropped_late;
-      m["delay_histograms"] = delay_histograms(st.params);
-      st.epoch = epoch + 1;
-      st.batch = 0;
-      st.epoch_loss = st.epoch_correct = st.epoch_samples = 0.0;
-      std::fill(st.epoch_spike_counts.begin(), st.epoch_spike_counts.end(), 0.0);
-      st.adam_m = adam.m();
-      st.adam_v = adam.v();
-      st.adam_t = adam.steps();
-      st.wall_time_s = prior_wall + seconds_since(t_start);
-      if (root_) {
-        metrics_ << m.dump() << "\n";
-        metrics_.flush();
-        require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write: ", std::strerror(errno));
-        if (opt_.progress) end_of_epoch_line(m);
-      }
-      last_metrics = m;
-      const bool last = st.epoch >= cfg_.train.epochs;
-      const bool stop = cfg_.train.patience > 0 && cfg_.train.early_stop != "none" &&
-                        st.epochs_since_best >= cfg_.train.patience;
-      if (last || stop || (cfg_.train.checkpoint_every && st.epoch % cfg_.train.checkpoint_every == 0)) save(st);
-      if (stop) {
-        stopped_early = true;
-        break;
+  // The batches of one epoch from st.batch on. Throws Preempted when asked to stop.
+  EpochTimes train_epoch(TrainState& st, uint32_t epoch) {
+    // Augmented examples are a function of (seed, epoch, example): every rank builds the same.
+    EventDataset augmented;
+    const bool augment = cfg_.data.shift > 0 || cfg_.data.blend > 0;
+    if (augment) augmented = augment_epoch(data_.train, cfg_.data.shift, cfg_.data.blend, cfg_.train.seed, epoch);
+    const EventDataset& train_set = augment ? augmented : data_.train;
+    const uint64_t n = train_set.samples.size();
+    std::vector<uint32_t> order;
+    if (cfg_.train.shuffle) {
+      order = dist::epoch_order(n, cfg_.train.seed, epoch);
+    } else {
+      order.resize(n);
+      std::iota(order.begin(), order.end(), 0u);
+    }
+    uint32_t n_batches = uint32_t(dist::batches_per_epoch(n, cfg_.train.batch_size));
+    if (cfg_.train.max_batches) n_batches = std::min(n_batches, cfg_.train.max_batches);
+    EpochTimes times;
+    times.start = Clock::now();
+    const uint32_t first_batch = st.batch;
+    auto lap = [last = Clock::now()](double& acc) mutable {
+      const auto now = Clock::now();
+      acc += std::chrono::duration<double>(now - last).count();
+      last = now;
+    };
+    for (uint32_t k = st.batch; k < n_batches; ++k) {
+      lap(times.update);  // the bookkeeping at the end of the previous batch
+      train_batch(st, train_set, order, k, epoch, times, lap);
+      st.batch = k + 1;
+      if (root_ && opt_.progress) progress(epoch, k + 1, n_batches, first_batch, times.start, st);
+      if (cfg_.train.checkpoint_batches && (k + 1) % cfg_.train.checkpoint_batches == 0 && k + 1 < n_batches)
+        checkpoint(st);
+      kill_point("batch");
+      // Asked to stop (a signal on any rank): every rank leaves at this same batch.
+      if (opt_.stop && comm_.any(opt_.stop->load(std::memory_order_relaxed) != 0)) {
+        checkpoint(st);
+        throw Preempted("stopped on request after epoch " + std::to_string(epoch + 1) + ", batch " +
+                        std::to_string(k + 1) + " of " + std::to_string(n_batches) + "; checkpoint written to " +
+                        opt_.out_dir + "/checkpoint.h5, continue with --resume");
       }
     }
+    return times;
+  }
 
-    // ---- summary: the model of the best epoch on the test set ----
+  // Global batch k: this rank's shard forward, spike counts all-reduced, loss, backward,
+  // the exact gradient sum all-reduced, the same Adam step on every rank, the epoch's sums.
+  template <class Lap>
+  void train_batch(TrainState& st, const EventDataset& train_set, const std::vector<uint32_t>& order, uint32_t k,
+                   uint32_t epoch, EpochTimes& times, Lap& lap) {
+    const uint64_t gB = dist::global_batch(order.size(), cfg_.train.batch_size, k).size();
+    const std::span<const uint32_t> mine =
+        dist::rank_batch(order, cfg_.train.batch_size, k, comm_.rank(), comm_.size());
+    make_batch(train_set, mine, net_, batch_, labels_, stats_);
+    lap(times.data);
+    engine_->forward(st.params, batch_, fwd_);
+    lap(times.fwd);
+
+    // Spike counts over the global batch: the regulariser and the bumps need them.
+    flatten_counts(fwd_, counts_);
+    comm_.allreduce_sum(std::span<uint32_t>(counts_));
+    lap(times.comm);
+    LossResult lr = compute_loss(cfg_.loss, fwd_, labels_, gB, bin_);
+    bin_.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts_), gB);
+    engine_->backward_exact(st.params, bin_, exact_grad_);
+    lap(times.bwd);
+    // Exact sums: the same bits for any split of the batch over threads, ranks or GPUs.
+    comm_.allreduce_sum(exact_grad_.digits());
+    const size_t bad = exact_grad_.round_to(grad_);
+    require(bad == grad_.size(), "the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
+            ExactSum::kTopExp, ")");
+    double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
+    comm_.allreduce_sum(std::span<double>(sums, 3));
+    lap(times.comm);
+
+    const double decay = std::pow(cfg_.sched.epoch_decay, double(epoch));
+    double lr_w = cfg_.sched.lr_weights;
+    if (cfg_.sched.weight_schedule == "ease_in")
+      lr_w = std::min(lr_w, cfg_.sched.ease_in_start * std::pow(cfg_.sched.ease_in_factor, double(adam_->steps())));
+    adam_->step(st.params, grad_, lr_w * decay, cfg_.sched.lr_delays * decay);
+    if (cfg_.train.output_bump > 0) bump_silent_outputs(st.params, counts_);
+
+    st.epoch_sums.loss += sums[0] * double(gB);  // per-sample loss sum
+    st.epoch_sums.correct += sums[1];
+    st.epoch_sums.samples += sums[2];
+    for (uint32_t i = 0; i < layout_.total; ++i) st.epoch_spike_counts[i] += counts_[i];
+    st.samples_trained += gB;
+    samples_this_process_ += gB;
+  }
+
+  // After an epoch's batches: the silent-neuron bump, the replica check, the evaluations,
+  // the best epoch so far; the cursors move to the next epoch; rank 0 writes the metrics
+  // line. Returns the line.
+  json end_epoch(TrainState& st, uint32_t epoch, const EpochTimes& times) {
+    if (cfg_.train.silent_bump > 0) bump_silent_hidden(st.params, st.epoch_spike_counts, st.epoch_sums.samples);
+    check_replicas(st.params, epoch);
+    json m;
+    m["epoch"] = epoch + 1;
+    m["train_loss"] = st.epoch_sums.samples > 0 ? st.epoch_sums.loss / st.epoch_sums.samples : 0.0;
+    m["train_accuracy"] = st.epoch_sums.samples > 0 ? st.epoch_sums.correct / st.epoch_sums.samples : 0.0;
+    m["hidden_spikes_per_neuron"] = hidden_rate(st);
+    m["activity"] = population_activity(st);
+    m["lr_weights"] = cfg_.sched.lr_weights * std::pow(cfg_.sched.epoch_decay, double(epoch));
+    m["lr_delays"] = cfg_.sched.lr_delays * std::pow(cfg_.sched.epoch_decay, double(epoch));
+    double metric = m["train_accuracy"];
+    if (cfg_.train.eval_train) {
+      const auto e = eval(data_.train, st.params);
+      m["train_eval_accuracy"] = e.accuracy();
+      metric = e.accuracy();
+      if (e.accuracy() >= 1.0 && st.presentations_to_100 < 0) st.presentations_to_100 = int32_t(epoch + 1);
+    }
+    if (data_.has_valid) {
+      const auto e = eval(data_.valid, st.params);
+      m["valid_accuracy"] = e.accuracy();
+      m["valid_loss"] = e.loss;
+      if (early_stop_on_valid()) metric = e.accuracy();
+    }
+    if (!data_.test.samples.empty() && cfg_.train.eval_test_every_epoch) {
+      const auto e = eval(data_.test, st.params);
+      m["test_accuracy"] = e.accuracy();
+      m["test_loss"] = e.loss;
+    }
+    // Warm-up epochs (train.min_epochs) are not candidates: while the learning rates are
+    // high the validation accuracy jumps between epochs, and a lucky one would be kept.
+    const uint32_t warm_up = cfg_.train.min_epochs;
+    if (epoch >= warm_up) {
+      if (metric > st.best_metric || st.best_epoch <= warm_up) {
+        st.best_metric = metric;
+        st.best_epoch = epoch + 1;
+        st.best_params = st.params;
+        st.epochs_since_best = 0;
+      } else {
+        ++st.epochs_since_best;
+      }
+    }
+    m["epoch_time_s"] = seconds_since(times.start);
+    m["time_split_s"] = {{"data", times.data}, {"forward", times.fwd}, {"backward", times.bwd},
+                         {"allreduce", times.comm}, {"update", times.update}};  // training batches only, rank 0
+    m["dropped_late_events_so_far"] = stats_.dropped_late;
+    m["delay_histograms"] = delay_histograms(st.params);
+    st.epoch = epoch + 1;
+    st.batch = 0;
+    st.epoch_sums = {};
+    std::fill(st.epoch_spike_counts.begin(), st.epoch_spike_counts.end(), 0.0);
+    if (root_) {
+      metrics_ << m.dump() << "\n";
+      metrics_.flush();
+      require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write: ", std::strerror(errno));
+      if (opt_.progress) end_of_epoch_line(m);
+    }
+    return m;
+  }
+
+  bool early_stop_on_valid() const { return cfg_.train.early_stop == "validation" && data_.has_valid; }
+
+  // The summary (the model of the best epoch on the test set); rank 0 writes model.h5 and
+  // summary.json.
+  std::string finish(const TrainState& st, const json& last_metrics, bool stopped_early) {
     json s;
     s["status"] = "done";
     add_build_info(s);
@@ -319,7 +339,7 @@ class Trainer {
     s["epochs"] = st.epoch;
     s["best_epoch"] = st.best_epoch;
     s["stopped_early"] = stopped_early;
-    s["early_stop_metric"] = early_on_valid ? "validation" : (cfg_.train.eval_train ? "train_eval" : "train");
+    s["early_stop_metric"] = early_stop_on_valid() ? "validation" : (cfg_.train.eval_train ? "train_eval" : "train");
     s["best_metric"] = st.best_metric;
     s["train_accuracy"] = last_metrics.value("train_accuracy", 0.0);
     s["loss"] = last_metrics.value("train_loss", 0.0);
@@ -338,9 +358,8 @@ class Trainer {
     s["eval_batch_size"] = eval_batch_size(cfg_.train.batch_size);
     s["data_fingerprint"] = fingerprint_;
     if (cfg_.train.eval_train) s["presentations_to_100"] = st.presentations_to_100;
-    const double wall = prior_wall + seconds_since(t_start);
-    s["wall_time_s"] = wall;
-    s["samples_per_s"] = samples_this_process / std::max(1e-9, seconds_since(t_start));
+    s["wall_time_s"] = prior_wall_ + seconds_since(t_start_);
+    s["samples_per_s"] = samples_this_process_ / std::max(1e-9, seconds_since(t_start_));
     s["peak_memory_mb"] = peak_memory_mb();
     s["world_size"] = comm_.size();
     s["threads"] = cfg_.engine.threads;
@@ -365,11 +384,6 @@ class Trainer {
     }
     comm_.barrier();
     return text;
-  }
-
- private:
-  static double seconds_since(Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
   }
 
   // Rank 0, before anything is written: a directory holding a run needs --resume or
@@ -435,29 +449,16 @@ class Trainer {
     }
     comm_.broadcast_value(found, 0);
     if (!found) return false;
-    auto bvec = [&](std::vector<double>& v) {
-      uint64_t n = v.size();
-      comm_.broadcast_value(n, 0);
-      v.resize(n);
-      comm_.broadcast(std::as_writable_bytes(std::span<double>(v)), 0);
-    };
-    bvec(st.params);
-    bvec(st.best_params);
-    bvec(st.adam_m);
-    bvec(st.adam_v);
-    bvec(st.epoch_spike_counts);
-    comm_.broadcast_value(st.adam_t, 0);
-    comm_.broadcast_value(st.epoch, 0);
-    comm_.broadcast_value(st.batch, 0);
-    comm_.broadcast_value(st.best_metric, 0);
-    comm_.broadcast_value(st.best_epoch, 0);
-    comm_.broadcast_value(st.epochs_since_best, 0);
-    comm_.broadcast_value(st.presentations_to_100, 0);
-    comm_.broadcast_value(st.epoch_loss, 0);
-    comm_.broadcast_value(st.epoch_correct, 0);
-    comm_.broadcast_value(st.epoch_samples, 0);
-    comm_.broadcast_value(st.wall_time_s, 0);
-    comm_.broadcast_value(st.samples_trained, 0);
+    st.visit([&](const char*, auto& field, auto...) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::vector<double>>) {
+        uint64_t n = field.size();
+        comm_.broadcast_value(n, 0);
+        field.resize(n);
+        comm_.broadcast(std::as_writable_bytes(std::span<double>(field)), 0);
+      } else {
+        comm_.broadcast_value(field, 0);
+      }
+    });
     if (root_) std::cerr << "resuming from " << used << " at epoch " << st.epoch + 1 << ", batch " << st.batch << "\n";
     return true;
   }
@@ -495,7 +496,7 @@ class Trainer {
     const uint32_t E = cfg_.train.epochs;
     require(st.epoch <= E, path, ": '/epoch' = ", st.epoch, " is out of range [0, ", E, "] (train.epochs = ", E, ")");
     const uint64_t n = data_.train.samples.size() + cfg_.data.blend;
-    uint64_t nb = (n + cfg_.train.batch_size - 1) / cfg_.train.batch_size;
+    uint64_t nb = dist::batches_per_epoch(n, cfg_.train.batch_size);
     if (cfg_.train.max_batches) nb = std::min<uint64_t>(nb, cfg_.train.max_batches);
     // batch = nb: a stop request came after the epoch's last batch, before its end-of-epoch
     // work. A run whose train.epochs was lowered on resume (an allowed change) may hold a
@@ -506,7 +507,12 @@ class Trainer {
             st.epoch_spike_counts.size(), " values, the network's LIF neurons ", layout_.total);
   }
 
-  void save(const TrainState& st) {
+  // Writes a checkpoint of st with the optimiser's state and the training time so far.
+  void checkpoint(TrainState& st) {
+    st.adam_m = adam_->m();
+    st.adam_v = adam_->v();
+    st.adam_t = adam_->steps();
+    st.wall_time_s = prior_wall_ + seconds_since(t_start_);
     if (root_) write_checkpoint(opt_.out_dir, net_, st, cfg_.resolved_toml, comm_.size(), fingerprint_);
     comm_.barrier();
   }
@@ -597,8 +603,8 @@ class Trainer {
         spikes += st.epoch_spike_counts[layout_.offset[p] + j];
         silent += st.epoch_spike_counts[layout_.offset[p] + j] == 0;
       }
-      const double n = net_.pops[p].size;
-      a[net_.pops[p].name] = {{"spikes_per_neuron", st.epoch_samples > 0 ? spikes / n / st.epoch_samples : 0.0},
+      const double n = net_.pops[p].size, samples = st.epoch_sums.samples;
+      a[net_.pops[p].name] = {{"spikes_per_neuron", samples > 0 ? spikes / n / samples : 0.0},
                               {"silent_fraction", silent / n}};
     }
     return a;
@@ -618,7 +624,7 @@ class Trainer {
       for (uint32_t j = 0; j < net_.pops[p].size; ++j) spikes += st.epoch_spike_counts[layout_.offset[p] + j];
       neurons += net_.pops[p].size;
     }
-    return neurons > 0 && st.epoch_samples > 0 ? spikes / neurons / st.epoch_samples : 0.0;
+    return neurons > 0 && st.epoch_sums.samples > 0 ? spikes / neurons / st.epoch_sums.samples : 0.0;
   }
 
   // Accuracy and mean loss of a data set, sharded over ranks: the one evaluation path.
@@ -668,8 +674,8 @@ class Trainer {
     const double eta_total = eta_epoch + per_batch * total * (cfg_.train.epochs - epoch - 1);
     if (!isatty(STDERR_FILENO)) return;
     std::fprintf(stderr, "\repoch %u/%u  batch %u/%u  loss %.4f  acc %5.1f%%  ETA %s (run, at most)   ", epoch + 1,
-                 cfg_.train.epochs, done, total, st.epoch_samples ? st.epoch_loss / st.epoch_samples : 0.0,
-                 st.epoch_samples ? 100.0 * st.epoch_correct / st.epoch_samples : 0.0,
+                 cfg_.train.epochs, done, total, st.epoch_sums.samples ? st.epoch_sums.loss / st.epoch_sums.samples : 0.0,
+                 st.epoch_sums.samples ? 100.0 * st.epoch_sums.correct / st.epoch_sums.samples : 0.0,
                  format_duration(eta_total).c_str());
     std::fflush(stderr);
   }
@@ -701,6 +707,19 @@ class Trainer {
   BatchStats stats_;       // training batches of this process
   BatchStats eval_stats_;  // evaluation batches (all ranks)
   std::string fingerprint_;
+  std::optional<Adam> adam_;  // made once the memory check passed
+  bool resumed_ = false;
+  Clock::time_point t_start_;
+  double prior_wall_ = 0.0;  // training time of earlier processes (resumed runs)
+  uint64_t samples_this_process_ = 0;
+  // Buffers of a training batch, reused.
+  std::vector<double> grad_;
+  ExactVector exact_grad_;
+  ForwardOutputs fwd_;
+  BackwardInputs bin_;
+  SpikeBatch batch_;
+  std::vector<int32_t> labels_;
+  std::vector<uint32_t> counts_;  // global spike counts per LIF neuron
   std::ofstream metrics_;
   std::vector<std::string> config_changes_;  // accepted on --resume ("key: old -> new")
   double last_progress_ = -1.0;

@@ -39,6 +39,7 @@
 #include "core/loss.hpp"
 #include "core/network.hpp"
 #include "core/optimizer.hpp"
+#include "bench/workload.hpp"
 #include "core/spikes.hpp"
 #include "kernels/cuda/cuda_engine.hpp"
 #include "kernels/factory.hpp"
@@ -666,21 +667,24 @@ int sequence_task(const std::string& backend) {
 
 // ---- (d) benchmark -------------------------------------------------------------------------------
 
-Network shd_ff(double max_delay_ms) {
+// The shd-ff workload of delayprop-bench (src/bench/workload.hpp): 700 -> 256 -> 256 -> 20
+// feedforward, 1000 steps, 10,000 uniform random input spikes per sample, the hidden layers'
+// input weights calibrated on the CPU backend for about 14 spikes per neuron and trial.
+struct BenchCase {
   Network net;
-  net.dt = 1.0;
-  net.n_steps = 1000;
-  const uint32_t in = add_pop(net, "in", PopKind::Input, 700);
-  const uint32_t h1 = add_pop(net, "h1", PopKind::LIF, 256);
-  const uint32_t h2 = add_pop(net, "h2", PopKind::LIF, 256);
-  const uint32_t out = add_pop(net, "out", PopKind::LI, 20, Readout::SumExp);
-  // Weights tuned (on the CPU backend) for about 14 spikes per hidden neuron and trial with
-  // 10,000 uniform random input spikes per sample.
-  add_conn(net, "in_h1", in, h1, max_delay_ms, 0.021, 0.02, max_delay_ms);
-  add_conn(net, "h1_h2", h1, h2, max_delay_ms, 0.05, 0.04, max_delay_ms);
-  add_conn(net, "h2_out", h2, out, max_delay_ms, 0.0, 0.03, max_delay_ms);
-  net.finalize();
-  return net;
+  SpikeBatch batch;
+};
+
+BenchCase shd_ff(int max_delay, uint32_t B) {
+  bench::Opts o;
+  o.workload = "shd-ff";
+  const bench::Shape s = bench::shape_of(o);
+  std::vector<int32_t> labels;
+  const SpikeBatch cal = bench::make_input(s, 2, 1001, labels);
+  EngineOptions eo;
+  eo.threads = cpu_threads();
+  const std::vector<double> w_mean = bench::calibrate(s, 256, max_delay, 14.0, eo, cal, 1);
+  return {bench::build_net(s, 256, max_delay, w_mean), bench::make_input(s, B, 1, labels)};
 }
 
 struct BenchRow {
@@ -695,9 +699,10 @@ double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
 }
 
 BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int reps, double reserve_s = 0) {
-  const Network net = shd_ff(max_delay);
+  const BenchCase bc = shd_ff(max_delay, B);
+  const Network& net = bc.net;
+  const SpikeBatch& batch = bc.batch;
   const auto params = init_params(net, 2024);
-  const SpikeBatch batch = random_batch(net, B, 10000, false, 31);
   BenchRow row;
   row.max_delay = max_delay;
   size_t free0 = 0, free1 = 0, total = 0;

@@ -11,7 +11,7 @@
 #   machines without a GPU. 64 threads per block; about 1-2 minutes.
 if(DELAYPROP_HAVE_CUDA)
   add_executable(delayprop-device-check ${CMAKE_CURRENT_LIST_DIR}/device_check.cpp)
-  target_link_libraries(delayprop-device-check PRIVATE delayprop_engine delayprop_dist_runtime)
+  target_link_libraries(delayprop-device-check PRIVATE delayprop_bench delayprop_dist_runtime)
   target_include_directories(delayprop-device-check PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
   set_target_properties(delayprop-device-check PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
   delayprop_self_contained(delayprop-device-check)
@@ -32,9 +32,9 @@ endif()
 
 find_package(Threads REQUIRED)
 add_executable(delayprop-device-check-emu ${CMAKE_CURRENT_LIST_DIR}/device_check.cpp
-               ${CMAKE_CURRENT_LIST_DIR}/cuda_engine_emu.cpp ${DELAYPROP_ENGINE_SOURCES})
-# Its own build of the engine layer (the same source list): delayprop_engine may hold the
-# real CUDA backend, here the emulated one takes its place.
+               ${CMAKE_CURRENT_LIST_DIR}/cuda_engine_emu.cpp ${DELAYPROP_ENGINE_SOURCES} ${DELAYPROP_BENCH_SOURCES})
+# Its own build of the engine and bench layers (the same source lists): delayprop_engine may
+# hold the real CUDA backend, here the emulated one takes its place.
 target_include_directories(delayprop-device-check-emu PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/tests/support)
 target_compile_definitions(delayprop-device-check-emu PRIVATE DELAYPROP_HAVE_CUDA=1 DP_CUDA_THREADS=64
                            DELAYPROP_DEVICE_CHECK_EMULATED=1)
