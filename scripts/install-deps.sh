@@ -2,12 +2,16 @@
 # Installs the Debian 12 packages delayprop builds and tests with. Idempotent; run as root
 # (or with sudo). The CUDA toolkit is not a Debian package: CMake finds it when present and
 # builds without it otherwise. NCCL is loaded at run time when present (docs/GPU.md).
+# Then the Python environment .venv in the repository (git-ignored; docs/PYTHON.md): the
+# pinned packages of python/requirements.txt, their wheels kept in .venv/wheels so that the
+# Python tests build and install offline.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 pkgs=(build-essential cmake ninja-build pkg-config
       libhdf5-dev libtomlplusplus-dev nlohmann-json3-dev
-      libgtest-dev openmpi-bin libopenmpi-dev python3 python3-numpy python3-h5py python3-matplotlib)
+      libgtest-dev openmpi-bin libopenmpi-dev python3 python3-numpy python3-h5py python3-matplotlib
+      python3-dev python3-venv)
 # --with-slurm: also a SLURM controller, node daemon and munge, for the SLURM sweep test.
 if [ "${1:-}" = "--with-slurm" ]; then pkgs+=(slurm-wlm munge); fi
 missing=()
@@ -18,4 +22,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venv"
+req="$root/python/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$req" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/python" -m pip download -q --disable-pip-version-check -d "$venv/wheels" -r "$req"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-index --find-links "$venv/wheels" -r "$req"
+  echo "$want" > "$stamp"
 fi
