@@ -14,11 +14,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._core import (Batch, Config, Engine, Error, Forward, Preempted, StopFlag, load_model, loss,
-                    read_batch, read_params, regulariser_kicks, write_model, write_params)
+                    read_batch, read_gradients, read_params, regulariser_kicks, write_model, write_params)
 from . import _core
 
 __all__ = ["Batch", "Config", "Engine", "Error", "Forward", "Preempted", "StopFlag", "load_config",
-           "load_model", "loss", "make_batch", "read_batch", "read_params", "regulariser_kicks",
+           "load_model", "loss", "make_batch", "read_batch", "read_gradients", "read_params", "regulariser_kicks",
            "write_model", "write_params", "train", "evaluate"]
 
 
@@ -135,21 +135,20 @@ def train(config, out_dir, *, resume=False, overwrite=False, force=False, progre
     lines = queue.SimpleQueue()
     result = {}
 
+    def epoch_done(metrics):
+        # The trainer waits until this thread has run on_epoch: a stop asked for there takes
+        # effect at the next epoch's first batch.
+        done = threading.Event()
+        lines.put((metrics, done))
+        while not done.wait(0.1) and not stop.is_set():
+            pass
+
     def work():
         try:
             result["summary"] = _core.train(cfg, os.fspath(out_dir), resume, overwrite, force, progress, stop,
-                                            lines.put)
+                                            epoch_done)
         except BaseException as e:  # handed to the calling thread
             result["error"] = e
-
-    def deliver():
-        while True:
-            try:
-                m = lines.get_nowait()
-            except queue.Empty:
-                return
-            if on_epoch is not None:
-                on_epoch(json.loads(m))
 
     # The loop runs on a worker thread so that this thread stays in Python, where Ctrl-C
     # arrives as KeyboardInterrupt without a signal handler of our own.
@@ -157,9 +156,18 @@ def train(config, out_dir, *, resume=False, overwrite=False, force=False, progre
     worker.start()
     try:
         while worker.is_alive():
-            worker.join(0.1)
-            deliver()
-        deliver()
+            try:
+                metrics, done = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                if on_epoch is not None:
+                    on_epoch(json.loads(metrics))
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                done.set()
     except BaseException:
         stop.set()
         worker.join()

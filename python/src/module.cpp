@@ -7,8 +7,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <atomic>
+#include <filesystem>
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -35,6 +37,7 @@ using namespace delayprop;
 namespace {
 
 using ConfigPtr = std::shared_ptr<Config>;
+using Path = std::filesystem::path;
 using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 // Bad arguments from Python: ValueError (pybind11 maps std::invalid_argument to it).
@@ -338,6 +341,7 @@ class PyEngine {
   // dL/dy (or dL/dt of first-spike outputs, 1/ms) of the last forward's batch, and optional
   // regulariser kicks per LIF population; returns the gradients like the parameters.
   py::dict backward(const py::handle& params, const py::handle& output_grad, const py::object& kicks) {
+    if (last_n_ == 0) bad_value("backward: call forward first");
     const Network& net = cfg_->net;
     const std::vector<double> p = params_from_dict(net, params);
     BackwardInputs bin;
@@ -386,7 +390,6 @@ class PyEngine {
   }
 
   py::dict gradients_of(const std::vector<double>& p, const BackwardInputs& bin) {
-    if (last_n_ == 0) bad_value("backward: call forward first");
     std::vector<double> grad(cfg_->net.n_params);
     {
       py::gil_scoped_release nogil;
@@ -495,8 +498,8 @@ PYBIND11_MODULE(_core, m) {
   });
 
   py::class_<Config, std::shared_ptr<Config>>(m, "Config", "A checked run configuration (docs/CONFIG.md)")
-      .def_static("from_file", [](const std::string& path, const std::vector<std::string>& sets) {
-            return ConfigPtr(std::make_shared<Config>(load_config(path, sets)));
+      .def_static("from_file", [](const Path& path, const std::vector<std::string>& sets) {
+            return ConfigPtr(std::make_shared<Config>(load_config(path.string(), sets)));
           }, py::arg("path"), py::arg("overrides") = std::vector<std::string>{})
       .def_static("from_toml", &config_from_toml, py::arg("text"), py::arg("source") = "<string>",
                   py::arg("overrides") = std::vector<std::string>{})
@@ -541,8 +544,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("make_batch", [](const ConfigPtr& cfg, const py::list& samples, const py::object& labels) {
           return batch_of(*cfg, to_dataset(*cfg, samples, labels));
         }, py::arg("config"), py::arg("samples"), py::arg("labels") = py::none());
-  m.def("read_batch", [](const ConfigPtr& cfg, const std::string& path) {
-          return batch_of(*cfg, read_input_events(path, cfg->data, cfg->net, true));
+  m.def("read_batch", [](const ConfigPtr& cfg, const Path& path) {
+          return batch_of(*cfg, read_input_events(path.string(), cfg->data, cfg->net, true));
         }, py::arg("config"), py::arg("path"), "A batch file (docs/FORMATS.md), batched as delayprop-grad does");
 
   py::class_<Forward, std::shared_ptr<Forward>>(m, "Forward", "What Engine.forward returns")
@@ -550,8 +553,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("readout", [](const Forward& f) {
             return to_numpy(f.out.readout.data(), {py::ssize_t(f.out.n_samples), py::ssize_t(f.out.n_outputs)});
           })
-      .def_property_readonly("first_spike_step", [](const Forward& f) -> py::object {
-            if (f.out.first_spike_step.empty()) return py::none();
+      .def_property_readonly("first_spike_step", [](const Forward& f) {
             return to_numpy(f.out.first_spike_step.data(), {py::ssize_t(f.out.n_samples), py::ssize_t(f.out.n_outputs)});
           })
       .def_property_readonly("spike_counts", &spike_counts)
@@ -601,29 +603,37 @@ PYBIND11_MODULE(_core, m) {
           return d;
         }, py::arg("config"), py::arg("forward"));
 
-  m.def("read_params", [](const ConfigPtr& cfg, const std::string& path, const std::string& which) {
+  m.def("read_params", [](const ConfigPtr& cfg, const Path& file, const std::string& which,
+                          const std::string& group) {
+          const std::string path = file.string();
           if (which != "best" && which != "last") bad_value("which must be 'best' or 'last', got '", which, "'");
-          if (!is_model_or_checkpoint(path)) return params_to_dict(cfg->net, read_params(cfg->net, path));
+          if (!is_model_or_checkpoint(path)) return params_to_dict(cfg->net, read_params(cfg->net, path, group));
           return params_to_dict(cfg->net, read_model_params(open_model(path), cfg->net, which == "best"));
-        }, py::arg("config"), py::arg("path"), py::arg("which") = "best");
-  m.def("load_model", [](const std::string& path, const std::string& which, const std::vector<std::string>& sets) {
-          LoadedModel lm = load_model(path, "", sets, which);
+        }, py::arg("config"), py::arg("path"), py::arg("which") = "best", py::arg("group") = "",
+        "Parameters of a model file or checkpoint (best or last), or of a parameter file (its group: "
+        "\"\" or, in delayprop-grad's output, \"/params\" and \"/grad\")");
+  m.def("read_gradients", [](const ConfigPtr& cfg, const Path& path, const std::string& group) {
+          return params_to_dict(cfg->net, read_gradients(cfg->net, path.string(), group));
+        }, py::arg("config"), py::arg("path"), py::arg("group") = "/grad",
+        "Gradients written by delayprop-grad, like the parameters");
+  m.def("load_model", [](const Path& path, const std::string& which, const std::vector<std::string>& sets) {
+          LoadedModel lm = load_model(path.string(), "", sets, which);
           auto cfg = std::make_shared<Config>(std::move(lm.cfg));
           py::dict params = params_to_dict(cfg->net, lm.params);
           return py::make_tuple(ConfigPtr(cfg), params);
         }, py::arg("path"), py::arg("which") = "best", py::arg("overrides") = std::vector<std::string>{});
-  m.def("write_params", [](const ConfigPtr& cfg, const py::handle& params, const std::string& path) {
+  m.def("write_params", [](const ConfigPtr& cfg, const py::handle& params, const Path& path) {
           const std::vector<double> p = params_from_dict(cfg->net, params);
-          auto f = h5::File::create(path);
+          auto f = h5::File::create(path.string());
           write_params(cfg->net, p, f);
           f.close();
         }, py::arg("config"), py::arg("params"), py::arg("path"));
-  m.def("write_model", [](const ConfigPtr& cfg, const std::string& path, const py::handle& best, const py::object& last) {
+  m.def("write_model", [](const ConfigPtr& cfg, const Path& path, const py::handle& best, const py::object& last) {
           const std::vector<double> b = params_from_dict(cfg->net, best);
           const std::vector<double> l = last.is_none() ? b : params_from_dict(cfg->net, last);
           ModelMeta meta;
           meta.config_toml = cfg->resolved_toml;
-          write_model(path, cfg->net, b, l, meta);
+          write_model(path.string(), cfg->net, b, l, meta);
         }, py::arg("config"), py::arg("path"), py::arg("best"), py::arg("last") = py::none());
 
   m.def("evaluate_split", [](const ConfigPtr& cfg, const py::handle& params, const std::string& split, uint32_t batch_size) {
