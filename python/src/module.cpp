@@ -448,13 +448,8 @@ struct StopFlag {
 
 std::string run_train(const ConfigPtr& cfg, const std::string& out_dir, bool resume, bool overwrite, bool force,
                       bool progress, StopFlag& stop, const py::object& on_epoch) {
-  TrainOptions opt;
-  opt.out_dir = out_dir;
-  opt.resume = resume;
-  opt.overwrite = overwrite;
-  opt.force = force;
-  opt.progress = progress;
-  opt.stop = &stop.flag;
+  TrainOptions opt{.out_dir = out_dir, .resume = resume, .overwrite = overwrite, .force = force,
+                   .progress = progress, .stop = &stop.flag, .on_epoch = {}};
   if (!on_epoch.is_none()) {
     // A borrowed handle: the caller's reference keeps the callable alive, and copies of the
     // std::function (the trainer keeps one) then touch no reference count without the GIL.

@@ -10,7 +10,7 @@ mkdir -p "$work"
 pip=("$work/venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install --no-index --find-links "$wheels" scikit-build-core pybind11 numpy
 start=$(date +%s)
-"${pip[@]}" install --no-index --no-build-isolation -C build-dir="$work/build" "$src"
+"${pip[@]}" install --no-index --no-build-isolation --config-settings=build-dir="$work/build" "$src"
 echo "pip install: $(( $(date +%s) - start )) s"
 cd "$work"
 "$work/venv/bin/python" - "$src/configs/yinyang.toml" <<'PY'
