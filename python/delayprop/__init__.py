@@ -17,7 +17,9 @@ from ._core import (Batch, Config, Engine, Error, Forward, Preempted, StopFlag, 
                     read_batch, read_gradients, read_params, regulariser_kicks, write_model, write_params)
 from . import _core
 
-__all__ = ["Batch", "Config", "Engine", "Error", "Forward", "Preempted", "StopFlag", "load_config",
+__version__ = _core.build_info()["version"]
+
+__all__ = ["__version__", "Batch", "Config", "Engine", "Error", "Forward", "Preempted", "StopFlag", "load_config",
            "load_model", "loss", "make_batch", "read_batch", "read_gradients", "read_params", "regulariser_kicks",
            "write_model", "write_params", "train", "evaluate"]
 

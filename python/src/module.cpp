@@ -26,6 +26,7 @@
 #include "io/h5.hpp"
 #include "io/model_file.hpp"
 #include "io/param_io.hpp"
+#include "io/version.hpp"
 #include "kernels/common.hpp"
 #include "kernels/factory.hpp"
 #include "train/evaluate.hpp"
@@ -648,6 +649,14 @@ PYBIND11_MODULE(_core, m) {
           return run_evaluate(*cfg, params_from_dict(cfg->net, params), to_dataset(*cfg, samples, labels), batch_size);
         }, py::arg("config"), py::arg("params"), py::arg("samples"), py::arg("labels"), py::arg("batch_size") = 0);
 
+  m.def("build_info", [] {
+    const BuildInfo& b = build_info();
+    py::dict d;
+    d["version"] = b.version;
+    d["git_commit"] = b.git_commit;
+    d["options"] = b.options;
+    return d;
+  }, "The library's version, git commit and build options (as the drivers' --version)");
   py::class_<StopFlag>(m, "StopFlag", "Asks a running train() to checkpoint and stop at the next batch")
       .def(py::init<>())
       .def("set", [](StopFlag& s) { s.flag.store(1); })

@@ -101,5 +101,6 @@ def test_bad_configs(config, tmp_path):
 
 def test_import_has_no_side_effects():
     import signal
+    assert delayprop.__version__ == delayprop._core.build_info()["version"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

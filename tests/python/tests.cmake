@@ -23,4 +23,4 @@ get_filename_component(_dp_venv ${Python_EXECUTABLE} DIRECTORY)
 add_test(NAME python.pip_install
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/pip_install.sh ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/pip-install
                  ${_dp_venv}/../wheels)
-set_tests_properties(python.pip_install PROPERTIES LABELS python TIMEOUT 2400 PROCESSORS 2 RUN_SERIAL TRUE)
+set_tests_properties(python.pip_install PROPERTIES LABELS python TIMEOUT 1800 PROCESSORS 2)
