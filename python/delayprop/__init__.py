@@ -14,14 +14,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._core import (Batch, Config, Engine, Error, Forward, Preempted, StopFlag, load_model, loss,
-                    read_batch, read_gradients, read_params, regulariser_kicks, write_model, write_params)
+                    read_batch, read_gradients, read_params, regulariser_kicks, write_checkpoint, write_model,
+                    write_params)
 from . import _core
 
 __version__ = _core.build_info()["version"]
 
 __all__ = ["__version__", "Batch", "Config", "Engine", "Error", "Forward", "Preempted", "StopFlag", "load_config",
            "load_model", "loss", "make_batch", "read_batch", "read_gradients", "read_params", "regulariser_kicks",
-           "write_model", "write_params", "train", "evaluate"]
+           "write_checkpoint", "write_model", "write_params", "train", "evaluate"]
 
 
 def load_config(source, overrides=()):

@@ -21,6 +21,7 @@
 #include "core/loss.hpp"
 #include "dist/comm.hpp"
 #include "drivers/model_source.hpp"
+#include "io/checkpoint.hpp"
 #include "io/config.hpp"
 #include "io/data/dataset.hpp"
 #include "io/h5.hpp"
@@ -632,6 +633,17 @@ PYBIND11_MODULE(_core, m) {
           write_model(path.string(), cfg->net, b, l, meta);
         }, py::arg("config"), py::arg("path"), py::arg("best"), py::arg("last") = py::none());
 
+  m.def("write_checkpoint", [](const ConfigPtr& cfg, const py::handle& params, const Path& dir) {
+          TrainState st;
+          st.params = params_from_dict(cfg->net, params);
+          st.best_params = st.params;
+          st.adam_m.assign(cfg->net.n_params, 0.0);
+          st.adam_v.assign(cfg->net.n_params, 0.0);
+          std::filesystem::create_directories(dir);
+          write_checkpoint(dir.string(), cfg->net, st, cfg->resolved_toml, 1);
+        }, py::arg("config"), py::arg("params"), py::arg("out_dir"),
+        "A checkpoint before the first batch (Adam state zero): train(config, out_dir, resume=True) "
+        "then trains from these parameters");
   m.def("evaluate_split", [](const ConfigPtr& cfg, const py::handle& params, const std::string& split, uint32_t batch_size) {
           if (split != "train" && split != "valid" && split != "test")
             bad_value("split must be 'train', 'valid' or 'test', got '", split, "'");

@@ -65,3 +65,13 @@ def test_evaluate_events_equals_split(data_dir, config, events):
     assert (a["readout"] == b["readout"]).all()
     c = delayprop.evaluate(config, params, samples)  # unlabelled: predictions only
     assert (c["prediction"] == a["prediction"]).all() and "confusion" not in c
+
+
+def test_train_from_given_params(tmp_path, data_dir, config, driver_run):
+    # The trainer's own initial parameters, handed over as a checkpoint: the driver's run.
+    out = tmp_path / "run"
+    delayprop.write_checkpoint(config.with_overrides(["train.seed=4"]), config.init_params(4), out)
+    delayprop.train(CONFIG, out, resume=True, seed=4, threads=2, set=[f'data.path="{data_dir}"'],
+                    train={"epochs": EPOCHS})
+    same_bits(delayprop.read_params(config, out / "model.h5", "last"),
+              delayprop.read_params(config, driver_run / "model.h5", "last"))
