@@ -3,15 +3,14 @@
 // training and evaluation call runs with the GIL released. The Python package
 // (python/delayprop/__init__.py) adds config dispatch, numpy event layouts and the training
 // thread that turns Ctrl-C into a checkpoint.
-#include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <atomic>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -41,6 +40,7 @@ namespace {
 using ConfigPtr = std::shared_ptr<Config>;
 using Path = std::filesystem::path;
 using F64Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using I64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
 // Bad arguments from Python: ValueError (pybind11 maps std::invalid_argument to it).
 template <typename... Parts>
@@ -50,26 +50,21 @@ template <typename... Parts>
   throw std::invalid_argument(os.str());
 }
 
-std::string shape_of(const py::array& a) {
+std::string shape_str(const std::vector<py::ssize_t>& shape) {
   std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
-  return s + (a.ndim() == 1 ? ",)" : ")");
+  for (size_t d = 0; d < shape.size(); ++d) s += (d ? ", " : "") + std::to_string(shape[d]);
+  return s + (shape.size() == 1 ? ",)" : ")");
 }
 
 // A float64 array of exactly `shape`; anything numpy can convert is accepted.
-F64Array as_f64(const py::handle& obj, std::vector<py::ssize_t> shape, const std::string& what) {
+F64Array as_f64(const py::handle& obj, const std::vector<py::ssize_t>& shape, const std::string& what) {
   F64Array a = F64Array::ensure(obj);
   if (!a) {
     PyErr_Clear();
     bad_value(what, ": expected a float array, got ", std::string(py::str(py::type::of(obj))));
   }
-  bool ok = a.ndim() == py::ssize_t(shape.size());
-  for (size_t d = 0; ok && d < shape.size(); ++d) ok = a.shape(d) == shape[d];
-  if (!ok) {
-    std::string want = "(";
-    for (size_t d = 0; d < shape.size(); ++d) want += (d ? ", " : "") + std::to_string(shape[d]);
-    bad_value(what, ": expected shape ", want, shape.size() == 1 ? ",)" : ")", ", got ", shape_of(a));
-  }
+  const std::vector<py::ssize_t> got(a.shape(), a.shape() + a.ndim());
+  if (got != shape) bad_value(what, ": expected shape ", shape_str(shape), ", got ", shape_str(got));
   return a;
 }
 
@@ -90,8 +85,8 @@ template <typename Add>
 void add_value(const py::handle& v, const std::string& key, Add&& add) {
   if (py::isinstance<py::bool_>(v)) {
     add(v.cast<bool>());
-  } else if (py::isinstance<py::int_>(v)) {
-    add(v.cast<int64_t>());
+  } else if (py::isinstance<py::int_>(v) || (PyIndex_Check(v.ptr()) && !py::isinstance<py::float_>(v))) {
+    add(py::int_(py::reinterpret_borrow<py::object>(v)).cast<int64_t>());  // numpy integers too
   } else if (py::isinstance<py::float_>(v)) {
     add(v.cast<double>());
   } else if (py::isinstance<py::str>(v)) {
@@ -171,7 +166,7 @@ py::dict params_to_dict(const Network& net, const std::vector<double>& flat) {
   return d;
 }
 
-std::vector<double> params_from_dict(const Network& net, const py::handle& obj, bool check_values = true) {
+std::vector<double> params_from_dict(const Network& net, const py::handle& obj) {
   if (!py::isinstance<py::dict>(obj)) bad_value("params: expected a dict {connection: {'weights', 'delays'}}");
   const auto d = obj.cast<py::dict>();
   std::vector<double> flat(net.n_params);
@@ -198,12 +193,10 @@ std::vector<double> params_from_dict(const Network& net, const py::handle& obj, 
                 flat.begin() + ptrdiff_t(field[0] == 'w' ? c.weight_offset : c.delay_offset));
     }
   }
-  if (check_values) {
-    try {
-      check_params(net, flat);
-    } catch (const Error& e) {
-      bad_value("params: ", e.what());
-    }
+  try {
+    check_params(net, flat);
+  } catch (const Error& e) {
+    bad_value("params: ", e.what());
   }
   return flat;
 }
@@ -217,6 +210,21 @@ struct Batch {
   bool has_labels = true;
 };
 
+std::vector<int32_t> checked_labels(const Config& cfg, const py::handle& obj, uint32_t n) {
+  const auto a = I64Array::ensure(obj);
+  if (!a || a.ndim() != 1 || a.shape(0) != py::ssize_t(n)) {
+    PyErr_Clear();
+    bad_value("labels: expected ", n, " integer labels, one per sample");
+  }
+  const uint32_t K = cfg.net.pops[cfg.net.output].size;
+  std::vector<int32_t> l(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (a.data()[i] < 0 || a.data()[i] >= int64_t(K)) bad_value("labels[", i, "] = ", a.data()[i], " is outside [0, ", K, ")");
+    l[i] = int32_t(a.data()[i]);
+  }
+  return l;
+}
+
 // Samples as the package hands them over: [(times in ms, float64), (units, int64)] and labels
 // (None = unlabelled); batched as the config's data set is (set_batching).
 EventDataset to_dataset(const Config& cfg, const py::list& samples, const py::object& labels) {
@@ -227,18 +235,14 @@ EventDataset to_dataset(const Config& cfg, const py::list& samples, const py::ob
   data.source = "numpy events";
   data.has_labels = !labels.is_none();
   set_batching(data, cfg.data);
-  py::array_t<int64_t, py::array::c_style | py::array::forcecast> lab;
-  if (data.has_labels) {
-    lab = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(labels);
-    if (!lab || lab.ndim() != 1 || lab.shape(0) != py::ssize_t(samples.size()))
-      bad_value("labels: expected ", samples.size(), " integer labels, one per sample");
-  }
+  const std::vector<int32_t> lab =
+      data.has_labels ? checked_labels(cfg, labels, uint32_t(samples.size())) : std::vector<int32_t>(samples.size(), -1);
   data.samples.resize(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     const auto pair = samples[i].cast<py::tuple>();
     const std::string what = "sample " + std::to_string(i);
     const F64Array t = F64Array::ensure(pair[0]);
-    const auto u = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(pair[1]);
+    const auto u = I64Array::ensure(pair[1]);
     if (!t || !u || t.ndim() != 1 || u.ndim() != 1 || t.shape(0) != u.shape(0)) {
       PyErr_Clear();
       bad_value(what, ": expected 1-D times and units of one length");
@@ -252,14 +256,7 @@ EventDataset to_dataset(const Config& cfg, const py::list& samples, const py::ob
         bad_value(what, " event ", e, ": unit ", x, " is outside [0, ", data.n_channels, ")");
       s.units[size_t(e)] = uint32_t(x);
     }
-    if (data.has_labels) {
-      const int64_t l = lab.data()[i];
-      if (l < 0 || l >= int64_t(data.n_classes))
-        bad_value(what, ": label ", l, " is outside [0, ", data.n_classes, ")");
-      s.label = int32_t(l);
-    } else {
-      s.label = -1;
-    }
+    s.label = lab[i];
   }
   return data;
 }
@@ -302,21 +299,6 @@ py::dict loss_dict(const LossResult& r, const BackwardInputs& bin, const Forward
   d["prediction"] = to_numpy(r.prediction.data(), {py::ssize_t(r.prediction.size())});
   d["output_grad"] = to_numpy(bin.output_grad.data(), {py::ssize_t(out.n_samples), py::ssize_t(out.n_outputs)});
   return d;
-}
-
-std::vector<int32_t> checked_labels(const Config& cfg, const py::handle& obj, uint32_t n) {
-  const auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!a || a.ndim() != 1 || a.shape(0) != py::ssize_t(n)) {
-    PyErr_Clear();
-    bad_value("labels: expected ", n, " integer labels, one per sample");
-  }
-  const uint32_t K = cfg.net.pops[cfg.net.output].size;
-  std::vector<int32_t> l(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    if (a.data()[i] < 0 || a.data()[i] >= int64_t(K)) bad_value("labels[", i, "] = ", a.data()[i], " is outside [0, ", K, ")");
-    l[i] = int32_t(a.data()[i]);
-  }
-  return l;
 }
 
 class PyEngine {

@@ -60,7 +60,7 @@ def test_bad_events(config):
         delayprop.make_batch(config, [(np.array([1.0]), np.array([8]))])
     with pytest.raises(ValueError, match="sample 1: expected 1-D times and units of one length"):
         delayprop.make_batch(config, [(np.array([1.0]), np.array([0])), (np.array([1.0, 2.0]), np.array([0]))])
-    with pytest.raises(ValueError, match="label 3 is outside"):
+    with pytest.raises(ValueError, match=r"labels\[0\] = 3 is outside \[0, 3\)"):
         delayprop.make_batch(config, [(np.array([1.0]), np.array([0]))], labels=[3])
     with pytest.raises(ValueError, match="time_unit"):
         delayprop.make_batch(config, [(np.array([1.0]), np.array([0]))], time_unit="min")
