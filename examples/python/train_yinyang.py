@@ -8,6 +8,7 @@ run again with --resume to continue. Needs matplotlib for the figure (pip instal
     python examples/python/train_yinyang.py --out runs/yinyang-py [--epochs 60] [--resume]
 """
 import argparse
+import json
 import pathlib
 
 import delayprop
@@ -21,11 +22,7 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--resume", action="store_true")
 args = ap.parse_args()
 
-history = []
-
-
 def on_epoch(m):
-    history.append(m)
     print(f"epoch {m['epoch']:3d}  loss {m['train_loss']:.4f}  train {m['train_accuracy']:.3f}  "
           f"valid {m.get('valid_accuracy', float('nan')):.3f}  ({m['epoch_time_s']:.1f} s)", flush=True)
 
@@ -35,7 +32,7 @@ try:
     summary = delayprop.train(config, args.out, on_epoch=on_epoch, threads=args.threads,
                               train={"epochs": args.epochs}, resume=args.resume, overwrite=not args.resume)
 except KeyboardInterrupt as stop:
-    raise SystemExit(f"{stop}; continue with --resume")
+    raise SystemExit(f"interrupted: {stop}")
 print(f"test accuracy {summary['test_accuracy']:.4f} (best epoch {summary['best_epoch']})")
 
 # The kept (best) parameters evaluated again, as delayprop-eval does.
@@ -50,6 +47,9 @@ try:
 except ImportError:
     print("matplotlib is not installed: no figure (the metrics are in metrics.jsonl)")
     raise SystemExit
+# The whole run from metrics.jsonl (a resumed run's callbacks saw only the epochs after resuming).
+lines = (args.out / "metrics.jsonl").read_text().splitlines()
+history = [m for m in map(json.loads, lines) if "epoch" in m]
 epochs = [m["epoch"] for m in history]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
 ax1.plot(epochs, [m["train_loss"] for m in history], label="train")

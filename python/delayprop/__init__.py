@@ -171,9 +171,11 @@ def train(config, out_dir, *, resume=False, overwrite=False, force=False, progre
                 raise
             finally:
                 done.set()
-    except BaseException:
+    except BaseException as e:
         stop.set()
         worker.join()
+        if isinstance(e, KeyboardInterrupt) and isinstance(result.get("error"), Preempted):
+            raise KeyboardInterrupt(str(result["error"])) from None  # says where it stopped
         raise
     if "error" in result:
         if isinstance(result["error"], Preempted):
