@@ -46,7 +46,7 @@ def test_ctrl_c_checkpoints_and_resumes(tmp_path, data_dir, config, driver_run):
         if metrics["epoch"] == 1:
             signal.raise_signal(signal.SIGINT)  # what Ctrl-C does
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="stopped on request after epoch 2, batch 1 .*checkpoint written"):
         delayprop.train(CONFIG, out, on_epoch=interrupt, **kw)
     assert (out / "checkpoint.h5").exists() and not (out / "summary.json").exists()
     with pytest.raises(delayprop.Error, match="--resume|resume"):
