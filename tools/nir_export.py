@@ -9,7 +9,7 @@ Linear (fan-out, one channel per synapse) -> Delay (the per-synapse delays) -> L
 weights), or Delay -> Linear when all its delays are equal; with --delays steps, one
 Delay -> Linear pair per delay in time steps. The readout population feeds the
 Output node. What NIR cannot express travels in the graph's metadata (the resolved config).
-Run with the tools' environment: .venv-tools/bin/python (scripts/install-deps.sh)."""
+Run with the tools' environment: .venv/bin/python (scripts/install-deps.sh)."""
 import argparse
 import os
 import tomllib
@@ -23,7 +23,7 @@ try:
     import h5py
     import nir
 except ImportError as e:
-    die(f"{e.name} is missing: run tools/nir_export.py with .venv-tools/bin/python "
+    die(f"{e.name} is missing: run tools/nir_export.py with .venv/bin/python "
         "(created by scripts/install-deps.sh)")
 
 

@@ -8,7 +8,7 @@ delayprop-grad --model). Input nodes become input populations, CubaLIF nodes LIF
 CubaLI nodes LI populations; every chain of Linear / Affine (zero bias) / Scale / Delay nodes
 from one population to another becomes a connection with per-synapse weights and delays.
 A graph written by tools/nir_export.py brings its config along (metadata); any other needs
---dt and --duration (ms). Run with .venv-tools/bin/python (scripts/install-deps.sh)."""
+--dt and --duration (ms). Run with .venv/bin/python (scripts/install-deps.sh)."""
 import argparse
 import os
 import tomllib
@@ -22,7 +22,7 @@ try:
     import h5py
     import nir
 except ImportError as e:
-    die(f"{e.name} is missing: run tools/nir_import.py with .venv-tools/bin/python "
+    die(f"{e.name} is missing: run tools/nir_import.py with .venv/bin/python "
         "(created by scripts/install-deps.sh)")
 
 NEURONS = {"Input": "input", "CubaLIF": "lif", "CubaLI": "li"}

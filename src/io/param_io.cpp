@@ -5,7 +5,8 @@
 namespace delayprop {
 
 namespace {
-std::vector<double> read_params_file(const Network& net, const std::string& path, const std::string& group) {
+std::vector<double> read_params_file(const Network& net, const std::string& path, const std::string& group,
+                                     bool check_values) {
   auto f = h5::File::open_read(path);
   std::vector<double> p(net.n_params);
   for (const auto& c : net.conns) {
@@ -22,6 +23,7 @@ std::vector<double> read_params_file(const Network& net, const std::string& path
       std::copy(v.begin(), v.end(), p.begin() + (what[0] == 'w' ? c.weight_offset : c.delay_offset));
     }
   }
+  if (!check_values) return p;
   try {
     check_params(net, p);
   } catch (const Error& e) {
@@ -32,7 +34,11 @@ std::vector<double> read_params_file(const Network& net, const std::string& path
 }  // namespace
 
 std::vector<double> read_params(const Network& net, const std::string& path, const std::string& group) {
-  return h5::read_untrusted(path, [&] { return read_params_file(net, path, group); });
+  return h5::read_untrusted(path, [&] { return read_params_file(net, path, group, true); });
+}
+
+std::vector<double> read_gradients(const Network& net, const std::string& path, const std::string& group) {
+  return h5::read_untrusted(path, [&] { return read_params_file(net, path, group, false); });
 }
 
 void write_params(const Network& net, std::span<const double> params, h5::File& f, const std::string& group) {

@@ -323,6 +323,7 @@ class Trainer {
       metrics_.flush();
       require(metrics_.good(), opt_.out_dir, "/metrics.jsonl: cannot write: ", std::strerror(errno));
       if (opt_.progress) end_of_epoch_line(m);
+      if (opt_.on_epoch) opt_.on_epoch(m.dump());
     }
     return m;
   }

@@ -3,6 +3,7 @@
 // gradient all-reduce and the same Adam step on every rank; evaluation, early stopping,
 // checkpoints and metrics. Rank 0 alone prints and writes files.
 #include <atomic>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ struct TrainOptions {
   // stops (they agree through a collective), a checkpoint is written and train() throws
   // Preempted. Null: never stop early.
   const std::atomic<int>* stop = nullptr;
+  // Rank 0, after every epoch: that epoch's metrics.jsonl line (docs/FORMATS.md).
+  std::function<void(const std::string& metrics_json)> on_epoch;
 };
 
 // Exit status of delayprop-train after a checkpoint on request (SIGTERM, SIGUSR1):

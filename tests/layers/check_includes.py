@@ -5,7 +5,8 @@
     core, kernels <- bench (workloads, the bare loop) <- drivers
     io <- sweep <- drivers
 
-A file may include its own layer and the layers it builds on (ALLOWED). Besides: the model layer does no
+A file may include its own layer and the layers it builds on (ALLOWED); the Python binding
+(python/) is at the drivers' level. Besides: the model layer does no
 I/O and knows no backend (no HDF5, TOML, JSON, MPI, CUDA or NCCL headers); the CPU and CUDA
 backends never include each other. Usage: check_includes.py REPO_ROOT
 """
@@ -31,7 +32,7 @@ INCLUDE = re.compile(r'#\s*include\s*"([^"]+)"')
 
 def layer_of(path: pathlib.Path, root: pathlib.Path):
     rel = path.relative_to(root).parts
-    if rel[0] == "drivers":
+    if rel[0] in ("drivers", "python"):
         return "drivers"
     if rel[0] == "src" and len(rel) > 2 and rel[1] in LAYERS:
         return rel[1]
@@ -67,7 +68,7 @@ def main() -> int:
     if sys.argv[1] == "--self-test":
         return self_test()
     root = pathlib.Path(sys.argv[1]).resolve()
-    files = [p for d in ("src", "drivers") for p in (root / d).rglob("*")
+    files = [p for d in ("src", "drivers", "python") for p in (root / d).rglob("*")
              if p.suffix in (".hpp", ".cpp", ".cu", ".h")]
     bad, n_includes = [], 0
     for path in sorted(files):

@@ -1,4 +1,4 @@
-"""Checks of tests/nir/nir_run.sh, run with the tools' environment (.venv-tools/bin/python).
+"""Checks of tests/nir/nir_run.sh, run with the tools' environment (.venv/bin/python).
 
     check_nir.py same ORIG_EVAL IMPORTED_EVAL ORIG_MODEL IMPORTED_MODEL
         spikes of every population (rasters.h5), readouts, first-spike steps, spike counts and

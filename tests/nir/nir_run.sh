@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NIR export and import (docs/NIR.md), with the tools' environment (.venv-tools):
+# NIR export and import (docs/NIR.md), with the tools' environment (.venv):
 # - round trip: trains nir_ff.toml (feedforward, per-synapse delays, LI readout) and
 #   nir_rec.toml (recurrent, first-spike LIF outputs); tools/nir_export.py -> .nir file ->
 #   nir.read in tools/nir_import.py -> config and model file; delayprop-eval runs both models on
@@ -15,7 +15,7 @@ set -euo pipefail
 build=$1; src=$2; py=$3
 fail() { echo "FAIL: $*"; exit 1; }
 [ -x "$py" ] && "$py" -c "import nir, h5py, numpy" 2> /dev/null \
-  || fail "no Python with nir at $py: create it with 'bash scripts/install-deps.sh' (makes .venv-tools)"
+  || fail "no Python with nir at $py: create it with 'bash scripts/install-deps.sh' (makes .venv)"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export PYTHONDONTWRITEBYTECODE=1
