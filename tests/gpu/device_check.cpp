@@ -29,6 +29,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -667,17 +668,18 @@ int sequence_task(const std::string& backend) {
 
 // ---- (d) benchmark -------------------------------------------------------------------------------
 
-// The shd-ff workload of delayprop-bench (src/bench/workload.hpp): 700 -> 256 -> 256 -> 20
-// feedforward, 1000 steps, 10,000 uniform random input spikes per sample, the hidden layers'
-// input weights calibrated on the CPU backend for about 14 spikes per neuron and trial.
+// The SHD-shaped workloads of delayprop-bench (src/bench/workload.hpp): shd-ff is 700 -> 256
+// -> 256 -> 20 feedforward, shd-rec 700 -> 256 recurrent -> 20; 1000 steps, 10,000 uniform
+// random input spikes per sample, the hidden layers' input weights calibrated on the CPU
+// backend for about 14 spikes per neuron and trial.
 struct BenchCase {
   Network net;
   SpikeBatch batch;
 };
 
-BenchCase shd_ff(int max_delay, uint32_t B) {
+BenchCase shd_case(const std::string& workload, int max_delay, uint32_t B) {
   bench::Opts o;
-  o.workload = "shd-ff";
+  o.workload = workload;
   const bench::Shape s = bench::shape_of(o);
   std::vector<int32_t> labels;
   const SpikeBatch cal = bench::make_input(s, 2, 1001, labels);
@@ -688,23 +690,53 @@ BenchCase shd_ff(int max_delay, uint32_t B) {
 }
 
 struct BenchRow {
+  std::string workload;
   int max_delay = 0, reps = 0;
+  size_t n_params = 0;
   double fwd_ms = 0, bwd_ms = 0, fwd_gpu_ms = 0, bwd_gpu_ms = 0, first_ms = 0, mem_mib = 0, engine_mib = 0, rate_h1 = 0, rate_h2 = 0;
+  double prep_ms = 0, out_ms = 0;  // host preparation and downloads, forward + backward
+  double allreduce_ms = -1;        // the gradient's exact sums through a 1-rank NCCL all-reduce (-1: no NCCL)
 };
 
 double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
+  if (p >= o.spike_counts.size() || o.spike_counts[p].empty()) return 0.0;
   uint64_t s = 0;
   for (uint32_t v : o.spike_counts[p]) s += v;
   return double(s) / (double(B) * o.spike_counts[p].size());
 }
 
-BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int reps, double reserve_s = 0) {
-  const BenchCase bc = shd_ff(max_delay, B);
+// The all-reduce of one batch's gradient as training does it today: the exact sums (6 int64
+// digits per parameter) host -> device -> 1-rank all-reduce -> host; the fastest of 3.
+// -1 when NCCL is not loaded (or in the CPU emulation).
+double time_allreduce(size_t n_params) {
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+  static std::unique_ptr<dist::NcclGroup> group;
+  if (!dist::nccl_load(nullptr)) return -1;
+  if (!group) group = std::make_unique<dist::NcclGroup>(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+  std::vector<uint64_t> digits(n_params * 6, 1);
+  double best = 1e300;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = Clock::now();
+    group->allreduce_host(digits.data(), digits.size(), dist::NcclType::u64);
+    best = std::min(best, ms_since(t0));
+  }
+  return best;
+#else
+  (void)n_params;
+  return -1;
+#endif
+}
+
+BenchRow bench_one(const std::string& workload, int max_delay, const std::string& backend, uint32_t B, int reps,
+                   double reserve_s = 0) {
+  const BenchCase bc = shd_case(workload, max_delay, B);
   const Network& net = bc.net;
   const SpikeBatch& batch = bc.batch;
   const auto params = init_params(net, 2024);
   BenchRow row;
+  row.workload = workload;
   row.max_delay = max_delay;
+  row.n_params = net.n_params;
   size_t free0 = 0, free1 = 0, total = 0;
   if (backend == "cuda") cuda_mem_info(0, free0, total);
   EngineOptions opt;
@@ -747,20 +779,38 @@ BenchRow bench_one(int max_delay, const std::string& backend, uint32_t B, int re
   if (cuda_engine_profile(*engine, prof)) {  // the last repetition
     row.fwd_gpu_ms = prof.fwd_gpu_ms;
     row.bwd_gpu_ms = prof.bwd_gpu_ms;
+    row.prep_ms = prof.fwd_prep_ms + prof.bwd_prep_ms;
+    row.out_ms = prof.fwd_out_ms + prof.bwd_out_ms;
     std::printf("  max delay %4d: host prep fwd %.1f ms bwd %.1f ms, device fwd %.1f ms bwd %.1f ms, downloads "
                 "fwd %.1f ms bwd %.1f ms, tape %u/sample, backward in %u launch(es)\n",
                 max_delay, prof.fwd_prep_ms, prof.bwd_prep_ms, prof.fwd_gpu_ms, prof.bwd_gpu_ms, prof.fwd_out_ms,
                 prof.bwd_out_ms, prof.tape_capacity, prof.bwd_chunks);
   }
+  if (backend == "cuda") row.allreduce_ms = time_allreduce(net.n_params);
   return row;
 }
 
+// One SHD epoch: 8156 samples in batches of 256 (the last one full-sized here).
+constexpr double kEpochBatches = 8156.0 / 256;
+
 std::string bench_json(const BenchRow& r) {
   JObj j;
-  j.num("max_delay_steps", r.max_delay).num("forward_ms", r.fwd_ms).num("backward_ms", r.bwd_ms);
+  const double allreduce = std::max(0.0, r.allreduce_ms);
+  j.str("workload", r.workload).num("max_delay_steps", r.max_delay).num("parameters", double(r.n_params));
+  j.num("forward_ms", r.fwd_ms).num("backward_ms", r.bwd_ms);
   j.num("device_forward_ms", r.fwd_gpu_ms).num("device_backward_ms", r.bwd_gpu_ms).num("first_batch_ms", r.first_ms);
-  j.num("repetitions", r.reps).num("batch_ms", r.fwd_ms + r.bwd_ms);
-  j.num("epoch_s", (r.fwd_ms + r.bwd_ms) * 8156.0 / 256 / 1000);
+  j.num("host_prep_ms", r.prep_ms).num("downloads_ms", r.out_ms).num("allreduce_ms", r.allreduce_ms);
+  j.num("repetitions", r.reps).num("batch_ms", r.fwd_ms + r.bwd_ms + allreduce);
+  // The epoch split: host preparation, device forward, device backward, downloads, all-reduce.
+  j.set("epoch_split_s", JObj()
+                             .num("host_prep", r.prep_ms * kEpochBatches / 1000)
+                             .num("forward", r.fwd_gpu_ms * kEpochBatches / 1000)
+                             .num("backward", r.bwd_gpu_ms * kEpochBatches / 1000)
+                             .num("downloads", r.out_ms * kEpochBatches / 1000)
+                             .num("allreduce", allreduce * kEpochBatches / 1000)
+                             .text(6));
+  j.num("epoch_s", (r.fwd_ms + r.bwd_ms + allreduce) * kEpochBatches / 1000);
+  j.num("samples_per_s", 256.0 * 1000 / std::max(1e-9, r.fwd_ms + r.bwd_ms + allreduce));
   j.num("gpu_memory_mib", r.mem_mib).num("engine_memory_mib", r.engine_mib);
   j.num("h1_spikes_per_neuron", r.rate_h1).num("h2_spikes_per_neuron", r.rate_h2);
   return j.text(4);
@@ -781,7 +831,7 @@ int run_cpu_only(bool skip_bench) {
   }
   std::printf("sequence task (cpu): %d presentations of each example\n", sequence_task("cpu"));
   if (!skip_bench) {
-    const BenchRow r = bench_one(64, "cpu", 4, 1);
+    const BenchRow r = bench_one("shd-ff", 64, "cpu", 4, 1);
     std::printf("bench net (cpu, B=4, delay 64): h1 %.2f h2 %.2f spikes/neuron, fwd %.0f ms, bwd %.0f ms\n", r.rate_h1,
                 r.rate_h2, r.fwd_ms, r.bwd_ms);
   }
@@ -920,30 +970,39 @@ int main(int argc, char** argv) {
     const bool sanitize = false;
 #endif
     if (!skip_bench) {
-      std::printf("(d) benchmark: 700 -> 256 -> 256 -> 20 ff, batch 256, 1000 steps of 1 ms, 10,000 input spikes\n");
+      // --small (the CPU emulation): 2 samples, one repetition, max delay 64 only.
+      const uint32_t B = g_small ? 2 : 256;
+      std::printf("(d) benchmark: shd-ff 700 -> 256 -> 256 -> 20 and shd-rec 700 -> 256 recurrent -> 20, batch %u, "
+                  "1000 steps of 1 ms, 10,000 input spikes\n", B);
       const double reserve = sanitize ? 70.0 : 5.0;  // what the sanitizer runs need afterwards
       std::vector<std::string> bench_rows;
-      for (int d : {64, 256, 1024}) {
-        if (seconds_left() - reserve < 10) {
-          std::printf("  max delay %4d: skipped (time budget)\n", d);
-          bench_rows.push_back(JObj().num("max_delay_steps", d).str("skipped", "time budget").text(4));
-          continue;
+      for (const std::string workload : {"shd-ff", "shd-rec"}) {
+        for (int d : {64, 256, 1024}) {
+          if (g_small && d != 64) continue;
+          if (seconds_left() - reserve < 10) {
+            std::printf("  %s max delay %4d: skipped (time budget)\n", workload.c_str(), d);
+            bench_rows.push_back(
+                JObj().str("workload", workload).num("max_delay_steps", d).str("skipped", "time budget").text(4));
+            continue;
+          }
+          rows.push_back(bench_one(workload, d, "cuda", B, g_small ? 1 : reps, reserve));
+          const auto& r = rows.back();
+          std::printf("  %s max delay %4d: fwd %.1f ms, bwd %.1f ms, all-reduce %.1f ms (first batch %.1f ms, %d "
+                      "reps), GPU memory %.0f MiB (engine %.0f MiB), hidden %.2f %.2f spikes/neuron\n",
+                      workload.c_str(), d, r.fwd_ms, r.bwd_ms, r.allreduce_ms, r.first_ms, r.reps, r.mem_mib,
+                      r.engine_mib, r.rate_h1, r.rate_h2);
+          bench_rows.push_back(bench_json(r));
+          g_json.set("benchmark", JObj()
+                                      .str("network", "shd-ff: 700 -> 256 -> 256 -> 20 feedforward; shd-rec: 700 -> "
+                                                      "256 recurrent -> 20; sum-exp readout")
+                                      .num("batch", B)
+                                      .num("steps", 1000)
+                                      .num("input_spikes_per_sample", 10000)
+                                      .num("shd_epoch_samples", 8156)
+                                      .set("rows", json_array(bench_rows))
+                                      .text(2));
+          write_json("running");
         }
-        rows.push_back(bench_one(d, "cuda", 256, reps, reserve));
-        const auto& r = rows.back();
-        std::printf("  max delay %4d: fwd %.1f ms, bwd %.1f ms (first batch %.1f ms, %d reps), GPU memory %.0f MiB "
-                    "(engine %.0f MiB), h1 %.2f h2 %.2f spikes/neuron\n",
-                    d, r.fwd_ms, r.bwd_ms, r.first_ms, r.reps, r.mem_mib, r.engine_mib, r.rate_h1, r.rate_h2);
-        bench_rows.push_back(bench_json(r));
-        g_json.set("benchmark", JObj()
-                                    .str("network", "700 -> 256 -> 256 -> 20 feedforward, sum-exp readout")
-                                    .num("batch", 256)
-                                    .num("steps", 1000)
-                                    .num("input_spikes_per_sample", 10000)
-                                    .num("shd_epoch_samples", 8156)
-                                    .set("rows", json_array(bench_rows))
-                                    .text(2));
-        write_json("running");
       }
     }
 
@@ -969,16 +1028,22 @@ int main(int argc, char** argv) {
   std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", verdict('c', ok_c), seq_cpu,
               seq_gpu);
   if (!rows.empty()) {
-    std::printf("(d) benchmark (batch 256, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n", 8156.0 / 256);
-    std::printf("    (wall = engine calls incl. host work; dev = device part only)\n");
-    std::printf("    max_delay  fwd_ms  bwd_ms  dev_fwd  dev_bwd  batch_ms  epoch_s  gpu_MiB  h1_rate  h2_rate\n");
-    for (const auto& r : rows)
-      std::printf("    %9d  %6.1f  %6.1f  %7.1f  %7.1f  %8.1f  %7.2f  %7.0f  %7.2f  %7.2f\n", r.max_delay, r.fwd_ms,
-                  r.bwd_ms, r.fwd_gpu_ms, r.bwd_gpu_ms, r.fwd_ms + r.bwd_ms, (r.fwd_ms + r.bwd_ms) * 8156.0 / 256 / 1000,
-                  r.mem_mib, r.rate_h1, r.rate_h2);
-    if (rows.size() == 3)
-      std::printf("    time ratio max_delay 1024 / 64: %.2f\n",
-                  (rows[2].fwd_ms + rows[2].bwd_ms) / (rows[0].fwd_ms + rows[0].bwd_ms));
+    std::printf("(d) benchmark (batch %u, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n",
+                g_small ? 2u : 256u, kEpochBatches);
+    std::printf("    (wall = engine calls incl. host work; dev = device part only; all-reduce -1: no NCCL)\n");
+    std::printf("    workload  max_delay  fwd_ms  bwd_ms  dev_fwd  dev_bwd  allred  epoch_s  gpu_MiB  rate_1  rate_2\n");
+    for (const auto& r : rows) {
+      const double batch_ms = r.fwd_ms + r.bwd_ms + std::max(0.0, r.allreduce_ms);
+      std::printf("    %-8s  %9d  %6.1f  %6.1f  %7.1f  %7.1f  %6.1f  %7.2f  %7.0f  %6.2f  %6.2f\n", r.workload.c_str(),
+                  r.max_delay, r.fwd_ms, r.bwd_ms, r.fwd_gpu_ms, r.bwd_gpu_ms, r.allreduce_ms,
+                  batch_ms * kEpochBatches / 1000, r.mem_mib, r.rate_h1, r.rate_h2);
+    }
+    // Flatness in the max delay, per workload: time(1024) / time(64).
+    for (const auto& a : rows)
+      for (const auto& b : rows)
+        if (a.workload == b.workload && a.max_delay == 64 && b.max_delay == 1024)
+          std::printf("    %s time ratio max_delay 1024 / 64: %.2f\n", a.workload.c_str(),
+                      (b.fwd_ms + b.bwd_ms) / (a.fwd_ms + a.bwd_ms));
   }
   for (const auto& f : g_failures) std::printf("failure: %s\n", f.c_str());
   const bool pass = g_failures.empty();
