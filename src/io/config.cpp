@@ -323,8 +323,6 @@ Config parse_config(const std::string& text, const std::string& source, const st
     require(c.train.early_stop == "validation" || c.train.early_stop == "train" || c.train.early_stop == "none",
             source, ": train.early_stop: unknown value '", c.train.early_stop, "' (validation, train, none)");
     c.train.min_epochs = r.get<uint32_t>(*t, "train", "min_epochs", c.train.min_epochs);
-    require(c.train.min_epochs < c.train.epochs, source, ": train.min_epochs (", c.train.min_epochs,
-            ") must be below train.epochs (", c.train.epochs, "): no epoch would be left to keep");
     c.train.silent_bump = r.get<double>(*t, "train", "silent_bump", c.train.silent_bump);
     c.train.silent_below = r.get<double>(*t, "train", "silent_below", c.train.silent_below);
     require(std::isfinite(c.train.silent_below) && c.train.silent_below >= 0, source,

@@ -29,7 +29,7 @@ struct TrainSpec {
   uint64_t seed = 1;
   uint32_t patience = 15;            // epochs without improvement before stopping (0 = never)
   std::string early_stop = "validation";  // validation | train | none
-  uint32_t min_epochs = 0;           // warm-up: neither kept as best nor counted by patience
+  uint32_t min_epochs = 0;           // warm-up: neither kept as best nor counted by patience (< epochs)
   double silent_bump = 0.0;          // added to incoming feedforward weights of silent hidden neurons, per epoch
   double silent_below = 0.0;         // "silent": at most this many spikes per training sample in the epoch
   double output_bump = 0.0;          // first-spike outputs: added to incoming weights of an output silent on a batch

@@ -297,8 +297,9 @@ class Trainer {
       m["test_loss"] = e.loss;
     }
     // Warm-up epochs (train.min_epochs) are not candidates: while the learning rates are
-    // high the validation accuracy jumps between epochs, and a lucky one would be kept.
-    const uint32_t warm_up = cfg_.train.min_epochs;
+    // high the validation accuracy jumps between epochs, and a lucky one would be kept. A run
+    // no longer than the warm-up (a smoke run) still keeps its last epoch.
+    const uint32_t warm_up = std::min(cfg_.train.min_epochs, cfg_.train.epochs - 1);
     if (epoch >= warm_up) {
       if (metric > st.best_metric || st.best_epoch <= warm_up) {
         st.best_metric = metric;

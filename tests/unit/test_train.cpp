@@ -110,26 +110,27 @@ TEST_F(Resume, ResumingAFinishedRunKeepsItsSummary) {
 // train.min_epochs: warm-up epochs are neither kept nor counted by patience. The sequence
 // task reaches 100 % early, so without warm-up an early epoch is kept and the run stops soon
 // after; with 6 warm-up epochs the kept epoch is the 7th or later and the run lasts at least
-// 7 + patience epochs.
+// 7 + patience epochs. A run no longer than the warm-up keeps its last epoch.
 TEST(Train, WarmUpEpochsAreNeitherKeptNorCountedByPatience) {
-  auto run = [](uint32_t min_epochs) {
+  auto run = [](uint32_t min_epochs, uint32_t epochs) {
     Config cfg = load_config(kSource + "/configs/sequence.toml");
-    cfg.train.epochs = 20;
+    cfg.train.epochs = epochs;
     cfg.train.patience = 2;
     cfg.train.early_stop = "train";
     cfg.train.min_epochs = min_epochs;
     auto comm = dist::make_local_communicator();
     TrainOptions opt;
-    opt.out_dir = temp_dir("warm_up_" + std::to_string(min_epochs));
+    opt.out_dir = temp_dir("warm_up_" + std::to_string(min_epochs) + "_" + std::to_string(epochs));
     opt.progress = false;
     return nlohmann::json::parse(train(cfg, *comm, opt));
   };
-  const auto plain = run(0), warm = run(6);
+  const auto plain = run(0, 20), warm = run(6, 20), smoke = run(6, 3);
   std::cout << "no warm-up: kept epoch " << plain["best_epoch"] << " of " << plain["epochs"]
             << "; 6 warm-up epochs: kept " << warm["best_epoch"] << " of " << warm["epochs"] << "\n";
   ASSERT_LE(int(plain["best_epoch"]), 6) << "the control run must keep an early epoch for this test to mean anything";
   EXPECT_GE(int(warm["best_epoch"]), 7);
   EXPECT_GE(int(warm["epochs"]), int(warm["best_epoch"]) + 2);
+  EXPECT_EQ(int(smoke["best_epoch"]), 3) << "a run within the warm-up keeps its last epoch";
 }
 
 // train.silent_below: the silent-neuron bump reaches hidden neurons that fire at most that
