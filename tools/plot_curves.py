@@ -37,7 +37,8 @@ def main():
             if r["point"] != p:
                 continue
             path = os.path.join(a.out_dir, r["run"], "metrics.jsonl")
-            v = [100 * json.loads(l)["valid_accuracy"] for l in open(path) if l.strip()]
+            lines = [json.loads(l) for l in open(path) if l.strip()]
+            v = [100 * m["valid_accuracy"] for m in lines if "epoch" in m]  # epoch lines only
             curves.append(v)
             ax1.plot(range(1, len(v) + 1), v, color=color, alpha=0.25, lw=0.7)
             best = int(float(r["best_epoch"]))
