@@ -10,14 +10,13 @@ weights), or Delay -> Linear when all its delays are equal; with --delays steps,
 Delay -> Linear pair per delay in time steps. The readout population feeds the
 Output node. What NIR cannot express travels in the graph's metadata (the resolved config).
 Run with the tools' environment: .venv/bin/python (scripts/install-deps.sh)."""
-import argparse
 import os
 import tomllib
 
 import numpy as np
 
 from nir_mapping import (META_CONFIG, META_CONNECTION, META_DELAY_MS, META_DT, META_DURATION, META_TAU_M_MS,
-                         META_TAU_S_MS, META_TIME_UNIT, ToolError, die, s_from_ms)
+                         META_TAU_S_MS, META_TIME_UNIT, Parser, ToolError, die, s_from_ms)
 
 try:
     import h5py
@@ -152,11 +151,6 @@ def export(config, text, params, max_values, delays):
     metadata = {META_CONFIG: text, META_TIME_UNIT: "s", META_DT: float(s_from_ms(dt)),
                 META_DURATION: float(s_from_ms(steps * dt))}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        die(f"{message} (usage: {' '.join(self.format_usage().split()[1:])})", 2)
 
 
 def main():

@@ -9,14 +9,13 @@ CubaLI nodes LI populations; every chain of Linear / Affine (zero bias) / Scale 
 from one population to another becomes a connection with per-synapse weights and delays.
 A graph written by tools/nir_export.py brings its config along (metadata); any other needs
 --dt and --duration (ms). Run with .venv/bin/python (scripts/install-deps.sh)."""
-import argparse
 import os
 import tomllib
 
 import numpy as np
 
 from nir_mapping import (META_CONFIG, META_CONNECTION, META_DELAY_MS, META_TAU_M_MS, META_TAU_S_MS,
-                         META_TIME_UNIT, ToolError, die, ms_from_s, toml_dumps)
+                         META_TIME_UNIT, Parser, ToolError, die, ms_from_s, toml_dumps)
 
 try:
     import h5py
@@ -293,11 +292,6 @@ def write_model(path, config_text, conns):
         f["best_epoch"] = np.int64(0)
         f["epochs"] = np.int64(0)
         f["data/description"] = "imported from a NIR graph"
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        die(f"{message} (usage: {' '.join(self.format_usage().split()[1:])})", 2)
 
 
 def main():

@@ -1,5 +1,6 @@
 """What tools/nir_export.py and tools/nir_import.py share: the unit conversion, the names of
 the graph's metadata, the one-line errors and a TOML writer (docs/NIR.md)."""
+import argparse
 import math
 import sys
 
@@ -29,6 +30,13 @@ class ToolError(Exception):
 def die(message, status=1):
     print(f"error: {message}", file=sys.stderr)
     sys.exit(status)
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line too, exit status 2."""
+
+    def error(self, message):
+        die(f"{message} (usage: {' '.join(self.format_usage().split()[1:])})", 2)
 
 
 def s_from_ms(x):

@@ -18,6 +18,7 @@
 #include <optional>
 #include <sstream>
 #include <type_traits>
+#include <utility>
 
 #include "io/checkpoint.hpp"
 #include "io/config_diff.hpp"
@@ -594,17 +595,25 @@ class Trainer {
     }
   }
 
+  // Spikes of LIF population p over the epoch's training batches, and how many of its neurons
+  // did not fire.
+  std::pair<double, uint32_t> epoch_spikes(const TrainState& st, uint32_t p) const {
+    double spikes = 0;
+    uint32_t silent = 0;
+    for (uint32_t j = 0; j < net_.pops[p].size; ++j) {
+      spikes += st.epoch_spike_counts[layout_.offset[p] + j];
+      silent += st.epoch_spike_counts[layout_.offset[p] + j] == 0;
+    }
+    return {spikes, silent};
+  }
+
   // Per LIF population: spikes per neuron and training sample, and the fraction of its neurons
   // that did not fire in the epoch.
   json population_activity(const TrainState& st) const {
     json a = json::object();
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind != PopKind::LIF) continue;
-      double spikes = 0, silent = 0;
-      for (uint32_t j = 0; j < net_.pops[p].size; ++j) {
-        spikes += st.epoch_spike_counts[layout_.offset[p] + j];
-        silent += st.epoch_spike_counts[layout_.offset[p] + j] == 0;
-      }
+      const auto [spikes, silent] = epoch_spikes(st, p);
       const double n = net_.pops[p].size, samples = st.epoch_sums.samples;
       a[net_.pops[p].name] = {{"spikes_per_neuron", samples > 0 ? spikes / n / samples : 0.0},
                               {"silent_fraction", silent / n}};
@@ -623,7 +632,7 @@ class Trainer {
     double spikes = 0, neurons = 0;
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind != PopKind::LIF || p == net_.output) continue;
-      for (uint32_t j = 0; j < net_.pops[p].size; ++j) spikes += st.epoch_spike_counts[layout_.offset[p] + j];
+      spikes += epoch_spikes(st, p).first;
       neurons += net_.pops[p].size;
     }
     return neurons > 0 && st.epoch_sums.samples > 0 ? spikes / neurons / st.epoch_sums.samples : 0.0;

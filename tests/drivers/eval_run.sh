@@ -53,15 +53,7 @@ assert [r["epoch"] for r in rows[1:]] == [1, 2, 3, 4], [r.get("epoch") for r in 
 PY
 
 # Bad input: one line naming the file and the field, non-zero exit.
-bad() {  # bad NAME EXPECTED_SUBSTRING... -- COMMAND...
-  local name=$1; shift; local want=()
-  while [ "$1" != "--" ]; do want+=("$1"); shift; done; shift
-  set +e; "$@" > "$out/bad.out" 2> "$out/bad.err"; local rc=$?; set -e
-  [ $rc -ne 0 ] || fail "$name: exit 0"
-  [ "$(wc -l < "$out/bad.err")" -eq 1 ] || { cat "$out/bad.err"; fail "$name: not one line"; }
-  for w in "${want[@]}"; do grep -qF -- "$w" "$out/bad.err" || { cat "$out/bad.err"; fail "$name: '$w' missing"; }; done
-  echo "$name: $(cat "$out/bad.err")"
-}
+source "$src/tests/support/bad_input.sh"
 sed 's/size = 12/size = 7/' "$src/tests/drivers/eval_small.toml" > "$out/other.toml"
 bad "model of another network" "model.h5" "'/params/in_hid/weights'" "another network" -- \
   "$build/delayprop-grad" --config "$out/other.toml" --model "$out/run/model.h5" --input "$out/data/test.h5" --out "$out/x.h5"

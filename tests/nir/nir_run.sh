@@ -61,15 +61,7 @@ echo "== other shapes: Delay after Linear, Scale, a recurrent Affine, r and w_in
 "$py" "$src/tests/nir/check_nir.py" routes "$out" "$src" || fail "the imported values of routes.nir"
 
 echo "== unsupported nodes and bad input"
-bad() {  # bad NAME EXPECTED_SUBSTRING... -- COMMAND...
-  local name=$1; shift; local want=()
-  while [ "$1" != "--" ]; do want+=("$1"); shift; done; shift
-  set +e; "$@" > "$out/bad.out" 2> "$out/bad.err"; local rc=$?; set -e
-  [ $rc -ne 0 ] || fail "$name: exit 0"
-  [ "$(wc -l < "$out/bad.err")" -eq 1 ] || { cat "$out/bad.err"; fail "$name: not one line"; }
-  for w in "${want[@]}"; do grep -qF -- "$w" "$out/bad.err" || { cat "$out/bad.err"; fail "$name: '$w' missing"; }; done
-  echo "ok   $name (exit $rc): $(cat "$out/bad.err")"
-}
+source "$src/tests/support/bad_input.sh"
 "$py" "$src/tests/nir/check_nir.py" bad-graphs "$out"
 imp=("$py" "$src/tools/nir_import.py")
 exp=("$py" "$src/tools/nir_export.py")
