@@ -230,7 +230,7 @@ std::vector<int32_t> checked_labels(const Config& cfg, const py::handle& obj, ui
 EventDataset to_dataset(const Config& cfg, const py::list& samples, const py::object& labels) {
   const Network& net = cfg.net;
   EventDataset data;
-  data.n_channels = net.n_input_channels * std::max(1u, cfg.data.sum_channels);
+  data.n_channels = data_channels(cfg.data, net);
   data.n_classes = net.pops[net.output].size;
   data.source = "numpy events";
   data.has_labels = !labels.is_none();

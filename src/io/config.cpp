@@ -349,6 +349,10 @@ Config parse_config(const std::string& text, const std::string& source, const st
     c.data.threshold = r.get<double>(*t, "data", "threshold", 5.0);
     c.data.sum_channels = r.get<uint32_t>(*t, "data", "sum_channels", 1);
     require(c.data.sum_channels >= 1, source, ": data.sum_channels must be >= 1");
+    c.data.input_copies = r.get<uint32_t>(*t, "data", "input_copies", 1);
+    require(c.data.input_copies >= 1, source, ": data.input_copies must be >= 1");
+    require(c.net.n_input_channels % c.data.input_copies == 0, source, ": data.input_copies = ",
+            c.data.input_copies, " must divide the network's ", c.net.n_input_channels, " input neurons");
   }
   if (const toml::table* t = r.table(root, "", "engine")) {
     c.engine.backend = r.get<std::string>(*t, "engine", "backend", "cpu");

@@ -52,6 +52,7 @@ struct DataSpec {
   double valid_fraction = 0.1;
   double threshold = 5.0;            // Braille sigma-delta threshold used by the converter
   uint32_t sum_channels = 1;         // sum groups of this many consecutive channels (DCLS-style 700 -> 140)
+  uint32_t input_copies = 1;         // each data channel drives this many input neurons (each with its own synapses)
 };
 
 struct Config {

@@ -132,6 +132,9 @@ TEST(BadInputLibrary, UnknownOrMissingConfigKeys) {
                {"network.connection.1", "unknown population 'outt'"});
   expect_error([] { parse_config(kConfig, "cfg.toml", {"network.population.1.size=-2"}); },
                {"network.population.1.size"});
+  expect_error([] { parse_config(kConfig, "cfg.toml", {"data.input_copies=0"}); }, {"cfg.toml", "data.input_copies"});
+  expect_error([] { parse_config(kConfig, "cfg.toml", {"data.input_copies=3"}); },
+               {"cfg.toml", "data.input_copies = 3 must divide the network's 2 input neurons"});
 }
 
 TEST(BadInputLibrary, ParameterFileShapes) {

@@ -1,4 +1,4 @@
-// make_batch (binning, merging, late events, sum_channels), the sequence task and splits.
+// make_batch (binning, merging, late events, sum_channels, input_copies), the sequence task and splits.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -97,6 +97,40 @@ TEST(DataBatch, SumChannelsAndFineSteps) {
     EXPECT_NE(std::string(e.what()).find("3 input neurons"), std::string::npos) << e.what();
   }
   EXPECT_THROW(make_batch(two_samples(true, 2), std::vector<uint32_t>{2}, net, b, labels, st), Error);
+}
+
+TEST(DataBatch, InputCopiesDriveEveryCopyOfAChannel) {
+  // Channels 0..5 summed in pairs -> 3 channels, each copied twice -> 6 inputs: channel c
+  // drives inputs c and c + 3; order stays (step, input).
+  const Network net = batch_net(6, 2, 0.5, 20);
+  EventDataset d = two_samples(true, 2);
+  d.input_copies = 2;
+  SpikeBatch b;
+  std::vector<int32_t> labels;
+  BatchStats st;
+  make_batch(d, std::vector<uint32_t>{0}, net, b, labels, st);
+  EXPECT_EQ(b.steps, (std::vector<int32_t>{1, 1, 4, 4, 5, 5, 19, 19}));
+  EXPECT_EQ(b.channels, (std::vector<uint32_t>{2, 5, 0, 3, 0, 3, 2, 5}));
+  EXPECT_EQ(st.spikes, 8u);
+  EXPECT_EQ(st.merged, 4u);  // two merges, in each copy
+
+  // A channel past one copy's inputs is an error naming the copies.
+  d.sum_channels = 1;
+  try {
+    make_batch(d, std::vector<uint32_t>{0}, net, b, labels, st);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("3 input neurons per copy (data.input_copies = 2)"), std::string::npos)
+        << e.what();
+  }
+  // Copies that do not divide the inputs.
+  d.input_copies = 4;
+  EXPECT_THROW(make_batch(d, std::vector<uint32_t>{0}, net, b, labels, st), Error);
+  DataSpec spec;
+  spec.sum_channels = 2;
+  spec.input_copies = 3;
+  EXPECT_EQ(data_channels(spec, batch_net(9, 2, 1.0, 10)), 6u);
+  EXPECT_THROW(data_channels(spec, batch_net(8, 2, 1.0, 10)), Error);
 }
 
 TEST(DataBatch, SequenceTask) {

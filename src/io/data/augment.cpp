@@ -107,6 +107,7 @@ EventDataset augment_epoch(const EventDataset& train, int32_t shift, uint32_t bl
   out.n_classes = train.n_classes;
   out.merge_duplicates = train.merge_duplicates;
   out.sum_channels = train.sum_channels;
+  out.input_copies = train.input_copies;
   out.source = train.source + " (augmented)";
   out.time_unit = train.time_unit;
   out.samples.resize(n + blend);

@@ -39,6 +39,7 @@ EventDataset subset(const EventDataset& all, const std::vector<uint32_t>& idx) {
   d.n_classes = all.n_classes;
   d.merge_duplicates = all.merge_duplicates;
   d.sum_channels = all.sum_channels;
+  d.input_copies = all.input_copies;
   d.source = all.source;
   d.time_unit = all.time_unit;
   d.has_labels = all.has_labels;
@@ -145,6 +146,14 @@ void check_braille_threshold_file(const DataSpec& spec, const std::string& path)
 void set_batching(EventDataset& data, const DataSpec& spec) {
   data.merge_duplicates = kind_merges_duplicates(spec.kind);
   data.sum_channels = std::max(1u, spec.sum_channels);
+  data.input_copies = std::max(1u, spec.input_copies);
+}
+
+uint32_t data_channels(const DataSpec& spec, const Network& net) {
+  require(spec.sum_channels >= 1, "data.sum_channels must be >= 1");
+  require(spec.input_copies >= 1 && net.n_input_channels % spec.input_copies == 0, "data.input_copies = ",
+          spec.input_copies, " must divide the network's ", net.n_input_channels, " input neurons");
+  return net.n_input_channels / spec.input_copies * spec.sum_channels;
 }
 
 std::pair<uint64_t, uint64_t> count_late_events(const EventDataset& data, const Network& net) {
@@ -166,9 +175,7 @@ void check_late_events(const EventDataset& data, const Network& net, uint64_t ev
 
 EventDataset read_input_events(const std::string& path, const DataSpec& spec, const Network& net,
                                bool labels_optional) {
-  require(spec.sum_channels >= 1, "data.sum_channels must be >= 1");
-  EventDataset d = read_events(path, net.n_input_channels * spec.sum_channels, net.pops.at(net.output).size,
-                               labels_optional);
+  EventDataset d = read_events(path, data_channels(spec, net), net.pops.at(net.output).size, labels_optional);
   set_batching(d, spec);
   const auto [late, events] = count_late_events(d, net);
   check_late_events(d, net, events, late, "the file");
@@ -209,11 +216,10 @@ bool kind_merges_duplicates(const std::string& kind) {
 
 DataSplits load_dataset(const DataSpec& spec, const Network& net) {
   const std::string& kind = spec.kind;
-  require(spec.sum_channels >= 1, "data.sum_channels must be >= 1");
   DataSplits d;
-  // Raw channels the network expects (before summing groups of sum_channels).
+  // Raw channels the network expects (before summing groups of sum_channels and copying).
   const uint32_t K = net.pops.at(net.output).size;
-  const uint32_t want_raw = net.n_input_channels * spec.sum_channels;
+  const uint32_t want_raw = data_channels(spec, net);
 
   if (kind == "sequence") {
     d.train = make_sequence_dataset(spec.n_train ? spec.n_train : 2);
@@ -257,12 +263,14 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
   for (EventDataset* e : {&d.train, &d.valid, &d.test}) set_batching(*e, spec);
 
   const uint32_t raw = d.train.n_channels;
-  const uint32_t inputs = (raw + spec.sum_channels - 1) / spec.sum_channels;
+  const uint32_t inputs = (raw + spec.sum_channels - 1) / spec.sum_channels * spec.input_copies;
+  std::string after;
+  if (spec.sum_channels > 1) after += " after data.sum_channels = " + std::to_string(spec.sum_channels);
+  if (spec.input_copies > 1) after += std::string(after.empty() ? " after" : ",") +
+                                      " data.input_copies = " + std::to_string(spec.input_copies);
   require(inputs == net.n_input_channels, "data.kind \"", kind, "\" has ", raw, " input channels",
-          spec.sum_channels > 1 ? " (" + std::to_string(inputs) + " after data.sum_channels = " +
-                                      std::to_string(spec.sum_channels) + ")"
-                                : std::string(),
-          " but the network has ", net.n_input_channels, " input neurons");
+          after.empty() ? std::string() : " (" + std::to_string(inputs) + after + ")", " but the network has ",
+          net.n_input_channels, " input neurons");
   require(d.train.n_classes == K, "data.kind \"", kind, "\" has ", d.train.n_classes,
           " classes but the output population '", net.pops[net.output].name, "' has ", K, " neurons");
   require(!d.train.samples.empty(), "data.kind \"", kind, "\": the training set is empty");
@@ -284,6 +292,10 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
   out.clear();
   labels.clear();
   const uint32_t sum = std::max(1u, data.sum_channels);
+  const uint32_t copies = std::max(1u, data.input_copies);
+  require(net.n_input_channels % copies == 0, "make_batch: data.input_copies = ", copies, " must divide the network's ",
+          net.n_input_channels, " input neurons");
+  const uint32_t per_copy = net.n_input_channels / copies;
   const double dt = net.dt;
   const size_t n = idx.size();
   for (uint32_t i : idx) {
@@ -301,11 +313,11 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
   for (size_t b = 0; b < n; ++b) {
     const EventSample& s = data.samples[idx[b]];
     auto& k = keys[b];
-    k.reserve(s.times_ms.size());
+    k.reserve(s.times_ms.size() * copies);
     for (size_t e = 0; e < s.times_ms.size(); ++e) {
       const double t = s.times_ms[e];
       const uint32_t c = s.units[e] / sum;
-      if (!(std::isfinite(t) && t >= 0) || c >= net.n_input_channels) {
+      if (!(std::isfinite(t) && t >= 0) || c >= per_copy) {
         bad_event[b] = int64_t(e);
         break;
       }
@@ -314,7 +326,7 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
         ++per[b].dropped_late;
         continue;
       }
-      k.push_back((uint64_t(step) << 32) | c);
+      for (uint32_t copy = 0; copy < copies; ++copy) k.push_back((uint64_t(step) << 32) | (c + copy * per_copy));
     }
     per[b].events = s.times_ms.size();
     std::sort(k.begin(), k.end());
@@ -334,7 +346,8 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
     const double t = data.samples[i].times_ms[e];
     require(std::isfinite(t) && t >= 0, "make_batch: sample ", i, " event ", e, " has time ", t, " ms");
     fail("make_batch: sample ", i, " event ", e, ": channel ", data.samples[i].units[e], " maps to input ",
-         data.samples[i].units[e] / sum, ", but the network has ", net.n_input_channels, " input neurons");
+         data.samples[i].units[e] / sum, ", but the network has ", per_copy, " input neurons",
+         copies > 1 ? " per copy (data.input_copies = " + std::to_string(copies) + ")" : std::string());
   }
   check_late_events(data, net, batch_stats.events, batch_stats.dropped_late, "a batch");
   size_t total = 0;

@@ -25,7 +25,7 @@ struct DataSplits {
 };
 
 // Loads (or generates) the dataset of `spec` and checks it against the network: the
-// number of input channels after sum_channels must equal net.n_input_channels and the
+// number of input channels after sum_channels and input_copies must equal net.n_input_channels and the
 // number of classes the output population's size. Throws Error naming file and field.
 DataSplits load_dataset(const DataSpec& spec, const Network& net);
 
@@ -50,7 +50,8 @@ struct BatchStats {
 // THE one path from events to engine batches (training, evaluation, delayprop-grad,
 // delayprop-eval; docs/DATA.md "Batching"). Builds the input spikes of the samples `idx` of
 // `data` (in that order) into `out` (cleared first) and their labels into `labels`:
-// step = floor(t / dt); channel c -> c / data.sum_channels; duplicates of (channel, step)
+// step = floor(t / dt); channel c -> c / data.sum_channels and, with data.input_copies = K,
+// also to its copies c / sum_channels + k * (inputs / K), k < K; duplicates of (channel, step)
 // merged if data.merge_duplicates; events at or after the trial end are dropped and counted
 // in stats.dropped_late, and a batch where more than half of the events are late is an
 // error naming the source and time_unit (check_late_events). Within a sample, spikes are
@@ -66,11 +67,16 @@ void check_late_events(const EventDataset& data, const Network& net, uint64_t ev
                        const std::string& what);
 
 // Sets how `data` is batched from the config: duplicates merged for the file kinds
-// (kind_merges_duplicates), channels summed by data.sum_channels.
+// (kind_merges_duplicates), channels summed by data.sum_channels, copied data.input_copies
+// times.
 void set_batching(EventDataset& data, const DataSpec& spec);
 
+// The data channels the network expects: n_input_channels / input_copies x sum_channels.
+// Throws Error when data.input_copies does not divide the inputs.
+uint32_t data_channels(const DataSpec& spec, const Network& net);
+
 // A file in the event layout read for evaluation (delayprop-grad --input, delayprop-eval
-// --input): the channels the network expects (n_input_channels x sum_channels), its classes,
+// --input): the channels the network expects (data_channels), its classes,
 // batched as the config's data set is, the late-event policy applied to the whole file.
 // labels_optional: a file without /labels gives predictions only.
 EventDataset read_input_events(const std::string& path, const DataSpec& spec, const Network& net,

@@ -26,6 +26,7 @@ struct EventDataset {
   // How make_batch (dataset.hpp) turns events into input spikes; set by load_dataset per kind.
   bool merge_duplicates = true;  // events of one (channel, step) become one spike, as the reference bins SHD/SSC
   uint32_t sum_channels = 1;     // data channel c drives input channel c / sum_channels
+  uint32_t input_copies = 1;     // ... and its copies c / sum_channels + k * (inputs / input_copies)
   // Where the events came from, for error messages: the file (or "generated ..."), and the
   // file's time unit as read ("s", "ms"; "s (default)" when the attribute is absent).
   std::string source = "generated";
