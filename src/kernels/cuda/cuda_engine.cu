@@ -2,20 +2,23 @@
 // backend's numerics (kernels/cpu/cpu_engine.cpp is the reference; the step math is the
 // shared core/model_math.hpp). Design, memory layout and determinism: docs/GPU.md.
 //
+// - Input arrivals (MODEL.md §2.3: X, summed apart from the LIF arrivals) are computed for the
+//   whole trial before the time loop, one thread per (sample, target neuron).
 // - One thread block per sample runs the whole time loop (one launch per forward, one per
 //   backward chunk); threads own fixed neurons (j = threadIdx.x + k * kThreads).
-// - Forward: per step, update every population, compact this step's spikes in neuron order
-//   onto the sample's tape (warp ballots, no atomics), then deliver every spike of the step
-//   in the CPU's order (inputs in batch order, then populations in order, neurons
-//   ascending) with threads over the post-synaptic neurons: every arrival-ring cell gets its
-//   additions in the same order as on the CPU, so the float forward pass is bit-identical.
-// - Backward: per step, one warp per spike gathers R (warp shuffle reduction) and adds the
-//   spike's weight and delay gradients into the sample's own gradient row (no atomics);
-//   then one adjoint step per neuron writes the history ring. Per-sample partial gradients
-//   are summed over samples in a fixed order in double: results are bitwise reproducible.
-// - Memory per sample: V, I, arrival ring (reused as the lambda_V history in backward),
-//   lambda_I history, the spike tape (grows by doubling: a block that overflows stops, the
-//   batch is re-run) and, in backward, one partial gradient buffer.
+// - Forward: per step, update every population (I += X + A), compact this step's spikes in
+//   neuron order onto the sample's tape (warp ballots, no atomics), then deliver them in the
+//   CPU's order (populations in order, neurons ascending) with threads over the
+//   post-synaptic neurons: every arrival sum gets its additions in the same order as on the
+//   CPU, so the forward pass is bit-identical.
+// - Backward: per step, one warp per LIF spike gathers R (warp shuffle reduction) and adds
+//   the spike's weight and delay gradients into the sample's own gradient row (no atomics);
+//   then one adjoint step per neuron writes the history. The input spikes' gradients follow
+//   in a separate kernel, from the full history of their targets. Per-sample partial
+//   gradients are summed exactly: results are bitwise reproducible.
+// - Memory per sample: V, I, X, the LIF arrival ring, the spike tape (grows by doubling: a
+//   block that overflows stops, the batch is re-run) and, in backward, the adjoint history
+//   and one partial gradient buffer.
 #include "kernels/cuda/cuda_engine.hpp"
 
 #ifndef DELAYPROP_CUDA_EMULATION
@@ -66,8 +69,12 @@ struct DevPop {
   uint32_t count_off;  // offset in the batch spike-count array (LIF)
   uint32_t n_out;
   uint32_t out[kMaxOut];  // outgoing connections
+  uint32_t has_x;     // input populations project to it: its input arrivals are in X
+  uint32_t hmask;     // adjoint history row mask: ring slots - 1, or all ones (every step)
   uint32_t pad_;
   uint64_t ring_off;  // element offset of this population's ring in a sample's ring
+  uint64_t x_off;     // element offset of its input arrivals [n_steps][size] in a sample's X
+  uint64_t h_off;     // its adjoint history's offset in a sample's, in (lambda_V, lambda_I) pairs
 };
 
 struct DevConn {
@@ -84,8 +91,10 @@ struct Layout {
   StepConstants<Real> k[kMaxPops];
   uint32_t n_pops, output;
   Readout readout;
-  uint32_t K, n_steps, n_state, tape_cap, pad_;
+  uint32_t K, n_steps, n_state, tape_cap, x_blocks;  // x_blocks: input_arrivals_kernel blocks per sample
   uint64_t n_ring, n_params;
+  uint64_t n_x;     // a sample's input arrivals: every step of every population with has_x
+  uint64_t n_hist;  // a sample's adjoint history, in (lambda_V, lambda_I) pairs
   Real inv_T;
 };
 
@@ -103,14 +112,16 @@ struct Buffers {
   const Real* sumexp_density;  // [n_steps]
   const uint32_t* in_id;       // forward input spikes, batch order
   const uint32_t* in_off;      // [B][n_steps + 1]
-  const uint32_t* bin_id;      // backward: unique (step, id) per sample
-  const uint32_t* bin_mult;    // multiplicity of each
-  const uint32_t* bin_off;     // [B][n_steps + 1]
+  const uint32_t* gin_b;       // input gradients: one item per (sample, channel with spikes)
+  const uint32_t* gin_id;      // its input neuron, population << 24 | neuron
+  const uint32_t* gin_off;     // [items + 1]: its spikes in gin_steps
+  const int32_t* gin_steps;    // the channel's spike steps, descending (repeats adjacent)
+  Real* X;                     // [B][n_x]: arrivals from input spikes (input_arrivals_kernel)
   Real* V;                     // [B][n_state]; lambda_V in backward
   Real* I;                     // [B][n_state]; lambda_I in backward
   uint8_t* fired;              // [B][n_state]
-  Real* ring;                  // [B][n_ring]: arrivals; lambda_V history in backward
-  Real* hi;                    // [C][n_ring]: lambda_I history
+  Real* ring;                  // [B][n_ring]: arrivals from LIF spikes
+  Real* hist;                  // [C][n_hist][2]: adjoint history (lambda_V, lambda_I)
   TapeEntry<Real>* tape;       // [B][tape_cap]
   int32_t* tape_off;           // [B][n_steps + 1]: first tape entry of each step
   int32_t* tape_total;         // [B]
@@ -133,7 +144,7 @@ __device__ __forceinline__ void load_layout(const Layout<Real>* __restrict__ src
   __syncthreads();
 }
 
-// Adds the arrivals of one spike of neuron i (population pre) emitted in step n.
+// Adds the arrivals of one LIF spike of neuron i (population pre) emitted in step n.
 template <typename Real>
 __device__ __forceinline__ void deliver(const Layout<Real>& L, const Buffers<Real>& B, Real* __restrict__ ring,
                                         uint32_t pre, uint32_t i, int32_t n) {
@@ -153,6 +164,43 @@ __device__ __forceinline__ void deliver(const Layout<Real>& L, const Buffers<Rea
   }
 }
 
+// MODEL.md §2.3: the arrivals of every input spike, outside the time loop. One thread per
+// (sample, neuron of a population with has_x) owns that neuron's column of X and adds the
+// sample's input spikes in batch order (each with its connections in declaration order), so
+// every cell gets the CPU input ring's additions in the same order. Reads of w and s and the
+// writes of X are coalesced over the neurons.
+template <typename Real>
+__global__ void __launch_bounds__(kThreads) input_arrivals_kernel(const Layout<Real>* __restrict__ layout,
+                                                                  Buffers<Real> B) {
+  __shared__ Layout<Real> L;
+  load_layout(layout, L);
+  const uint32_t b = blockIdx.x / L.x_blocks;
+  uint32_t m = (blockIdx.x % L.x_blocks) * kThreads + threadIdx.x, P = 0;
+  for (; P < L.n_pops; ++P) {
+    if (!L.pops[P].has_x) continue;
+    if (m < L.pops[P].size) break;
+    m -= L.pops[P].size;
+  }
+  if (P == L.n_pops) return;  // past the last neuron: no barrier follows
+  const uint32_t N = L.pops[P].size, NT = L.n_steps;
+  Real* __restrict__ x = B.X + size_t(b) * L.n_x + L.pops[P].x_off + m;  // row stride N
+  for (uint32_t a = 0; a < NT; ++a) x[size_t(a) * N] = Real(0);
+  const uint32_t* in_off = B.in_off + size_t(b) * (NT + 1);
+  for (int32_t n = 0; n < int32_t(NT); ++n)
+    for (uint32_t e = in_off[n]; e < in_off[n + 1]; ++e) {
+      const uint32_t id = B.in_id[e];
+      const DevPop& pp = L.pops[id >> kNeuronBits];
+      const size_t at = size_t(id & kNeuronMask) * N + m;
+      for (uint32_t o = 0; o < pp.n_out; ++o) {
+        const DevConn& c = L.conns[pp.out[o]];
+        if (c.post != P) continue;
+        const int32_t a = arrival_step(n, B.s[c.delay_offset + at]);
+        // Arrivals at or after the trial end are never read: skip them.
+        if (a < int32_t(NT)) x[size_t(a) * N] += B.w[c.weight_offset + at];
+      }
+    }
+}
+
 template <typename Real>
 __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* __restrict__ layout, Buffers<Real> B) {
   __shared__ Layout<Real> L;
@@ -165,9 +213,9 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
   Real* I = B.I + size_t(b) * L.n_state;
   uint8_t* fired = B.fired + size_t(b) * L.n_state;
   Real* ring = B.ring + size_t(b) * L.n_ring;
+  const Real* X = B.X + size_t(b) * L.n_x;
   TapeEntry<Real>* tape = B.tape + size_t(b) * L.tape_cap;
   int32_t* toff = B.tape_off + size_t(b) * (NT + 1);
-  const uint32_t* in_off = B.in_off + size_t(b) * (NT + 1);
   Real* yacc = B.yacc + size_t(b) * K;
   Real* ymax = B.ymax + size_t(b) * K;
   int32_t* first = B.first + size_t(b) * K;
@@ -193,10 +241,17 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
       Real* Vp = V + pop.state_off;
       Real* Ip = I + pop.state_off;
       Real* slot = ring + pop.ring_off + size_t(uint32_t(n) & pop.mask) * N;
+      // This step's input arrivals (MODEL.md §2.3: added to the others' sum first).
+      const Real* xs = pop.has_x ? X + pop.x_off + size_t(n) * N : nullptr;
       if (pop.kind == kLI) {
         for (uint32_t j = tid; j < N; j += kThreads) {
           Real v = Vp[j], i = Ip[j];
-          neuron_step(k, v, i, slot[j]);
+          if (xs) {
+            Real x = xs[j];
+            neuron_step(k, v, i, x, slot[j]);
+          } else {
+            neuron_step(k, v, i, slot[j]);
+          }
           Vp[j] = v;
           Ip[j] = i;
           if (p == L.output) accumulate_readout(L.readout, n, v, B.sumexp_w[n], NT, yacc[j], ymax[j], nstar[j]);
@@ -210,7 +265,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
         Real x = Real(0);
         if (j < N) {
           Real v = Vp[j], i = Ip[j];
-          const Real i0 = neuron_step(k, v, i, slot[j]);
+          Real xj = xs ? xs[j] : Real(0);
+          const Real i0 = xs ? neuron_step(k, v, i, xj, slot[j]) : neuron_step(k, v, i, slot[j]);
           spk = lif_fire(k, i0, v, fp ? fp + j : nullptr, x);
           Vp[j] = v;
           Ip[j] = i;
@@ -241,10 +297,6 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
       overflow = true;
       break;
     }
-    for (uint32_t e = in_off[n]; e < in_off[n + 1]; ++e) {
-      const uint32_t id = B.in_id[e];
-      deliver(L, B, ring, id >> kNeuronBits, id & kNeuronMask, n);
-    }
     for (int32_t e = step_start; e < tape_n; ++e) {
       const uint32_t id = tape[e].id;
       deliver(L, B, ring, id >> kNeuronBits, id & kNeuronMask, n);
@@ -257,14 +309,12 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
   }
 }
 
-// (a)/(d) of MODEL.md §3 for one spike, by one warp: gathers the targets' adjoint history at the
-// arrival steps, adds the spike's gradients (mult times: repeated input spikes) to the
-// sample's partial gradient and returns R (valid in every lane).
+// (a)/(d) of MODEL.md §3 for one LIF spike, by one warp: gathers the targets' adjoint history
+// at the arrival steps, adds the spike's gradients to the sample's partial gradient and
+// returns R (valid in every lane).
 template <typename Real>
-__device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers<Real>& B,
-                                            const Real* __restrict__ hv, const Real* __restrict__ hi,
-                                            double* __restrict__ gacc, uint32_t pre, uint32_t i, int32_t n,
-                                            uint32_t mult, int lane) {
+__device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers<Real>& B, const Real* __restrict__ h,
+                                            double* __restrict__ gacc, uint32_t pre, uint32_t i, int32_t n, int lane) {
   Real r = Real(0);
   const DevPop& pp = L.pops[pre];
   for (uint32_t o = 0; o < pp.n_out; ++o) {
@@ -277,15 +327,14 @@ __device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers
     const int32_t* __restrict__ s = B.s + c.delay_offset + row;
     double* __restrict__ gw = gacc + c.weight_offset + row;
     double* __restrict__ gd = gacc + c.delay_offset + row;
-    const Real* hvp = hv + tp.ring_off;
-    const Real* hip = hi + tp.ring_off;
+    const Real* hp = h + 2 * tp.h_off;
     for (uint32_t j = lane; j < N; j += 32) {
       // The adjoint after the trial is 0: no contribution.
       if (arrival_step(n, s[j]) >= int32_t(L.n_steps)) continue;
-      const size_t at = ring_row(n, s[j], tp.mask) * N + j;
-      const Real lv = hvp[at], li = hip[at], wj = w[j];
+      const size_t at = 2 * (ring_row(n, s[j], tp.hmask) * N + j);
+      const Real lv = hp[at], li = hp[at + 1], wj = w[j];
       r += synapse_jump_term(wj, lv, li);
-      for (uint32_t m = 0; m < mult; ++m) add_synapse_gradients(wj, lv, li, tau_s, gw[j], gd[j]);
+      add_synapse_gradients(wj, lv, li, tau_s, gw[j], gd[j]);
     }
   }
   for (int off = 16; off > 0; off >>= 1) r += __shfl_xor_sync(0xffffffffu, r, off);
@@ -302,12 +351,12 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
   const uint32_t NT = L.n_steps, K = L.K;
   Real* lvs = B.V + size_t(b) * L.n_state;
   Real* lis = B.I + size_t(b) * L.n_state;
-  Real* hv = B.ring + size_t(b) * L.n_ring;  // zeroed by the host
-  Real* hi = B.hi + size_t(bl) * L.n_ring;   // zeroed by the host
+  // Not cleared: a row is written before it is read (arrivals are later steps, and a ring
+  // has at least S_max + 2 slots).
+  Real* h = B.hist + size_t(bl) * 2 * L.n_hist;
   double* gacc = B.gpart + size_t(bl) * L.n_params;  // zeroed by the host
   const TapeEntry<Real>* tape = B.tape + size_t(b) * L.tape_cap;
   const int32_t* toff = B.tape_off + size_t(b) * (NT + 1);
-  const uint32_t* boff = B.bin_off + size_t(b) * (NT + 1);
   const Real* g = B.g + size_t(b) * K;
   const int32_t* first = B.first + size_t(b) * K;
   const int32_t* nstar = B.nstar + size_t(b) * K;
@@ -318,28 +367,20 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
   __syncthreads();
   const uint32_t out = L.output;
   for (int32_t n = int32_t(NT) - 1; n >= 0; --n) {
-    // (a) jumps at this step's LIF spikes and (d) gradients of every spike of the step
-    // (inputs too): each reads only history at steps > n, so all of them run in parallel.
-    // A neuron spikes at most once per step, and repeated input spikes were merged, so no
-    // two warps write the same gradient row or the same lambda_V.
+    // (a) jumps at this step's LIF spikes and their gradients (d): each reads only history
+    // at steps > n, so all of them run in parallel. A neuron spikes at most once per step, so
+    // no two warps write the same gradient row or the same lambda_V. The input spikes'
+    // gradients come after the loop (input_grad_kernel).
     const int32_t t0 = toff[n], n_tape = toff[n + 1] - t0;
-    const uint32_t i0 = boff[n];
-    const int32_t total = n_tape + int32_t(boff[n + 1] - i0);
-    for (int32_t item = warp; item < total; item += kWarps) {
-      if (item < n_tape) {
-        const TapeEntry<Real> e = tape[t0 + item];
-        const uint32_t p = e.id >> kNeuronBits, q = e.id & kNeuronMask;
-        Real r = warp_gather(L, B, hv, hi, gacc, p, q, n, 1u, lane);
-        if (lane == 0) {
-          const DevPop& pop = L.pops[p];
-          if (p == out && L.readout == Readout::FirstSpike && first[q] == n) r += g[q];
-          const uint32_t at = pop.state_off + q;
-          spike_adjoint(L.k[p], pop.single_spike != 0, r, e.x, B.kick[at], lvs[at], lis[at]);
-        }
-      } else {
-        const uint32_t e = i0 + uint32_t(item - n_tape);
-        const uint32_t id = B.bin_id[e];
-        warp_gather(L, B, hv, hi, gacc, id >> kNeuronBits, id & kNeuronMask, n, B.bin_mult[e], lane);
+    for (int32_t item = warp; item < n_tape; item += kWarps) {
+      const TapeEntry<Real> e = tape[t0 + item];
+      const uint32_t p = e.id >> kNeuronBits, q = e.id & kNeuronMask;
+      Real r = warp_gather(L, B, h, gacc, p, q, n, lane);
+      if (lane == 0) {
+        const DevPop& pop = L.pops[p];
+        if (p == out && L.readout == Readout::FirstSpike && first[q] == n) r += g[q];
+        const uint32_t at = pop.state_off + q;
+        spike_adjoint(L.k[p], pop.single_spike != 0, r, e.x, B.kick[at], lvs[at], lis[at]);
       }
     }
     __syncthreads();
@@ -351,18 +392,59 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
       const uint32_t N = pop.size;
       Real* lvp = lvs + pop.state_off;
       Real* lip = lis + pop.state_off;
-      const size_t at = pop.ring_off + size_t(uint32_t(n) & pop.mask) * N;
+      Real* hrow = h + 2 * (pop.h_off + size_t(uint32_t(n) & pop.hmask) * N);
       for (uint32_t j = tid; j < N; j += kThreads) {
         Real lv = lvp[j], li = lip[j];
         if (p == out) output_adjoint_step(k, L.readout, n, nstar[j], g[j], B.sumexp_density[n], L.inv_T, lv, li);
         else adjoint_step(k, Real(0), lv, li);
         lvp[j] = lv;
         lip[j] = li;
-        hv[at + j] = lv;
-        hi[at + j] = li;
+        hrow[2 * j] = lv;
+        hrow[2 * j + 1] = li;
       }
     }
     __syncthreads();
+  }
+}
+
+// (d) of MODEL.md §3.2 for the input spikes, after backward_kernel, from the full adjoint
+// history of their targets (has_x: every step kept). One block per (sample, input channel
+// with spikes), threads over the post-synaptic neurons: a thread owns one synapse's weight
+// and delay gradient and adds the channel's spikes in the CPU's order (steps descending,
+// repeated spikes one after the other), so each gets the same additions as on the CPU.
+// Items of different channels write different gradient rows: no atomics.
+template <typename Real>
+__global__ void __launch_bounds__(kThreads) input_grad_kernel(const Layout<Real>* __restrict__ layout, Buffers<Real> B,
+                                                              uint32_t item0, uint32_t b0) {
+  __shared__ Layout<Real> L;
+  load_layout(layout, L);
+  const uint32_t item = item0 + blockIdx.x;
+  const uint32_t bl = B.gin_b[item] - b0, id = B.gin_id[item];
+  const int32_t* steps = B.gin_steps + B.gin_off[item];
+  const uint32_t n_spikes = B.gin_off[item + 1] - B.gin_off[item];
+  const Real* h = B.hist + size_t(bl) * 2 * L.n_hist;
+  double* gacc = B.gpart + size_t(bl) * L.n_params;
+  const DevPop& pp = L.pops[id >> kNeuronBits];
+  for (uint32_t o = 0; o < pp.n_out; ++o) {
+    const DevConn& c = L.conns[pp.out[o]];
+    const uint32_t N = c.n_post;
+    const DevPop& tp = L.pops[c.post];
+    const Real tau_s = L.k[c.post].tau_s;
+    const size_t row = size_t(id & kNeuronMask) * N;
+    const Real* hp = h + 2 * tp.h_off;
+    for (uint32_t j = threadIdx.x; j < N; j += kThreads) {
+      const Real wj = B.w[c.weight_offset + row + j];
+      const int32_t s = B.s[c.delay_offset + row + j];
+      double gw = gacc[c.weight_offset + row + j], gd = gacc[c.delay_offset + row + j];
+      for (uint32_t e = 0; e < n_spikes; ++e) {
+        const int32_t a = arrival_step(steps[e], s);
+        if (a >= int32_t(L.n_steps)) continue;  // the adjoint after the trial is 0
+        const size_t at = 2 * (size_t(uint32_t(a) & tp.hmask) * N + j);
+        add_synapse_gradients(wj, hp[at], hp[at + 1], tau_s, gw, gd);
+      }
+      gacc[c.weight_offset + row + j] = gw;
+      gacc[c.delay_offset + row + j] = gd;
+    }
   }
 }
 
@@ -464,6 +546,7 @@ class CudaEngine final : public Engine {
     I_.reserve(size_t(B) * L_.n_state);
     fired_.reserve(size_t(B) * L_.n_state);
     ring_.reserve(size_t(B) * L_.n_ring);
+    X_.reserve(size_t(B) * L_.n_x);
     yacc_.reserve(size_t(B) * K);
     ymax_.reserve(size_t(B) * K);
     first_.reserve(size_t(B) * K);
@@ -476,6 +559,11 @@ class CudaEngine final : public Engine {
     DP_CUDA(cudaDeviceSynchronize());
     prof_.fwd_prep_ms = ms_since(t0);
     t0 = Clock::now();
+    if (B > 0 && L_.n_x > 0) {  // the input arrivals, once (the tape re-runs reuse them)
+      layout_.upload(layout_bytes());
+      DP_LAUNCH(input_arrivals_kernel<Real>, B * L_.x_blocks, kThreads, layout_ptr(), buffers());
+      DP_CUDA(cudaGetLastError());
+    }
     for (;;) {
       tape_.reserve(size_t(B) * tape_cap_);
       L_.tape_cap = tape_cap_;
@@ -558,26 +646,29 @@ class CudaEngine final : public Engine {
     acc_.zero(0, n_digits);
     bad_.reserve(1);
     bad_.zero(0, 1);
-    // Samples per launch: every sample's gradient and lambda_I history must fit.
-    const size_t per_sample = P * sizeof(double) + L_.n_ring * sizeof(Real);
+    // Samples per launch: every sample's gradient and adjoint history must fit.
+    const size_t per_sample = P * sizeof(double) + 2 * L_.n_hist * sizeof(Real);
     size_t free_b = 0, total_b = 0;
     DP_CUDA(cudaMemGetInfo(&free_b, &total_b));
-    const size_t have = gpart_.bytes() + hi_.bytes();
+    const size_t have = gpart_.bytes() + hist_.bytes();
     const size_t budget = std::max<size_t>(std::min<size_t>(kChunkBudget, (free_b + have) / 2), per_sample);
     const uint32_t C = uint32_t(std::max<size_t>(1, std::min<size_t>(B, budget / per_sample)));
     gpart_.reserve(size_t(C) * P);
-    hi_.reserve(size_t(C) * L_.n_ring);
+    hist_.reserve(size_t(C) * 2 * L_.n_hist);
     const Buffers<Real> bufs = buffers();
     DP_CUDA(cudaDeviceSynchronize());
     prof_.bwd_prep_ms = ms_since(t0);
     t0 = Clock::now();
     for (uint32_t b0 = 0; b0 < B; b0 += C) {
       const uint32_t c = std::min(C, B - b0);
-      ring_.zero(size_t(b0) * L_.n_ring, size_t(c) * L_.n_ring);
-      hi_.zero(0, size_t(c) * L_.n_ring);
       gpart_.zero(0, size_t(c) * P);
       DP_LAUNCH(backward_kernel<Real>, c, kThreads, layout_ptr(), bufs, b0);
       DP_CUDA(cudaGetLastError());
+      const uint32_t item0 = gin_sample_off_[b0], items = gin_sample_off_[b0 + c] - item0;
+      if (items > 0) {
+        DP_LAUNCH(input_grad_kernel<Real>, items, kThreads, layout_ptr(), bufs, item0, b0);
+        DP_CUDA(cudaGetLastError());
+      }
       const uint32_t blocks = uint32_t(std::min<size_t>((P + 255) / 256, 4096));
       DP_LAUNCH(reduce_grad_kernel, std::max(blocks, 1u), 256, gpart_.get(), c, P, acc_.get(), bad_.get());
       DP_CUDA(cudaGetLastError());
@@ -599,8 +690,8 @@ class CudaEngine final : public Engine {
 
   size_t memory_bytes() const override {
     return layout_.bytes() + w_.bytes() + s_.bytes() + sumexp_w_.bytes() + sumexp_d_.bytes() + in_id_.bytes() +
-           in_off_.bytes() + bin_id_.bytes() + bin_mult_.bytes() + bin_off_.bytes() + V_.bytes() + I_.bytes() +
-           fired_.bytes() + ring_.bytes() + hi_.bytes() + tape_.bytes() + tape_off_.bytes() + tape_total_.bytes() +
+           in_off_.bytes() + gin_b_.bytes() + gin_id_.bytes() + gin_off_.bytes() + gin_steps_.bytes() + X_.bytes() +
+           V_.bytes() + I_.bytes() + fired_.bytes() + ring_.bytes() + hist_.bytes() + tape_.bytes() + tape_off_.bytes() + tape_total_.bytes() +
            yacc_.bytes() + ymax_.bytes() + first_.bytes() + nstar_.bytes() + counts_.bytes() + g_.bytes() +
            kick_.bytes() + gpart_.bytes() + acc_.bytes() + bad_.bytes();
   }
@@ -624,7 +715,7 @@ class CudaEngine final : public Engine {
     L_.inv_T = Real(1.0 / net_.trial_ms());
     L_.n_params = net_.n_params;
     uint32_t state = 0, count = 0;
-    uint64_t ring = 0, lif_neurons = 0;
+    uint64_t ring = 0, lif_neurons = 0, hist = 0, n_x = 0, x_neurons = 0;
     fanout_.assign(pops.size(), 0);
     for (uint32_t p = 0; p < pops.size(); ++p) {
       const auto& pop = pops[p];
@@ -643,14 +734,32 @@ class CudaEngine final : public Engine {
       }
       if (pop.kind == PopKind::Input) continue;
       L_.k[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
-      // One ring size serves both the arrivals (needs S_max + 1 slots) and the adjoint
-      // history (S_max + 2), so that the arrival ring can be reused as history.
-      const uint32_t slots = ring_slots_for(uint32_t(net_.max_incoming_delay_steps(p)) + 2);
+      // The arrival ring takes only LIF spikes (S_max + 1 slots over the other populations'
+      // connections); input arrivals are kept for every step in X. The adjoint history is a
+      // ring of S_max + 2 slots, or every step for targets of input populations, whose
+      // gradients input_grad_kernel computes after the backward pass.
+      uint32_t smax_lif = 0;
+      for (const auto& c : conns)
+        if (c.post == p && pops[c.pre].kind == PopKind::Input) d.has_x = 1;
+        else if (c.post == p) smax_lif = std::max(smax_lif, uint32_t(c.max_delay_steps));
+      const uint32_t slots = ring_slots_for(smax_lif + 1);
       d.mask = slots - 1;
       d.state_off = state;
       d.ring_off = ring;
       state += pop.size;
       ring += uint64_t(slots) * pop.size;
+      d.h_off = hist;
+      if (d.has_x) {
+        d.hmask = ~0u;
+        hist += uint64_t(net_.n_steps) * pop.size;
+        d.x_off = n_x;
+        n_x += uint64_t(net_.n_steps) * pop.size;
+        x_neurons += pop.size;
+      } else {
+        const uint32_t hslots = ring_slots_for(uint32_t(net_.max_incoming_delay_steps(p)) + 2);
+        d.hmask = hslots - 1;
+        hist += uint64_t(hslots) * pop.size;
+      }
       if (pop.kind == PopKind::LIF) {
         d.count_off = count;
         count += pop.size;
@@ -665,6 +774,9 @@ class CudaEngine final : public Engine {
     }
     L_.n_state = state;
     L_.n_ring = ring;
+    L_.n_hist = hist;
+    L_.n_x = n_x;
+    L_.x_blocks = uint32_t((x_neurons + kThreads - 1) / kThreads);
     n_counts_ = count;
     require(uint64_t(net_.n_steps) + 1 < uint64_t(std::numeric_limits<int32_t>::max()) / 2,
             "cuda engine: too many steps");
@@ -705,46 +817,51 @@ class CudaEngine final : public Engine {
     s_.upload(s);
   }
 
-  // Input spikes as (population, neuron) ids with per-step offsets: in batch order for the
-  // forward pass; merged per (step, id) with a multiplicity for the backward pass.
+  // Input spikes as (population, neuron) ids: in batch order with per-step offsets for
+  // input_arrivals_kernel; grouped per (sample, channel), steps descending, for
+  // input_grad_kernel (the order of the CPU backend's input gradients).
   void build_inputs(const SpikeBatch& batch) {
-    const uint32_t B = batch.n_samples, NT = net_.n_steps;
+    const uint32_t B = batch.n_samples, NT = net_.n_steps, C = net_.n_input_channels;
     std::vector<uint32_t> id(batch.steps.size()), off(size_t(B) * (NT + 1));
-    std::vector<uint32_t> bid, bmult, boff(size_t(B) * (NT + 1));
-    bid.reserve(batch.steps.size());
-    bmult.reserve(batch.steps.size());
-    // seen[channel] = the (sample, step) stamp of its last spike; where = its merged entry.
-    std::vector<uint64_t> seen(net_.n_input_channels, 0);
-    std::vector<uint32_t> where(net_.n_input_channels, 0);
+    std::vector<uint32_t> gb, gid, goff;
+    std::vector<int32_t> gsteps(batch.steps.size());
+    std::vector<uint32_t> count(C), fill(C);
+    gin_sample_off_.assign(size_t(B) + 1, 0);
     input_events_ = 0;
     for (uint32_t b = 0; b < B; ++b) {
       uint64_t e = batch.offsets[b];
-      const uint64_t end = batch.offsets[b + 1];
+      const uint64_t begin = e, end = batch.offsets[b + 1];
       for (uint32_t n = 0; n <= NT; ++n) {
         off[size_t(b) * (NT + 1) + n] = uint32_t(e);
-        boff[size_t(b) * (NT + 1) + n] = uint32_t(bid.size());
         if (n == NT) break;
-        const uint64_t stamp = uint64_t(b) * NT + n + 1;
         for (; e < end && batch.steps[e] == int32_t(n); ++e) {
-          const uint32_t ch = batch.channels[e];
-          id[e] = chan_id_[ch];
+          id[e] = chan_id_[batch.channels[e]];
           input_events_ += fanout_[id[e] >> kNeuronBits];
-          if (seen[ch] == stamp) {
-            ++bmult[where[ch]];
-          } else {
-            seen[ch] = stamp;
-            where[ch] = uint32_t(bid.size());
-            bid.push_back(id[e]);
-            bmult.push_back(1);
-          }
         }
       }
+      // The sample's spikes grouped by channel (channels ascending), each group in reverse
+      // batch order: steps descending, and within a step batch order reversed.
+      std::fill(count.begin(), count.end(), 0u);
+      for (uint64_t k = begin; k < end; ++k) ++count[batch.channels[k]];
+      uint32_t at = uint32_t(begin);
+      for (uint32_t ch = 0; ch < C; ++ch) {
+        fill[ch] = at;
+        if (count[ch] == 0) continue;
+        gb.push_back(b);
+        gid.push_back(chan_id_[ch]);
+        goff.push_back(at);
+        at += count[ch];
+      }
+      for (uint64_t k = end; k-- > begin;) gsteps[fill[batch.channels[k]]++] = batch.steps[k];
+      gin_sample_off_[b + 1] = uint32_t(gb.size());
     }
+    goff.push_back(uint32_t(batch.steps.size()));
     in_id_.upload(id);
     in_off_.upload(off);
-    bin_id_.upload(bid);
-    bin_mult_.upload(bmult);
-    bin_off_.upload(boff);
+    gin_b_.upload(gb);
+    gin_id_.upload(gid);
+    gin_off_.upload(goff);
+    gin_steps_.upload(gsteps);
   }
 
   Buffers<Real> buffers() const {
@@ -755,14 +872,16 @@ class CudaEngine final : public Engine {
     b.sumexp_density = sumexp_d_.get();
     b.in_id = in_id_.get();
     b.in_off = in_off_.get();
-    b.bin_id = bin_id_.get();
-    b.bin_mult = bin_mult_.get();
-    b.bin_off = bin_off_.get();
+    b.gin_b = gin_b_.get();
+    b.gin_id = gin_id_.get();
+    b.gin_off = gin_off_.get();
+    b.gin_steps = gin_steps_.get();
+    b.X = X_.get();
     b.V = V_.get();
     b.I = I_.get();
     b.fired = fired_.get();
     b.ring = ring_.get();
-    b.hi = hi_.get();
+    b.hist = hist_.get();
     b.tape = tape_.get();
     b.tape_off = tape_off_.get();
     b.tape_total = tape_total_.get();
@@ -787,12 +906,14 @@ class CudaEngine final : public Engine {
   bool have_forward_ = false;
   std::vector<uint64_t> fanout_;   // per population: synapses per spike
   std::vector<uint32_t> chan_id_;  // global input channel -> population << 24 | neuron
+  std::vector<uint32_t> gin_sample_off_;  // [B + 1]: each sample's first input_grad_kernel item
 
   DeviceBuffer<uint8_t> layout_;
   DeviceBuffer<Real> w_, sumexp_w_, sumexp_d_;
   DeviceBuffer<int32_t> s_;
-  DeviceBuffer<uint32_t> in_id_, in_off_, bin_id_, bin_mult_, bin_off_;
-  DeviceBuffer<Real> V_, I_, ring_, hi_, yacc_, ymax_, g_, kick_;
+  DeviceBuffer<uint32_t> in_id_, in_off_, gin_b_, gin_id_, gin_off_;
+  DeviceBuffer<int32_t> gin_steps_;
+  DeviceBuffer<Real> V_, I_, ring_, hist_, X_, yacc_, ymax_, g_, kick_;
   DeviceBuffer<double> gpart_;
   DeviceBuffer<uint8_t> fired_;
   DeviceBuffer<TapeEntry<Real>> tape_;
