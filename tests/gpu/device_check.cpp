@@ -172,6 +172,7 @@ struct Case {
   bool kicks = false;
   Precision precision = Precision::Float32;
   uint32_t tape_init = 0;  // force a tiny initial tape (tests the overflow re-run)
+  int shared_budget = -1;  // >= 0: bytes of shared memory for rings / histories per block
 };
 
 Network ff2(Readout ro) {
@@ -279,6 +280,8 @@ RunResult run_case(const Case& cs, const std::string& backend, const std::vector
   opt.precision = cs.precision;
   opt.threads = cpu_threads();
   if (backend == "cuda" && cs.tape_init) setenv("DELAYPROP_CUDA_TAPE_INIT", std::to_string(cs.tape_init).c_str(), 1);
+  if (backend == "cuda" && cs.shared_budget >= 0)
+    setenv("DELAYPROP_CUDA_SHARED_BUDGET", std::to_string(cs.shared_budget).c_str(), 1);
   auto engine = make_engine(cs.net, opt);
   unsetenv("DELAYPROP_CUDA_TAPE_INIT");
   RunResult r;
@@ -306,6 +309,7 @@ RunResult run_case(const Case& cs, const std::string& backend, const std::vector
   }
   r.grad.assign(cs.net.n_params, 0.0);
   engine->backward(params, in, r.grad);
+  unsetenv("DELAYPROP_CUDA_SHARED_BUDGET");  // read by every forward pass
   cuda_engine_profile(*engine, r.prof);
   if (in_out) *in_out = in;
   return r;
@@ -377,6 +381,12 @@ std::string compare_case(const Case& cs) {
   std::printf("    gpu tape: %u entries per sample, %llu re-runs\n", gpu.prof.tape_capacity,
               (unsigned long long)gpu.prof.tape_regrowths);
   if (cs.tape_init && gpu.prof.tape_regrowths == 0) failure(cs.name + ": the tape never grew (path not tested)");
+  std::printf("    gpu shared memory per block: rings %llu B, histories %llu B\n",
+              (unsigned long long)gpu.prof.shared_ring_bytes, (unsigned long long)gpu.prof.shared_hist_bytes);
+  if (cs.shared_budget == 0 && (gpu.prof.shared_ring_bytes || gpu.prof.shared_hist_bytes))
+    failure(cs.name + ": shared memory used with a budget of 0");
+  if (cs.shared_budget > 0 && (!gpu.prof.shared_ring_bytes || !gpu.prof.shared_hist_bytes))
+    failure(cs.name + ": no ring or no history in shared memory (split path not tested)");
   // Spikes: the forward pass is bit-identical by construction, so every neuron's count, every
   // first-spike step and the totals must match exactly.
   size_t count_diff = 0;
@@ -414,6 +424,7 @@ std::string compare_case(const Case& cs) {
   j.boolean("spikes_identical", count_diff == 0 && same_totals && same_first);
   j.boolean("readouts_identical", same_readout);
   j.num("tape_regrowths", double(gpu.prof.tape_regrowths));
+  j.num("shared_ring_bytes", double(gpu.prof.shared_ring_bytes)).num("shared_hist_bytes", double(gpu.prof.shared_hist_bytes));
   j.num("cpu_ms", t_cpu).num("gpu_ms", t_gpu);
   j.set("groups", "[\n        " + [&] {
     std::string o;
@@ -478,6 +489,16 @@ std::vector<Case> comparison_cases() {
     cases.push_back(c);
     c.name = "mixed_f64";
     c.precision = Precision::Float64;
+    cases.push_back(c);
+  }
+  {
+    Case c = cases[3];
+    c.name = "recurrent_global";
+    c.shared_budget = 0;  // every ring and history in global memory
+    cases.push_back(c);
+    c = cases[0];
+    c.name = "ff2_sum_exp_split";
+    c.shared_budget = 1000;  // h1's and out's rings and out's history shared, h2's global
     cases.push_back(c);
   }
   if (g_small)

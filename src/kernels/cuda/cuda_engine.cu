@@ -46,10 +46,17 @@ void check_cuda(cudaError_t e, const char* what, const char* file, int line) {
 }
 #define DP_CUDA(call) check_cuda((call), #call, __FILE__, __LINE__)
 // tests/gpu/cuda_engine_emu.cpp runs these kernels on CPU threads (tests/gpu/cuda_emu.hpp).
+// DP_LAUNCH_SHARED: with `shared` bytes of dynamic shared memory, which a kernel names with
+// DP_DYNAMIC_SHARED(name) (unsigned char[], 16-byte aligned).
 #ifdef DELAYPROP_CUDA_EMULATION
 #define DP_LAUNCH(kernel, grid, block, ...) dp_emu::launch((grid), (block), [&] { kernel(__VA_ARGS__); })
+#define DP_LAUNCH_SHARED(kernel, grid, block, shared, ...) \
+  dp_emu::launch((grid), (block), [&] { kernel(__VA_ARGS__); }, (shared))
+#define DP_DYNAMIC_SHARED(name) unsigned char* name = dp_emu::dynamic_shared()
 #else
 #define DP_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block)>>>(__VA_ARGS__)
+#define DP_LAUNCH_SHARED(kernel, grid, block, shared, ...) kernel<<<(grid), (block), (shared)>>>(__VA_ARGS__)
+#define DP_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
 #endif
 
 #ifndef DP_CUDA_THREADS
@@ -71,8 +78,9 @@ struct DevPop {
   uint32_t out[kMaxOut];  // outgoing connections
   uint32_t has_x;     // input populations project to it: its input arrivals are in X
   uint32_t hmask;     // adjoint history row mask: ring slots - 1, or all ones (every step)
+  uint32_t ring_shared, hist_shared;  // ring / history in the block's shared memory (else global)
   uint32_t pad_;
-  uint64_t ring_off;  // element offset of this population's ring in a sample's ring
+  uint64_t ring_off;  // element offset of this population's ring in a sample's ring (shared or global)
   uint64_t x_off;     // element offset of its input arrivals [n_steps][size] in a sample's X
   uint64_t h_off;     // its adjoint history's offset in a sample's, in (lambda_V, lambda_I) pairs
 };
@@ -92,9 +100,10 @@ struct Layout {
   uint32_t n_pops, output;
   Readout readout;
   uint32_t K, n_steps, n_state, tape_cap, x_blocks;  // x_blocks: input_arrivals_kernel blocks per sample
-  uint64_t n_ring, n_params;
+  uint64_t n_ring, n_params;  // n_ring: a sample's arrival rings in global memory
   uint64_t n_x;     // a sample's input arrivals: every step of every population with has_x
-  uint64_t n_hist;  // a sample's adjoint history, in (lambda_V, lambda_I) pairs
+  uint64_t n_hist;  // a sample's adjoint history in global memory, in (lambda_V, lambda_I) pairs
+  uint64_t n_ring_shared, n_hist_shared;  // the same in shared memory (elements, pairs)
   Real inv_T;
 };
 
@@ -147,7 +156,7 @@ __device__ __forceinline__ void load_layout(const Layout<Real>* __restrict__ src
 // Adds the arrivals of one LIF spike of neuron i (population pre) emitted in step n.
 template <typename Real>
 __device__ __forceinline__ void deliver(const Layout<Real>& L, const Buffers<Real>& B, Real* __restrict__ ring,
-                                        uint32_t pre, uint32_t i, int32_t n) {
+                                        Real* __restrict__ sring, uint32_t pre, uint32_t i, int32_t n) {
   const DevPop& pp = L.pops[pre];
   for (uint32_t o = 0; o < pp.n_out; ++o) {
     const DevConn& c = L.conns[pp.out[o]];
@@ -156,7 +165,7 @@ __device__ __forceinline__ void deliver(const Layout<Real>& L, const Buffers<Rea
     const size_t row = size_t(i) * N;
     const Real* __restrict__ w = B.w + c.weight_offset + row;
     const int32_t* __restrict__ s = B.s + c.delay_offset + row;
-    Real* __restrict__ r = ring + tp.ring_off;
+    Real* __restrict__ r = (tp.ring_shared ? sring : ring) + tp.ring_off;
     for (uint32_t j = threadIdx.x; j < N; j += kThreads) {
       // Arrivals at or after the trial end are never read: skip them.
       if (arrival_step(n, s[j]) < int32_t(L.n_steps)) r[ring_row(n, s[j], tp.mask) * N + j] += w[j];
@@ -205,7 +214,10 @@ template <typename Real>
 __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* __restrict__ layout, Buffers<Real> B) {
   __shared__ Layout<Real> L;
   __shared__ int warp_cnt[kWarps];
+  DP_DYNAMIC_SHARED(dyn);
   load_layout(layout, L);
+  Real* sring = reinterpret_cast<Real*>(dyn);  // the rings placed in shared memory
+  for (uint64_t e = threadIdx.x; e < L.n_ring_shared; e += kThreads) sring[e] = Real(0);
   const uint32_t b = blockIdx.x;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const uint32_t NT = L.n_steps, K = L.K;
@@ -228,6 +240,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
     first[k] = -1;
     nstar[k] = -1;
   }
+  __syncthreads();  // the shared rings are zero
   int32_t tape_n = 0;  // identical in every thread of the block
   bool overflow = false;
   for (int32_t n = 0; n < int32_t(NT); ++n) {
@@ -240,7 +253,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
       const uint32_t N = pop.size;
       Real* Vp = V + pop.state_off;
       Real* Ip = I + pop.state_off;
-      Real* slot = ring + pop.ring_off + size_t(uint32_t(n) & pop.mask) * N;
+      Real* slot = (pop.ring_shared ? sring : ring) + pop.ring_off + size_t(uint32_t(n) & pop.mask) * N;
       // This step's input arrivals (MODEL.md §2.3: added to the others' sum first).
       const Real* xs = pop.has_x ? X + pop.x_off + size_t(n) * N : nullptr;
       if (pop.kind == kLI) {
@@ -299,7 +312,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
     }
     for (int32_t e = step_start; e < tape_n; ++e) {
       const uint32_t id = tape[e].id;
-      deliver(L, B, ring, id >> kNeuronBits, id & kNeuronMask, n);
+      deliver(L, B, ring, sring, id >> kNeuronBits, id & kNeuronMask, n);
     }
     __syncthreads();
   }
@@ -314,7 +327,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
 // returns R (valid in every lane).
 template <typename Real>
 __device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers<Real>& B, const Real* __restrict__ h,
-                                            double* __restrict__ gacc, uint32_t pre, uint32_t i, int32_t n, int lane) {
+                                            const Real* __restrict__ sh, double* __restrict__ gacc, uint32_t pre,
+                                            uint32_t i, int32_t n, int lane) {
   Real r = Real(0);
   const DevPop& pp = L.pops[pre];
   for (uint32_t o = 0; o < pp.n_out; ++o) {
@@ -327,7 +341,7 @@ __device__ __forceinline__ Real warp_gather(const Layout<Real>& L, const Buffers
     const int32_t* __restrict__ s = B.s + c.delay_offset + row;
     double* __restrict__ gw = gacc + c.weight_offset + row;
     double* __restrict__ gd = gacc + c.delay_offset + row;
-    const Real* hp = h + 2 * tp.h_off;
+    const Real* hp = (tp.hist_shared ? sh : h) + 2 * tp.h_off;
     for (uint32_t j = lane; j < N; j += 32) {
       // The adjoint after the trial is 0: no contribution.
       if (arrival_step(n, s[j]) >= int32_t(L.n_steps)) continue;
@@ -345,7 +359,9 @@ template <typename Real>
 __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* __restrict__ layout, Buffers<Real> B,
                                                             uint32_t b0) {
   __shared__ Layout<Real> L;
+  DP_DYNAMIC_SHARED(dyn);
   load_layout(layout, L);
+  Real* sh = reinterpret_cast<Real*>(dyn);  // the histories placed in shared memory
   const uint32_t bl = blockIdx.x, b = b0 + bl;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const uint32_t NT = L.n_steps, K = L.K;
@@ -375,7 +391,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
     for (int32_t item = warp; item < n_tape; item += kWarps) {
       const TapeEntry<Real> e = tape[t0 + item];
       const uint32_t p = e.id >> kNeuronBits, q = e.id & kNeuronMask;
-      Real r = warp_gather(L, B, h, gacc, p, q, n, lane);
+      Real r = warp_gather(L, B, h, sh, gacc, p, q, n, lane);
       if (lane == 0) {
         const DevPop& pop = L.pops[p];
         if (p == out && L.readout == Readout::FirstSpike && first[q] == n) r += g[q];
@@ -392,7 +408,7 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
       const uint32_t N = pop.size;
       Real* lvp = lvs + pop.state_off;
       Real* lip = lis + pop.state_off;
-      Real* hrow = h + 2 * (pop.h_off + size_t(uint32_t(n) & pop.hmask) * N);
+      Real* hrow = (pop.hist_shared ? sh : h) + 2 * (pop.h_off + size_t(uint32_t(n) & pop.hmask) * N);
       for (uint32_t j = tid; j < N; j += kThreads) {
         Real lv = lvp[j], li = lip[j];
         if (p == out) output_adjoint_step(k, L.readout, n, nstar[j], g[j], B.sumexp_density[n], L.inv_T, lv, li);
@@ -527,6 +543,10 @@ class CudaEngine final : public Engine {
     device_ = opt.device < 0 ? 0 : opt.device;
     require(device_ < count, "engine.device = ", opt.device, ": only ", count, " CUDA device(s) visible");
     DP_CUDA(cudaSetDevice(device_));
+    DP_CUDA(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
+    DP_CUDA(cudaDeviceGetAttribute(&smem_per_sm_, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device_));
+    DP_CUDA(cudaDeviceGetAttribute(&smem_per_block_, cudaDevAttrMaxSharedMemoryPerBlockOptin, device_));
+    sm_count_ = std::max(sm_count_, 1);
     build_layout();
   }
 
@@ -541,6 +561,10 @@ class CudaEngine final : public Engine {
     const uint32_t K = L_.K, NT = L_.n_steps;
     B_ = B;
     build_inputs(batch);
+    place_buffers(shared_budget(B));
+    const size_t ring_shared = L_.n_ring_shared * sizeof(Real);
+    prof_.shared_ring_bytes = ring_shared;
+    prof_.shared_hist_bytes = L_.n_hist_shared * 2 * sizeof(Real);
 
     V_.reserve(size_t(B) * L_.n_state);
     I_.reserve(size_t(B) * L_.n_state);
@@ -574,7 +598,8 @@ class CudaEngine final : public Engine {
       ring_.zero(0, size_t(B) * L_.n_ring);
       counts_.zero(0, n_counts_);
       if (B > 0) {
-        DP_LAUNCH(forward_kernel<Real>, B, kThreads, layout_ptr(), buffers());
+        DP_CUDA(cudaFuncSetAttribute(forward_kernel<Real>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(ring_shared)));
+        DP_LAUNCH_SHARED(forward_kernel<Real>, B, kThreads, ring_shared, layout_ptr(), buffers());
         DP_CUDA(cudaGetLastError());
         DP_CUDA(cudaDeviceSynchronize());
       }
@@ -656,13 +681,15 @@ class CudaEngine final : public Engine {
     gpart_.reserve(size_t(C) * P);
     hist_.reserve(size_t(C) * 2 * L_.n_hist);
     const Buffers<Real> bufs = buffers();
+    const size_t hist_shared = L_.n_hist_shared * 2 * sizeof(Real);
+    DP_CUDA(cudaFuncSetAttribute(backward_kernel<Real>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(hist_shared)));
     DP_CUDA(cudaDeviceSynchronize());
     prof_.bwd_prep_ms = ms_since(t0);
     t0 = Clock::now();
     for (uint32_t b0 = 0; b0 < B; b0 += C) {
       const uint32_t c = std::min(C, B - b0);
       gpart_.zero(0, size_t(c) * P);
-      DP_LAUNCH(backward_kernel<Real>, c, kThreads, layout_ptr(), bufs, b0);
+      DP_LAUNCH_SHARED(backward_kernel<Real>, c, kThreads, hist_shared, layout_ptr(), bufs, b0);
       DP_CUDA(cudaGetLastError());
       const uint32_t item0 = gin_sample_off_[b0], items = gin_sample_off_[b0 + c] - item0;
       if (items > 0) {
@@ -715,7 +742,7 @@ class CudaEngine final : public Engine {
     L_.inv_T = Real(1.0 / net_.trial_ms());
     L_.n_params = net_.n_params;
     uint32_t state = 0, count = 0;
-    uint64_t ring = 0, lif_neurons = 0, hist = 0, n_x = 0, x_neurons = 0;
+    uint64_t lif_neurons = 0, n_x = 0, x_neurons = 0;
     fanout_.assign(pops.size(), 0);
     for (uint32_t p = 0; p < pops.size(); ++p) {
       const auto& pop = pops[p];
@@ -745,20 +772,14 @@ class CudaEngine final : public Engine {
       const uint32_t slots = ring_slots_for(smax_lif + 1);
       d.mask = slots - 1;
       d.state_off = state;
-      d.ring_off = ring;
       state += pop.size;
-      ring += uint64_t(slots) * pop.size;
-      d.h_off = hist;
       if (d.has_x) {
         d.hmask = ~0u;
-        hist += uint64_t(net_.n_steps) * pop.size;
         d.x_off = n_x;
         n_x += uint64_t(net_.n_steps) * pop.size;
         x_neurons += pop.size;
       } else {
-        const uint32_t hslots = ring_slots_for(uint32_t(net_.max_incoming_delay_steps(p)) + 2);
-        d.hmask = hslots - 1;
-        hist += uint64_t(hslots) * pop.size;
+        d.hmask = ring_slots_for(uint32_t(net_.max_incoming_delay_steps(p)) + 2) - 1;
       }
       if (pop.kind == PopKind::LIF) {
         d.count_off = count;
@@ -773,8 +794,7 @@ class CudaEngine final : public Engine {
       L_.conns[c].delay_offset = conns[c].delay_offset;
     }
     L_.n_state = state;
-    L_.n_ring = ring;
-    L_.n_hist = hist;
+    place_buffers(0);
     L_.n_x = n_x;
     L_.x_blocks = uint32_t((x_neurons + kThreads - 1) / kThreads);
     n_counts_ = count;
@@ -790,6 +810,48 @@ class CudaEngine final : public Engine {
     sumexp_d_.upload(sumexp.density);
     chan_id_.clear();
     for (const InputNeuron& in : input_channel_map(net_)) chan_id_.push_back((in.pop << kNeuronBits) | in.neuron);
+  }
+
+  // Places every population's arrival ring and adjoint history: in the block's dynamic shared
+  // memory while they fit in `budget` bytes (each kernel has its own: rings in forward,
+  // histories in backward), in global memory otherwise. Histories of every step (has_x) stay
+  // global: input_grad_kernel reads them after backward_kernel.
+  void place_buffers(size_t budget) {
+    uint64_t ring = 0, sring = 0, hist = 0, shist = 0;
+    for (uint32_t p = 0; p < L_.n_pops; ++p) {
+      DevPop& d = L_.pops[p];
+      if (d.kind == kInput) continue;
+      const uint64_t rn = uint64_t(d.mask + 1) * d.size;
+      d.ring_shared = (sring + rn) * sizeof(Real) <= budget;
+      uint64_t& r = d.ring_shared ? sring : ring;
+      d.ring_off = r;
+      r += rn;
+      const uint64_t hn = (d.has_x ? uint64_t(net_.n_steps) : uint64_t(d.hmask) + 1) * d.size;
+      d.hist_shared = !d.has_x && (shist + hn) * 2 * sizeof(Real) <= budget;
+      uint64_t& h = d.hist_shared ? shist : hist;
+      d.h_off = h;
+      h += hn;
+    }
+    L_.n_ring = ring;
+    L_.n_ring_shared = sring;
+    L_.n_hist = hist;
+    L_.n_hist_shared = shist;
+  }
+
+  // Dynamic shared memory per block for the rings or histories: the SM's shared memory split
+  // over the blocks it must hold to run B samples in one wave (at least one, at most as many
+  // as its threads allow), less the kernels' static shared memory and the 1 KiB the runtime
+  // reserves per block; at most the per-block limit. DELAYPROP_CUDA_SHARED_BUDGET=<bytes>
+  // overrides it (tests: 0 keeps everything global, a small value splits the populations).
+  size_t shared_budget(uint32_t B) const {
+    if (const int forced = env_int("DELAYPROP_CUDA_SHARED_BUDGET", -1); forced >= 0) return size_t(forced);
+    const uint32_t max_blocks = uint32_t(2048 / kThreads);
+    const uint32_t per_sm = std::clamp<uint32_t>((B + sm_count_ - 1) / uint32_t(sm_count_), 1, max_blocks);
+    const size_t fixed = sizeof(Layout<Real>) + kWarps * sizeof(int) + 256;  // static shared, rounded up
+    const size_t share = size_t(smem_per_sm_) / per_sm;
+    const size_t reserved = 1024 + fixed;
+    const size_t limit = size_t(smem_per_block_) > fixed ? size_t(smem_per_block_) - fixed : 0;
+    return std::min(share > reserved ? share - reserved : 0, limit);
   }
 
   std::vector<uint8_t> layout_bytes() const {
@@ -899,6 +961,7 @@ class CudaEngine final : public Engine {
   const Network net_;
   const EngineOptions opt_;
   int device_ = 0;
+  int sm_count_ = 1, smem_per_sm_ = 0, smem_per_block_ = 0;  // device attributes
   Layout<Real> L_{};
   uint32_t n_counts_ = 0, tape_cap_ = 0, B_ = 0;
   uint64_t input_events_ = 0;
