@@ -99,7 +99,10 @@ struct Layout {
   StepConstants<Real> k[kMaxPops];
   uint32_t n_pops, output;
   Readout readout;
-  uint32_t K, n_steps, n_state, tape_cap, x_blocks;  // x_blocks: input_arrivals_kernel blocks per sample
+  uint32_t K, n_steps, n_state, tape_cap;
+  // input_arrivals_kernel: blocks over the neurons, windows of arrival steps (both per sample),
+  // and the reach of an input spike (1 + the largest max delay of an input connection)
+  uint32_t x_blocks, x_windows, x_reach;
   uint64_t n_ring, n_params;  // n_ring: a sample's arrival rings in global memory
   uint64_t n_x;     // a sample's input arrivals: every step of every population with has_x
   uint64_t n_hist;  // a sample's adjoint history in global memory, in (lambda_V, lambda_I) pairs
@@ -174,17 +177,20 @@ __device__ __forceinline__ void deliver(const Layout<Real>& L, const Buffers<Rea
 }
 
 // MODEL.md §2.3: the arrivals of every input spike, outside the time loop. One thread per
-// (sample, neuron of a population with has_x) owns that neuron's column of X and adds the
-// sample's input spikes in batch order (each with its connections in declaration order), so
-// every cell gets the CPU input ring's additions in the same order. Reads of w and s and the
-// writes of X are coalesced over the neurons.
+// (sample, neuron of a population with has_x, window of arrival steps) owns that part of the
+// neuron's column of X and adds the input spikes that can arrive in the window (emitted at
+// most x_reach steps before it) in batch order, each with its connections in declaration
+// order: every cell gets the CPU input ring's additions in the same order, from one thread.
+// Windows multiply the independent chains of additions when the batch alone does not fill the
+// GPU. Reads of w and s and the writes of X are coalesced over the neurons.
 template <typename Real>
 __global__ void __launch_bounds__(kThreads) input_arrivals_kernel(const Layout<Real>* __restrict__ layout,
                                                                   Buffers<Real> B) {
   __shared__ Layout<Real> L;
   load_layout(layout, L);
-  const uint32_t b = blockIdx.x / L.x_blocks;
-  uint32_t m = (blockIdx.x % L.x_blocks) * kThreads + threadIdx.x, P = 0;
+  const uint32_t per_sample = L.x_blocks * L.x_windows, r = blockIdx.x % per_sample;
+  const uint32_t b = blockIdx.x / per_sample, win = r / L.x_blocks;
+  uint32_t m = (r % L.x_blocks) * kThreads + threadIdx.x, P = 0;
   for (; P < L.n_pops; ++P) {
     if (!L.pops[P].has_x) continue;
     if (m < L.pops[P].size) break;
@@ -193,9 +199,12 @@ __global__ void __launch_bounds__(kThreads) input_arrivals_kernel(const Layout<R
   if (P == L.n_pops) return;  // past the last neuron: no barrier follows
   const uint32_t N = L.pops[P].size, NT = L.n_steps;
   Real* __restrict__ x = B.X + size_t(b) * L.n_x + L.pops[P].x_off + m;  // row stride N
-  for (uint32_t a = 0; a < NT; ++a) x[size_t(a) * N] = Real(0);
+  const int32_t a0 = int32_t(uint64_t(NT) * win / L.x_windows);
+  const int32_t a1 = int32_t(uint64_t(NT) * (win + 1) / L.x_windows);  // this thread's rows [a0, a1)
+  for (int32_t a = a0; a < a1; ++a) x[size_t(a) * N] = Real(0);
   const uint32_t* in_off = B.in_off + size_t(b) * (NT + 1);
-  for (int32_t n = 0; n < int32_t(NT); ++n)
+  // Spikes of step n arrive at n + 1 .. n + x_reach: only steps max(0, a0 - x_reach) .. a1 - 2 matter.
+  for (int32_t n = a0 > int32_t(L.x_reach) ? a0 - int32_t(L.x_reach) : 0; n < a1 - 1; ++n)
     for (uint32_t e = in_off[n]; e < in_off[n + 1]; ++e) {
       const uint32_t id = B.in_id[e];
       const DevPop& pp = L.pops[id >> kNeuronBits];
@@ -203,9 +212,10 @@ __global__ void __launch_bounds__(kThreads) input_arrivals_kernel(const Layout<R
       for (uint32_t o = 0; o < pp.n_out; ++o) {
         const DevConn& c = L.conns[pp.out[o]];
         if (c.post != P) continue;
+        // Arrivals in other windows belong to other threads (those at or after the trial end
+        // to none: they are never read).
         const int32_t a = arrival_step(n, B.s[c.delay_offset + at]);
-        // Arrivals at or after the trial end are never read: skip them.
-        if (a < int32_t(NT)) x[size_t(a) * N] += B.w[c.weight_offset + at];
+        if (a >= a0 && a < a1) x[size_t(a) * N] += B.w[c.weight_offset + at];
       }
     }
 }
@@ -562,6 +572,11 @@ class CudaEngine final : public Engine {
     B_ = B;
     build_inputs(batch);
     place_buffers(shared_budget(B));
+    // Windows of arrival steps for input_arrivals_kernel, so that it has about a full GPU's
+    // threads (2048 per SM) when the batch has fewer; a window at least x_reach steps long, so
+    // that no spike is scanned by more than two windows.
+    const uint64_t full = uint64_t(sm_count_) * (2048 / kThreads), have = std::max<uint64_t>(uint64_t(B) * L_.x_blocks, 1);
+    L_.x_windows = uint32_t(std::clamp<uint64_t>((full + have - 1) / have, 1, std::max<uint32_t>(NT / L_.x_reach, 1)));
     const size_t ring_shared = L_.n_ring_shared * sizeof(Real);
     prof_.shared_ring_bytes = ring_shared;
     prof_.shared_hist_bytes = L_.n_hist_shared * 2 * sizeof(Real);
@@ -585,7 +600,7 @@ class CudaEngine final : public Engine {
     t0 = Clock::now();
     if (B > 0 && L_.n_x > 0) {  // the input arrivals, once (the tape re-runs reuse them)
       layout_.upload(layout_bytes());
-      DP_LAUNCH(input_arrivals_kernel<Real>, B * L_.x_blocks, kThreads, layout_ptr(), buffers());
+      DP_LAUNCH(input_arrivals_kernel<Real>, B * L_.x_blocks * L_.x_windows, kThreads, layout_ptr(), buffers());
       DP_CUDA(cudaGetLastError());
     }
     for (;;) {
@@ -797,6 +812,9 @@ class CudaEngine final : public Engine {
     place_buffers(0);
     L_.n_x = n_x;
     L_.x_blocks = uint32_t((x_neurons + kThreads - 1) / kThreads);
+    L_.x_reach = 1;
+    for (const auto& c : conns)
+      if (pops[c.pre].kind == PopKind::Input) L_.x_reach = std::max(L_.x_reach, uint32_t(c.max_delay_steps) + 1);
     n_counts_ = count;
     require(uint64_t(net_.n_steps) + 1 < uint64_t(std::numeric_limits<int32_t>::max()) / 2,
             "cuda engine: too many steps");
