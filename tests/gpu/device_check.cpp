@@ -584,11 +584,12 @@ std::string nccl_check() {
 
 // ---- (f) compute-sanitizer ------------------------------------------------------------------------
 
-// The small case the sanitizer runs (this binary with --sanitizer-case): feedforward and
-// recurrent, forward and backward, float32 and float64, with a tape that must grow.
+// The small case the sanitizer runs (this binary with --sanitizer-case): feedforward,
+// recurrent and mixed wiring, forward and backward, float32 and float64, with a tape that
+// must grow and with rings and histories split between shared and global memory.
 int sanitizer_case() {
   auto cases = comparison_cases();
-  for (int which : {0, 3, 5, 7}) {
+  for (int which : {0, 3, 5, 7, 8, 11}) {  // + mixed wiring, shared/global split
     Case cs = cases[size_t(which)];
     cs.batch = 2;
     const auto params = init_params(cs.net, 1234);
