@@ -381,7 +381,7 @@ std::string compare_case(const Case& cs) {
   std::printf("    gpu tape: %u entries per sample, %llu re-runs\n", gpu.prof.tape_capacity,
               (unsigned long long)gpu.prof.tape_regrowths);
   if (cs.tape_init && gpu.prof.tape_regrowths == 0) failure(cs.name + ": the tape never grew (path not tested)");
-  std::printf("    gpu shared memory per block: rings %llu B, histories %llu B\n",
+  std::printf("    gpu dynamic shared memory per block: forward (state, rings) %llu B, backward (state, histories) %llu B\n",
               (unsigned long long)gpu.prof.shared_ring_bytes, (unsigned long long)gpu.prof.shared_hist_bytes);
   if (cs.shared_budget == 0 && (gpu.prof.shared_ring_bytes || gpu.prof.shared_hist_bytes))
     failure(cs.name + ": shared memory used with a budget of 0");
@@ -494,11 +494,11 @@ std::vector<Case> comparison_cases() {
   {
     Case c = cases[3];
     c.name = "recurrent_global";
-    c.shared_budget = 0;  // every ring and history in global memory
+    c.shared_budget = 0;  // the state, every ring and every history in global memory
     cases.push_back(c);
     c = cases[0];
     c.name = "ff2_sum_exp_split";
-    c.shared_budget = 1000;  // h1's and out's rings and out's history shared, h2's global
+    c.shared_budget = 1000;  // h1's and out's rings and out's history shared; the state, h2's global
     cases.push_back(c);
   }
   if (g_small)

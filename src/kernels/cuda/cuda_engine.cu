@@ -103,6 +103,9 @@ struct Layout {
   // input_arrivals_kernel: blocks over the neurons, windows of arrival steps (both per sample),
   // and the reach of an input spike (1 + the largest max delay of an input connection)
   uint32_t x_blocks, x_windows, x_reach;
+  // Bytes of dynamic shared memory that hold the neuron state (forward: V, I, fired;
+  // backward: lambda_V, lambda_I) ahead of the rings / histories; 0: the state is global.
+  uint32_t shared_state_bytes, pad_;
   uint64_t n_ring, n_params;  // n_ring: a sample's arrival rings in global memory
   uint64_t n_x;     // a sample's input arrivals: every step of every population with has_x
   uint64_t n_hist;  // a sample's adjoint history in global memory, in (lambda_V, lambda_I) pairs
@@ -226,14 +229,22 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
   __shared__ int warp_cnt[kWarps];
   DP_DYNAMIC_SHARED(dyn);
   load_layout(layout, L);
-  Real* sring = reinterpret_cast<Real*>(dyn);  // the rings placed in shared memory
-  for (uint64_t e = threadIdx.x; e < L.n_ring_shared; e += kThreads) sring[e] = Real(0);
   const uint32_t b = blockIdx.x;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const uint32_t NT = L.n_steps, K = L.K;
-  Real* V = B.V + size_t(b) * L.n_state;
-  Real* I = B.I + size_t(b) * L.n_state;
-  uint8_t* fired = B.fired + size_t(b) * L.n_state;
+  // The state and the rings placed in shared memory are zeroed here, the global ones by the host.
+  const bool shared_state = L.shared_state_bytes != 0;
+  Real* V = shared_state ? reinterpret_cast<Real*>(dyn) : B.V + size_t(b) * L.n_state;
+  Real* I = shared_state ? V + L.n_state : B.I + size_t(b) * L.n_state;
+  uint8_t* fired = shared_state ? reinterpret_cast<uint8_t*>(I + L.n_state) : B.fired + size_t(b) * L.n_state;
+  if (shared_state)
+    for (uint32_t e = tid; e < L.n_state; e += kThreads) {
+      V[e] = Real(0);
+      I[e] = Real(0);
+      fired[e] = 0;
+    }
+  Real* sring = reinterpret_cast<Real*>(dyn + L.shared_state_bytes);
+  for (uint64_t e = tid; e < L.n_ring_shared; e += kThreads) sring[e] = Real(0);
   Real* ring = B.ring + size_t(b) * L.n_ring;
   const Real* X = B.X + size_t(b) * L.n_x;
   TapeEntry<Real>* tape = B.tape + size_t(b) * L.tape_cap;
@@ -242,15 +253,15 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(const Layout<Real>* _
   Real* ymax = B.ymax + size_t(b) * K;
   int32_t* first = B.first + size_t(b) * K;
   int32_t* nstar = B.nstar + size_t(b) * K;
-  // V, I, fired and the rings were zeroed by the host. Readout state is owned by thread
-  // k mod kThreads, the same thread that updates output neuron k.
+  // Readout state is owned by thread k mod kThreads, the same thread that updates output
+  // neuron k.
   for (uint32_t k = tid; k < K; k += kThreads) {
     yacc[k] = Real(0);
     ymax[k] = -INFINITY;
     first[k] = -1;
     nstar[k] = -1;
   }
-  __syncthreads();  // the shared rings are zero
+  __syncthreads();  // the shared state and rings are zero
   int32_t tape_n = 0;  // identical in every thread of the block
   bool overflow = false;
   for (int32_t n = 0; n < int32_t(NT); ++n) {
@@ -371,12 +382,13 @@ __global__ void __launch_bounds__(kThreads) backward_kernel(const Layout<Real>* 
   __shared__ Layout<Real> L;
   DP_DYNAMIC_SHARED(dyn);
   load_layout(layout, L);
-  Real* sh = reinterpret_cast<Real*>(dyn);  // the histories placed in shared memory
+  Real* sh = reinterpret_cast<Real*>(dyn + L.shared_state_bytes);  // the histories placed in shared memory
   const uint32_t bl = blockIdx.x, b = b0 + bl;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const uint32_t NT = L.n_steps, K = L.K;
-  Real* lvs = B.V + size_t(b) * L.n_state;
-  Real* lis = B.I + size_t(b) * L.n_state;
+  const bool shared_state = L.shared_state_bytes != 0;
+  Real* lvs = shared_state ? reinterpret_cast<Real*>(dyn) : B.V + size_t(b) * L.n_state;
+  Real* lis = shared_state ? lvs + L.n_state : B.I + size_t(b) * L.n_state;
   // Not cleared: a row is written before it is read (arrivals are later steps, and a ring
   // has at least S_max + 2 slots).
   Real* h = B.hist + size_t(bl) * 2 * L.n_hist;
@@ -577,9 +589,9 @@ class CudaEngine final : public Engine {
     // that no spike is scanned by more than two windows.
     const uint64_t full = uint64_t(sm_count_) * (2048 / kThreads), have = std::max<uint64_t>(uint64_t(B) * L_.x_blocks, 1);
     L_.x_windows = uint32_t(std::clamp<uint64_t>((full + have - 1) / have, 1, std::max<uint32_t>(NT / L_.x_reach, 1)));
-    const size_t ring_shared = L_.n_ring_shared * sizeof(Real);
+    const size_t ring_shared = L_.shared_state_bytes + L_.n_ring_shared * sizeof(Real);
     prof_.shared_ring_bytes = ring_shared;
-    prof_.shared_hist_bytes = L_.n_hist_shared * 2 * sizeof(Real);
+    prof_.shared_hist_bytes = L_.shared_state_bytes + L_.n_hist_shared * 2 * sizeof(Real);
 
     V_.reserve(size_t(B) * L_.n_state);
     I_.reserve(size_t(B) * L_.n_state);
@@ -696,7 +708,7 @@ class CudaEngine final : public Engine {
     gpart_.reserve(size_t(C) * P);
     hist_.reserve(size_t(C) * 2 * L_.n_hist);
     const Buffers<Real> bufs = buffers();
-    const size_t hist_shared = L_.n_hist_shared * 2 * sizeof(Real);
+    const size_t hist_shared = L_.shared_state_bytes + L_.n_hist_shared * 2 * sizeof(Real);
     DP_CUDA(cudaFuncSetAttribute(backward_kernel<Real>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(hist_shared)));
     DP_CUDA(cudaDeviceSynchronize());
     prof_.bwd_prep_ms = ms_since(t0);
@@ -830,11 +842,15 @@ class CudaEngine final : public Engine {
     for (const InputNeuron& in : input_channel_map(net_)) chan_id_.push_back((in.pop << kNeuronBits) | in.neuron);
   }
 
-  // Places every population's arrival ring and adjoint history: in the block's dynamic shared
-  // memory while they fit in `budget` bytes (each kernel has its own: rings in forward,
-  // histories in backward), in global memory otherwise. Histories of every step (has_x) stay
+  // Places the neuron state and every population's arrival ring and adjoint history: in the
+  // block's dynamic shared memory while they fit in `budget` bytes (each kernel has its own:
+  // state and rings in forward, state and histories in backward), in global memory otherwise. Histories of every step (has_x) stay
   // global: input_grad_kernel reads them after backward_kernel.
   void place_buffers(size_t budget) {
+    // The neuron state first: every neuron reads and writes it every step.
+    const size_t state = (size_t(L_.n_state) * (2 * sizeof(Real) + 1) + 15) / 16 * 16;
+    L_.shared_state_bytes = state <= budget && L_.n_state > 0 ? uint32_t(state) : 0;
+    budget -= L_.shared_state_bytes;
     uint64_t ring = 0, sring = 0, hist = 0, shist = 0;
     for (uint32_t p = 0; p < L_.n_pops; ++p) {
       DevPop& d = L_.pops[p];
