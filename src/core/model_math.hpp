@@ -67,6 +67,17 @@ DP_HOST_DEVICE inline Real neuron_step(const StepConstants<Real>& k, Real& v, Re
   return i0;
 }
 
+// The same for a neuron that input connections project to: the cell's arrivals from input
+// spikes are summed apart (x_cell) and added to the other arrivals' sum first (MODEL.md §2.3);
+// both cells are cleared.
+template <typename Real>
+DP_HOST_DEVICE inline Real neuron_step(const StepConstants<Real>& k, Real& v, Real& i, Real& x_cell, Real& cell) {
+  Real a = x_cell + cell;
+  x_cell = Real(0);
+  cell = Real(0);
+  return neuron_step(k, v, i, a);
+}
+
 // Threshold, hard reset and refractoriness of a LIF neuron after its step. fired (null for
 // neurons that may spike many times) marks a single-spike neuron that has spiked: it stays
 // at V = 0 for the rest of the trial. Returns true on a spike, with x = I0 - V, the adjoint

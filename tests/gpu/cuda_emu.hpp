@@ -33,6 +33,7 @@ struct Block {
   std::unique_ptr<std::barrier<>> bar;
   std::vector<std::unique_ptr<std::barrier<>>> warp_bar;
   std::vector<uint64_t> scratch;  // one word per thread for warp collectives
+  std::vector<uint64_t> dynamic_shared;  // the launch's dynamic shared memory, 0xff bytes
 };
 
 inline thread_local dim3 thread_idx, block_idx;
@@ -40,7 +41,7 @@ inline dim3 block_dim, grid_dim;
 inline Block* block = nullptr;
 
 template <typename F>
-void launch(unsigned grid, unsigned threads, F&& body) {
+void launch(unsigned grid, unsigned threads, F&& body, size_t shared_bytes = 0) {
   if (threads % 32 != 0) std::abort();
   grid_dim.x = grid;
   block_dim.x = threads;
@@ -49,6 +50,7 @@ void launch(unsigned grid, unsigned threads, F&& body) {
     blk.bar = std::make_unique<std::barrier<>>(threads);
     for (unsigned w = 0; w < threads / 32; ++w) blk.warp_bar.push_back(std::make_unique<std::barrier<>>(32));
     blk.scratch.assign(threads, 0);
+    blk.dynamic_shared.assign((shared_bytes + 7) / 8, ~uint64_t(0));
     block = &blk;
     std::vector<std::thread> pool;
     pool.reserve(threads);
@@ -64,6 +66,7 @@ void launch(unsigned grid, unsigned threads, F&& body) {
 }
 
 inline void warp_sync() { block->warp_bar[thread_idx.x / 32]->arrive_and_wait(); }
+inline unsigned char* dynamic_shared() { return reinterpret_cast<unsigned char*>(block->dynamic_shared.data()); }
 
 }  // namespace dp_emu
 
@@ -150,6 +153,21 @@ inline cudaError_t cudaMemset(void* d, int v, size_t n) {
 inline cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b) {
   *free_b = size_t(4) << 30;
   *total_b = size_t(8) << 30;
+  return cudaSuccess;
+}
+// The shared memory of an H100/H200 SM, on one emulated SM.
+enum cudaDeviceAttr {
+  cudaDevAttrMultiProcessorCount,
+  cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+  cudaDevAttrMaxSharedMemoryPerBlockOptin
+};
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
+  *v = a == cudaDevAttrMultiProcessorCount ? 1 : a == cudaDevAttrMaxSharedMemoryPerMultiprocessor ? 233472 : 232448;
+  return cudaSuccess;
+}
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize };
+template <typename F>
+inline cudaError_t cudaFuncSetAttribute(F*, cudaFuncAttribute, int) {
   return cudaSuccess;
 }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int) {

@@ -172,6 +172,7 @@ struct Case {
   bool kicks = false;
   Precision precision = Precision::Float32;
   uint32_t tape_init = 0;  // force a tiny initial tape (tests the overflow re-run)
+  int shared_budget = -1;  // >= 0: bytes of shared memory for rings / histories per block
 };
 
 Network ff2(Readout ro) {
@@ -201,6 +202,27 @@ Network recurrent() {
   add_conn(net, "b_rec", b, h, 5.0, 0.12, 0.08, 5.0);
   add_conn(net, "rec_rec", h, h, 8.0, 0.0, 0.02, 8.0);
   add_conn(net, "rec_out", h, out, 10.0, 0.0, 0.2, 10.0);
+  net.finalize();
+  return net;
+}
+
+// Awkward wiring and sizes: two connections from one input population into the same
+// recurrent population, a second input population, inputs straight into the LI output next to
+// the hidden arrivals (both kinds in one ring cell), sizes that fill no block or warp.
+Network mixed_net() {
+  Network net;
+  net.dt = 1.0;
+  net.n_steps = 97;
+  const uint32_t a = add_pop(net, "in_a", PopKind::Input, 17);
+  const uint32_t b = add_pop(net, "in_b", PopKind::Input, 9);
+  const uint32_t h = add_pop(net, "rec", PopKind::LIF, 70);
+  const uint32_t out = add_pop(net, "out", PopKind::LI, 6, Readout::Average);
+  add_conn(net, "a_rec", a, h, 13.0, 0.15, 0.1, 13.0);
+  add_conn(net, "b_rec", b, h, 3.0, 0.1, 0.1, 3.0);
+  add_conn(net, "a_rec2", a, h, 7.0, 0.05, 0.1, 7.0);
+  add_conn(net, "rec_rec", h, h, 5.0, 0.0, 0.05, 5.0);
+  add_conn(net, "rec_out", h, out, 9.0, 0.0, 0.2, 9.0);
+  add_conn(net, "a_out", a, out, 4.0, 0.0, 0.3, 4.0);
   net.finalize();
   return net;
 }
@@ -258,6 +280,8 @@ RunResult run_case(const Case& cs, const std::string& backend, const std::vector
   opt.precision = cs.precision;
   opt.threads = cpu_threads();
   if (backend == "cuda" && cs.tape_init) setenv("DELAYPROP_CUDA_TAPE_INIT", std::to_string(cs.tape_init).c_str(), 1);
+  if (backend == "cuda" && cs.shared_budget >= 0)
+    setenv("DELAYPROP_CUDA_SHARED_BUDGET", std::to_string(cs.shared_budget).c_str(), 1);
   auto engine = make_engine(cs.net, opt);
   unsetenv("DELAYPROP_CUDA_TAPE_INIT");
   RunResult r;
@@ -285,6 +309,7 @@ RunResult run_case(const Case& cs, const std::string& backend, const std::vector
   }
   r.grad.assign(cs.net.n_params, 0.0);
   engine->backward(params, in, r.grad);
+  unsetenv("DELAYPROP_CUDA_SHARED_BUDGET");  // read by every forward pass
   cuda_engine_profile(*engine, r.prof);
   if (in_out) *in_out = in;
   return r;
@@ -356,6 +381,12 @@ std::string compare_case(const Case& cs) {
   std::printf("    gpu tape: %u entries per sample, %llu re-runs\n", gpu.prof.tape_capacity,
               (unsigned long long)gpu.prof.tape_regrowths);
   if (cs.tape_init && gpu.prof.tape_regrowths == 0) failure(cs.name + ": the tape never grew (path not tested)");
+  std::printf("    gpu dynamic shared memory per block: forward (state, rings) %llu B, backward (state, histories) %llu B\n",
+              (unsigned long long)gpu.prof.shared_ring_bytes, (unsigned long long)gpu.prof.shared_hist_bytes);
+  if (cs.shared_budget == 0 && (gpu.prof.shared_ring_bytes || gpu.prof.shared_hist_bytes))
+    failure(cs.name + ": shared memory used with a budget of 0");
+  if (cs.shared_budget > 0 && (!gpu.prof.shared_ring_bytes || !gpu.prof.shared_hist_bytes))
+    failure(cs.name + ": no ring or no history in shared memory (split path not tested)");
   // Spikes: the forward pass is bit-identical by construction, so every neuron's count, every
   // first-spike step and the totals must match exactly.
   size_t count_diff = 0;
@@ -371,6 +402,10 @@ std::string compare_case(const Case& cs) {
             std::to_string(gpu.out.hidden_spikes) + " (gpu), or synaptic event / input counts differ");
   const bool same_first = cpu.out.first_spike_step == gpu.out.first_spike_step;
   if (!same_first) failure(cs.name + ": first-spike steps differ");
+  // Both backends sum every ring cell in the canonical order (MODEL.md §2.3): the readouts
+  // are bitwise equal, not just close.
+  const bool same_readout = cpu.out.readout == gpu.out.readout;
+  if (!same_readout) failure(cs.name + ": readouts are not bitwise equal");
   const double tol = f64 ? 1e-12 : 1e-5;
   std::vector<std::string> groups;
   groups.push_back(compare_group(cs.name + " readout", cpu.out.readout.data(), gpu.out.readout.data(),
@@ -387,7 +422,9 @@ std::string compare_case(const Case& cs) {
   j.num("hidden_spikes_cpu", double(cpu.out.hidden_spikes)).num("hidden_spikes_gpu", double(gpu.out.hidden_spikes));
   j.num("neurons_with_different_spike_counts", double(count_diff)).boolean("first_spike_steps_identical", same_first);
   j.boolean("spikes_identical", count_diff == 0 && same_totals && same_first);
+  j.boolean("readouts_identical", same_readout);
   j.num("tape_regrowths", double(gpu.prof.tape_regrowths));
+  j.num("shared_ring_bytes", double(gpu.prof.shared_ring_bytes)).num("shared_hist_bytes", double(gpu.prof.shared_hist_bytes));
   j.num("cpu_ms", t_cpu).num("gpu_ms", t_gpu);
   j.set("groups", "[\n        " + [&] {
     std::string o;
@@ -442,6 +479,28 @@ std::vector<Case> comparison_cases() {
     c.tape_init = 16;  // forces several re-runs of the forward pass
     cases.push_back(c);
   }
+  {
+    Case c;
+    c.name = "mixed";
+    c.net = mixed_net();
+    c.batch = 5;
+    c.spikes_per_sample = 400;  // repeated (step, channel) spikes too
+    c.kicks = true;
+    cases.push_back(c);
+    c.name = "mixed_f64";
+    c.precision = Precision::Float64;
+    cases.push_back(c);
+  }
+  {
+    Case c = cases[3];
+    c.name = "recurrent_global";
+    c.shared_budget = 0;  // the state, every ring and every history in global memory
+    cases.push_back(c);
+    c = cases[0];
+    c.name = "ff2_sum_exp_split";
+    c.shared_budget = 1000;  // h1's and out's rings and out's history shared; the state, h2's global
+    cases.push_back(c);
+  }
   if (g_small)
     for (auto& c : cases) c.batch = c.first_spike_inputs ? 4 : 2;
   return cases;
@@ -451,7 +510,7 @@ std::vector<Case> comparison_cases() {
 
 std::string determinism() {
   JObj j;
-  for (int which : {3, 0}) {  // recurrent, then feedforward
+  for (int which : {3, 0, 8}) {  // recurrent, feedforward, mixed wiring
     Case cs = comparison_cases()[which];
     cs.batch = g_small ? 3 : 16;
     const auto params = init_params(cs.net, 77);
@@ -525,11 +584,12 @@ std::string nccl_check() {
 
 // ---- (f) compute-sanitizer ------------------------------------------------------------------------
 
-// The small case the sanitizer runs (this binary with --sanitizer-case): feedforward and
-// recurrent, forward and backward, float32 and float64, with a tape that must grow.
+// The small case the sanitizer runs (this binary with --sanitizer-case): feedforward,
+// recurrent and mixed wiring, forward and backward, float32 and float64, with a tape that
+// must grow and with rings and histories split between shared and global memory.
 int sanitizer_case() {
   auto cases = comparison_cases();
-  for (int which : {0, 3, 5, 7}) {
+  for (int which : {0, 3, 5, 7, 8, 11}) {  // + mixed wiring, shared/global split
     Case cs = cases[size_t(which)];
     cs.batch = 2;
     const auto params = init_params(cs.net, 1234);
@@ -920,7 +980,7 @@ int main(int argc, char** argv) {
     write_json("running");
 
     if (want('a')) {
-    std::printf("(a) CPU vs GPU: spikes identical; readouts and gradients within 1e-5 (float32) or 1e-12 "
+    std::printf("(a) CPU vs GPU: spikes and readouts identical; gradients within 1e-5 (float32) or 1e-12 "
                 "(float64) of each group's max|cpu|\n");
     const auto cases = comparison_cases();
     n_cases = cases.size();

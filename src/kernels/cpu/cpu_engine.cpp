@@ -48,6 +48,9 @@ class CpuEngine final : public Engine {
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
     full_hist_.assign(np, 0);
+    has_input_.assign(np, 0);
+    for (const auto& c : net_.conns)
+      if (net_.pops[c.pre].kind == PopKind::Input) has_input_[c.post] = 1;
     // Targets of input populations keep a full history (input gradients row by row after the
     // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
     // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
@@ -202,7 +205,7 @@ class CpuEngine final : public Engine {
   size_t memory_bytes() const override {
     size_t bytes = 0;
     for (const auto& ws : ws_)
-      for (const auto* vv : {&ws.v, &ws.i, &ws.i0, &ws.ring, &ws.lv, &ws.li, &ws.hist})
+      for (const auto* vv : {&ws.v, &ws.i, &ws.i0, &ws.ring, &ws.xring, &ws.lv, &ws.li, &ws.hist})
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
@@ -217,6 +220,8 @@ class CpuEngine final : public Engine {
  private:
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
+    // Arrivals from input spikes, apart from the others (MODEL.md §2.3); same slots as ring.
+    std::vector<std::vector<Real>> xring;
     std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
@@ -253,6 +258,7 @@ class CpuEngine final : public Engine {
     ws.v.resize(np);
     ws.i.resize(np);
     ws.ring.resize(np);
+    ws.xring.resize(np);
     ws.i0.resize(np);
     ws.fired.resize(np);
     for (size_t p = 0; p < np; ++p) {
@@ -261,6 +267,7 @@ class CpuEngine final : public Engine {
       ws.v[p].resize(N);
       ws.i[p].resize(N);
       ws.ring[p].resize(size_t(ring_slots_[p]) * N);
+      if (has_input_[p]) ws.xring[p].resize(size_t(ring_slots_[p]) * N);
       ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
     }
@@ -281,14 +288,16 @@ class CpuEngine final : public Engine {
     }
   }
 
-  // Scatters one spike of neuron i (population pre) emitted in step n into the rings.
+  // Scatters one spike of neuron i (population pre) emitted in step n into the rings (an
+  // input spike into the targets' input rings).
   uint64_t deliver(Workspace& ws, uint32_t pre, uint32_t i, int32_t n) {
     uint64_t events = 0;
+    const bool input = net_.pops[pre].kind == PopKind::Input;
     for (uint32_t c : out_conns_[pre]) {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
       const uint32_t mask = ring_slots_[conn.post] - 1;
-      Real* ring = ws.ring[conn.post].data();
+      Real* ring = (input ? ws.xring : ws.ring)[conn.post].data();
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
       if (wide_delays_) k32_.scatter(ring, w, s32_[c].data() + row, N, n, mask);
@@ -310,6 +319,7 @@ class CpuEngine final : public Engine {
       std::fill(ws.v[p].begin(), ws.v[p].end(), Real(0));
       std::fill(ws.i[p].begin(), ws.i[p].end(), Real(0));
       std::fill(ws.ring[p].begin(), ws.ring[p].end(), Real(0));
+      std::fill(ws.xring[p].begin(), ws.xring[p].end(), Real(0));
       std::fill(ws.fired[p].begin(), ws.fired[p].end(), uint8_t(0));
     }
     const uint32_t K = net_.pops[net_.output].size;
@@ -330,9 +340,15 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* V = ws.v[p].data();
         Real* I = ws.i[p].data();
-        Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
+        const size_t slot_off = size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
+        Real* slot = ws.ring[p].data() + slot_off;
+        Real* xslot = has_input_[p] ? ws.xring[p].data() + slot_off : nullptr;
         if (pop.kind == PopKind::LI) {
-          for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
+          if (xslot)
+            for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], xslot[j], slot[j]);
+
+          else
+            for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
           if (p == net_.output)
             for (uint32_t j = 0; j < K; ++j)
               accumulate_readout(ro, n, V[j], sumexp_.weight[n], net_.n_steps, yacc[j], ymax[j], nstar[j]);
@@ -342,7 +358,10 @@ class CpuEngine final : public Engine {
         uint8_t* fired = pop.single_spike ? ws.fired[p].data() : nullptr;
         // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
         Real* i0 = ws.i0[p].data();
-        for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
+        if (xslot)
+          for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], xslot[j], slot[j]);
+        else
+          for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
         for (uint32_t j = 0; j < N; ++j) {
           Real x = Real(0);
           if (lif_fire(k, i0[j], V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
@@ -354,7 +373,7 @@ class CpuEngine final : public Engine {
         }
         hidden += tape[p].size() - tape_start;
       }
-      // Deliver every spike of step n: inputs first, then populations in order.
+      // Deliver every spike of step n: inputs (into the input rings), then populations in order.
       for (; in < in_end && batch_.steps[in] == n; ++in) {
         const InputNeuron src = input_map_[batch_.channels[in]];
         events += deliver(ws, src.pop, src.neuron, n);
@@ -517,6 +536,7 @@ class CpuEngine final : public Engine {
   // N_T + S_max + 1 rows, mask all ones.
   std::vector<uint32_t> hist_rows_, hist_mask_;
   std::vector<uint8_t> full_hist_;
+  std::vector<uint8_t> has_input_;  // per population: an input population projects to it
   bool any_full_hist_ = false;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;

@@ -22,6 +22,8 @@ struct CudaProfile {
   uint64_t tape_regrowths = 0;  // since the engine was made
   uint32_t tape_capacity = 0;   // entries per sample now
   uint32_t bwd_chunks = 0;      // backward launches of the last batch
+  uint64_t shared_ring_bytes = 0;  // per block: dynamic shared memory of the forward pass (state, rings)
+  uint64_t shared_hist_bytes = 0;  // per block: dynamic shared memory of the backward pass (state, histories)
 };
 // False when engine is not a CUDA engine.
 bool cuda_engine_profile(const Engine& engine, CudaProfile& prof);
