@@ -11,8 +11,9 @@
 //   --small: tiny batches (for the CPU emulation of the kernels, tests/gpu/cuda_emu.hpp).
 //   --budget-s: the whole check's time budget (default 170 s); the benchmark and the
 //     sanitizer runs shrink to fit it.
-//   --sections LETTERS: run only these sections (default abcdef): a agreement, b determinism,
-//     c sequence task, d benchmark, e NCCL, f compute-sanitizer (ctest splits the emulation).
+//   --sections LETTERS: run only these sections (default abcdefg): a agreement, b determinism,
+//     c sequence task, d benchmark, e NCCL, f compute-sanitizer, g device-resident training
+//     (ctest splits the emulation).
 //   --sanitizer-case: internal; the small case that compute-sanitizer runs.
 // Exit status: 0 = pass, or no NVIDIA device at all ("SKIP: no NVIDIA device"); 1 = a check
 // failed or any CUDA error on a machine that has an NVIDIA device; 2 = usage.
@@ -40,11 +41,14 @@
 #include "core/loss.hpp"
 #include "core/network.hpp"
 #include "core/optimizer.hpp"
+#include "core/resident.hpp"
 #include "bench/workload.hpp"
 #include "core/spikes.hpp"
 #include "kernels/cuda/cuda_engine.hpp"
 #include "kernels/factory.hpp"
+#include "dist/comm.hpp"
 #include "test_networks.hpp"
+#include "train/step.hpp"
 #ifdef DELAYPROP_HAVE_NCCL_RUNTIME
 #include "dist/nccl_lib.hpp"
 #endif
@@ -523,6 +527,212 @@ std::string nccl_check() {
   return j.text(2);
 }
 
+// ---- (g) device-resident training -----------------------------------------------------------
+
+// The gradient summed over "ranks" by a stand-in: a second rank that holds the same gradient
+// (as the dry-run communicator pretends), so every digit doubles, in place. In the CPU
+// emulation the engine's buffers are host memory, so it works on the "device" buffer as NCCL
+// would (on_device); on a GPU it takes the engine's host copies. It records the buckets.
+class StandInReducer final : public GradientReducer {
+ public:
+#ifdef DELAYPROP_DEVICE_CHECK_EMULATED
+  bool on_device() const override { return true; }
+#else
+  bool on_device() const override { return false; }
+#endif
+  void reduce(int64_t* digits, size_t n, void*) override {
+    for (size_t k = 0; k < n; ++k) digits[k] *= 2;
+    buckets.push_back({digits, n});
+  }
+  std::vector<std::pair<int64_t*, size_t>> buckets;
+};
+
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+// The real thing at one rank: NCCL's in-place all-reduce of the device digits on the engine's
+// stream (one rank: the sum is the input).
+class NcclReducer final : public GradientReducer {
+ public:
+  explicit NcclReducer(dist::NcclGroup& g) : g_(g) {}
+  bool on_device() const override { return true; }
+  void reduce(int64_t* digits, size_t n, void* stream) override {
+    g_.allreduce_device(digits, n, dist::NcclType::u64, stream);
+  }
+
+ private:
+  dist::NcclGroup& g_;
+};
+#endif
+
+struct TrainRun {
+  std::vector<double> params, m, v, sums;  // sums: every step's loss, correct, samples
+};
+
+// `epochs` x `batches` training steps through the trainer's step (train/step.hpp), host or
+// resident, with the trainer's epoch rhythm: state uploaded at the start of an epoch,
+// downloaded at its end, and a host-side change in between (as the silent-hidden bump).
+TrainRun train_steps(const Case& cs, const ResidentSpec& spec, bool resident, dist::Communicator& comm,
+                     GradientReducer* reducer, size_t bucket_bytes, int epochs, int batches) {
+  EngineOptions opt;
+  opt.backend = "cuda";
+  opt.precision = cs.precision;
+  auto engine = make_engine(cs.net, opt);
+  Adam adam(cs.net, spec.adam);
+  TrainRun r;
+  r.params = init_params(cs.net, 31);
+  TrainStep step(cs.net, *engine, comm, spec, resident, reducer, bucket_bytes);
+  const uint32_t K = cs.net.pops[cs.net.output].size;
+  uint32_t hidden = 0;
+  while (cs.net.pops[hidden].kind != PopKind::LIF) ++hidden;
+  for (int e = 0; e < epochs; ++e) {
+    step.upload(r.params, adam);
+    for (int k = 0; k < batches; ++k) {
+      const SpikeBatch batch =
+          random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, uint64_t(1000 + 10 * e + k));
+      std::vector<int32_t> labels(cs.batch);
+      for (uint32_t b = 0; b < cs.batch; ++b) labels[b] = int32_t((b * 7 + uint32_t(e + k)) % K);
+      const StepSums s = step.run(r.params, adam, batch, labels, uint64_t(cs.batch) * uint64_t(comm.size()),
+                                  0.01 * (1 + k % 2), 0.5, {});
+      r.sums.insert(r.sums.end(), {s.loss, s.correct, s.samples});
+    }
+    step.download(r.params, adam);
+    bump_incoming(cs.net, r.params, hidden, uint32_t(e) % cs.net.pops[hidden].size, 0.01, true);
+  }
+  r.m = adam.m();
+  r.v = adam.v();
+  return r;
+}
+
+bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+
+// Largest |a - b| over max |a| (0 when bitwise equal).
+double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double d = 0, m = 0;
+  for (size_t k = 0; k < a.size() && k < b.size(); ++k) {
+    d = std::max(d, std::abs(a[k] - b[k]));
+    m = std::max(m, std::abs(a[k]));
+  }
+  return m > 0 ? d / m : d;
+}
+
+// Compares two runs; true when parameters, moments and losses are bitwise equal. On a GPU
+// the loss's exp and log are CUDA's (within 1-2 ulp of the host's), so the resident path may
+// differ from the host path in the last bits there: then the relative difference must stay
+// below 1e-6 (reported); in the emulation, and between two resident runs, it must be bitwise.
+bool compare_runs(const std::string& what, const TrainRun& a, const TrainRun& b, bool must_be_bitwise, JObj& j) {
+  const bool same = bitwise_equal(a.params, b.params) && bitwise_equal(a.m, b.m) && bitwise_equal(a.v, b.v) &&
+                    bitwise_equal(a.sums, b.sums);
+  const double dp = rel_diff(a.params, b.params), dm = rel_diff(a.m, b.m), ds = rel_diff(a.sums, b.sums);
+  std::printf("  %s: %s (params %.2e, Adam m %.2e, losses %.2e of max)\n", what.c_str(),
+              same ? "bitwise equal" : "DIFFER", dp, dm, ds);
+  const bool ok = same || (!must_be_bitwise && dp < 1e-6 && ds < 1e-6);
+  if (!ok) failure("resident training: " + what + " differ");
+  j.set(what, JObj().boolean("bitwise_equal", same).num("params_rel_diff", dp).num("adam_m_rel_diff", dm)
+                  .num("loss_rel_diff", ds).boolean("pass", ok).text(4));
+  return ok;
+}
+
+std::string resident_training() {
+  JObj j;
+#ifdef DELAYPROP_DEVICE_CHECK_EMULATED
+  const bool emulated = true;
+#else
+  const bool emulated = false;
+#endif
+  // Adam: the device kernel against core/optimizer.cpp, bitwise, with the delay clamp.
+  {
+    std::string detail;
+    const bool ok = cuda_adam_matches_host(ff2(Readout::SumExp), 11, 200, detail);
+    std::printf("  Adam: %s\n", detail.c_str());
+    if (!ok) failure("resident training: device Adam: " + detail);
+    j.boolean("adam_bitwise_equal", ok).str("adam", detail);
+  }
+  // The bucket layout.
+  {
+    const auto b = gradient_buckets(1000, 6 * 8 * 300 + 5);
+    bool ok = b.size() == 4;
+    size_t at = 0;
+    for (const auto& [first, n] : b) {
+      ok = ok && first == at && n % 6 == 0 && n <= 6 * 300 && n > 0;
+      at += n;
+    }
+    ok = ok && at == 6000 && gradient_buckets(3, 1).size() == 3 && gradient_buckets(0, 64).empty();
+    std::printf("  gradient buckets: %s\n", ok ? "whole parameters, in order, covering the buffer" : "WRONG");
+    if (!ok) failure("resident training: gradient_buckets");
+    j.boolean("buckets_ok", ok);
+  }
+  const int epochs = g_small ? 2 : 3, batches = 2;
+  std::vector<std::pair<Case, ResidentSpec>> cases;
+  {
+    Case a = comparison_cases()[0];  // feedforward, sum-exp, float32
+    a.name = "ff_sumexp_reg_float32";
+    a.batch = g_small ? 3 : 16;
+    ResidentSpec sa;
+    sa.reg.enabled = true;
+    sa.reg.nu = 2.0;
+    sa.reg.k_up = 1e-3;
+    sa.reg.k_low = 5e-3;
+    cases.push_back({a, sa});
+    Case f;
+    f.name = "first_spike_bump_float64";
+    f.net = first_spike_net();
+    f.batch = g_small ? 3 : 16;
+    f.first_spike_inputs = true;
+    f.precision = Precision::Float64;
+    ResidentSpec sf;
+    sf.loss.kind = LossKind::FirstSpike;
+    sf.output_bump = 0.05;
+    cases.push_back({f, sf});
+  }
+  for (const auto& [cs, spec] : cases) {
+    JObj c;
+    auto local = dist::make_local_communicator();
+    const TrainRun host = train_steps(cs, spec, false, *local, nullptr, 0, epochs, batches);
+    const TrainRun res = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches);
+    const TrainRun res2 = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches);
+    compare_runs(cs.name + ": resident vs host, 1 rank", host, res, emulated, c);
+    compare_runs(cs.name + ": two resident runs", res, res2, true, c);
+    // Two pretend ranks: the host path through the dry-run communicator, the resident path
+    // through the stand-in reducer, in buckets of 100 parameters.
+    auto dry = dist::make_dryrun_communicator(2, 0);
+    const TrainRun host2 = train_steps(cs, spec, false, *dry, nullptr, 0, epochs, batches);
+    StandInReducer standin;
+    const size_t bucket = 100 * 6 * sizeof(int64_t);
+    const TrainRun res2r = train_steps(cs, spec, true, *dry, &standin, bucket, epochs, batches);
+    compare_runs(cs.name + ": resident vs host, 2 pretend ranks", host2, res2r, emulated, c);
+    // Buckets: every step's calls cover the digit buffer in order, whole parameters each.
+    const size_t P = cs.net.n_params, steps = size_t(epochs) * batches;
+    bool tiled = standin.buckets.size() == steps * gradient_buckets(P, bucket).size();
+    size_t at = 0;
+    const int64_t* base = standin.buckets.empty() ? nullptr : standin.buckets[0].first;
+    for (const auto& [ptr, n] : standin.buckets) {
+      if (at == P * 6) at = 0, base = ptr;
+      tiled = tiled && ptr == base + at && n % 6 == 0 && n * sizeof(int64_t) <= bucket;
+      at += n;
+    }
+    tiled = tiled && at == P * 6;
+    std::printf("  %s: %zu buckets per step, in place, whole parameters: %s\n", cs.name.c_str(),
+                gradient_buckets(P, bucket).size(), tiled ? "yes" : "NO");
+    if (!tiled) failure("resident training: " + cs.name + ": the reducer's buckets do not tile the digit buffer");
+    c.boolean("buckets_tile_buffer", tiled).num("buckets_per_step", double(gradient_buckets(P, bucket).size()));
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+    // NCCL at one rank, in place on the engine's stream.
+    std::string why;
+    if (dist::nccl_load(&why)) {
+      dist::NcclGroup group(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+      NcclReducer nccl(group);
+      const TrainRun resn = train_steps(cs, spec, true, *local, &nccl, 256, epochs, batches);
+      compare_runs(cs.name + ": resident with 1-rank NCCL vs resident", res, resn, true, c);
+    } else {
+      c.str("nccl", "not loaded: " + why);
+    }
+#endif
+    j.set(cs.name, c.text(2));
+  }
+  return j.text(2);
+}
+
 // ---- (f) compute-sanitizer ------------------------------------------------------------------------
 
 // The small case the sanitizer runs (this binary with --sanitizer-case): feedforward and
@@ -861,7 +1071,7 @@ int probe_device() {
 
 int main(int argc, char** argv) {
   bool skip_bench = false, cpu_only = false, no_sanitizer = false;
-  std::string sections = "abcdef";
+  std::string sections = "abcdefg";
   int reps = 3;
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
@@ -883,7 +1093,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json FILE] [--skip-bench] [--cpu-only] [--small] [--bench-reps N] [--budget-s S] "
-                   "[--no-sanitizer] [--sections abcdef]\n",
+                   "[--no-sanitizer] [--sections abcdefg]\n",
                    argv[0]);
       return 2;
     }
@@ -907,7 +1117,7 @@ int main(int argc, char** argv) {
   if (!want('d')) skip_bench = true;
   if (!want('f')) no_sanitizer = true;
   std::string device;
-  bool ok_a = !want('a'), ok_b = !want('b'), ok_c = !want('c');
+  bool ok_a = !want('a'), ok_b = !want('b'), ok_c = !want('c'), ok_g = !want('g');
   int seq_cpu = 0, seq_gpu = 0;
   std::vector<BenchRow> rows;
   size_t n_cases = 0;
@@ -956,6 +1166,14 @@ int main(int argc, char** argv) {
     if (!ok_c) failure("sequence task not learned within 6 presentations");
     g_json.set("sequence_task", JObj().num("cpu_presentations", seq_cpu).num("gpu_presentations", seq_gpu).boolean("pass", ok_c).text(2));
     write_json("running");
+    }
+
+    if (want('g')) {
+      std::printf("(g) device-resident training: the trainer's step on the device against the host step\n");
+      const size_t fails_before_g = g_failures.size();
+      g_json.set("resident_training", resident_training());
+      ok_g = g_failures.size() == fails_before_g;
+      write_json("running");
     }
 
     if (want('e')) {
@@ -1027,6 +1245,7 @@ int main(int argc, char** argv) {
   std::printf("(b) determinism ................. %s\n", verdict('b', ok_b));
   std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", verdict('c', ok_c), seq_cpu,
               seq_gpu);
+  std::printf("(g) resident training ........... %s\n", verdict('g', ok_g));
   if (!rows.empty()) {
     std::printf("(d) benchmark (batch %u, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n",
                 g_small ? 2u : 256u, kEpochBatches);
