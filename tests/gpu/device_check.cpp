@@ -565,7 +565,19 @@ class NcclReducer final : public GradientReducer {
 
 struct TrainRun {
   std::vector<double> params, m, v, sums;  // sums: every step's loss, correct, samples
+  uint32_t silent_outputs = 0;             // (step, output neuron) pairs without a spike: bumps
 };
+
+// The start parameters: with the silent-output bump, weak output weights, so that outputs
+// stay silent in some batches and the bump acts.
+std::vector<double> start_params(const Case& cs, const ResidentSpec& spec) {
+  std::vector<double> p = init_params(cs.net, 31);
+  if (spec.output_bump > 0)
+    for (const auto& c : cs.net.conns)
+      if (c.post == cs.net.output)
+        for (size_t k = 0; k < c.n_synapses(); ++k) p[c.weight_offset + k] *= 0.5;
+  return p;
+}
 
 // `epochs` x `batches` training steps through the trainer's step (train/step.hpp), host or
 // resident, with the trainer's epoch rhythm: state uploaded at the start of an epoch,
@@ -578,7 +590,7 @@ TrainRun train_steps(const Case& cs, const ResidentSpec& spec, bool resident, di
   auto engine = make_engine(cs.net, opt);
   Adam adam(cs.net, spec.adam);
   TrainRun r;
-  r.params = init_params(cs.net, 31);
+  r.params = start_params(cs, spec);
   TrainStep step(cs.net, *engine, comm, spec, resident, reducer, bucket_bytes);
   const uint32_t K = cs.net.pops[cs.net.output].size;
   uint32_t hidden = 0;
@@ -593,6 +605,9 @@ TrainRun train_steps(const Case& cs, const ResidentSpec& spec, bool resident, di
       const StepSums s = step.run(r.params, adam, batch, labels, uint64_t(cs.batch) * uint64_t(comm.size()),
                                   0.01 * (1 + k % 2), 0.5, {});
       r.sums.insert(r.sums.end(), {s.loss, s.correct, s.samples});
+      const uint32_t out = cs.net.output;
+      if (cs.net.pops[out].kind == PopKind::LIF)
+        for (uint32_t q = 0; q < K; ++q) r.silent_outputs += step.counts()[CountLayout(cs.net).offset[out] + q] == 0;
     }
     step.download(r.params, adam);
     bump_incoming(cs.net, r.params, hidden, uint32_t(e) % cs.net.pops[hidden].size, 0.01, true);
@@ -670,7 +685,21 @@ std::string resident_training() {
     a.batch = g_small ? 3 : 16;
     ResidentSpec sa;
     sa.reg.enabled = true;
-    sa.reg.nu = 2.0;
+    {
+      // The target: the median hidden neuron's spikes per sample at the start, so that some
+      // neurons get k_up and others k_low.
+      EngineOptions o;
+      o.backend = "cpu";
+      auto cpu = make_engine(a.net, o);
+      ForwardOutputs f;
+      cpu->forward(init_params(a.net, 31), random_batch(a.net, a.batch, a.spikes_per_sample, false, 1000), f);
+      std::vector<uint32_t> c;
+      for (uint32_t p = 0; p < a.net.pops.size(); ++p)
+        if (a.net.pops[p].kind == PopKind::LIF) c.insert(c.end(), f.spike_counts[p].begin(), f.spike_counts[p].end());
+      std::nth_element(c.begin(), c.begin() + c.size() / 2, c.end());
+      sa.reg.nu = (c[c.size() / 2] + 0.5) / double(a.batch);
+      std::printf("  regulariser target nu = %.3f spikes per neuron and sample (the median at the start)\n", sa.reg.nu);
+    }
     sa.reg.k_up = 1e-3;
     sa.reg.k_low = 5e-3;
     cases.push_back({a, sa});
@@ -692,6 +721,12 @@ std::string resident_training() {
     const TrainRun res = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches);
     const TrainRun res2 = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches);
     compare_runs(cs.name + ": resident vs host, 1 rank", host, res, emulated, c);
+    // What the steps exercised: parameters moved, silent outputs bumped (first-spike case).
+    const double moved = rel_diff(start_params(cs, spec), res.params);
+    std::printf("  %s: parameters moved by %.2e of max, %u silent (step, output) pairs bumped\n", cs.name.c_str(),
+                moved, res.silent_outputs);
+    if (!(moved > 0)) failure("resident training: " + cs.name + ": the parameters did not change");
+    c.num("params_moved_rel", moved).num("silent_output_bumps", res.silent_outputs);
     compare_runs(cs.name + ": two resident runs", res, res2, true, c);
     // Two pretend ranks: the host path through the dry-run communicator, the resident path
     // through the stand-in reducer, in buckets of 100 parameters.
@@ -899,6 +934,29 @@ BenchCase shd_case(const std::string& workload, int max_delay, uint32_t B) {
   return {bench::build_net(s, 256, max_delay, w_mean), bench::make_input(s, B, 1, labels)};
 }
 
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+// One 1-rank NCCL group for the benchmark rows (null when NCCL cannot be loaded).
+dist::NcclGroup* bench_nccl() {
+  static std::unique_ptr<dist::NcclGroup> group;
+  if (!group && dist::nccl_load(nullptr)) group = std::make_unique<dist::NcclGroup>(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+  return group.get();
+}
+
+// The resident path's all-reduce: NCCL's in-place sum of the device digits on the engine's
+// stream.
+class BenchNcclReducer final : public GradientReducer {
+ public:
+  explicit BenchNcclReducer(dist::NcclGroup& g) : g_(g) {}
+  bool on_device() const override { return true; }
+  void reduce(int64_t* digits, size_t n, void* stream) override {
+    g_.allreduce_device(digits, n, dist::NcclType::u64, stream);
+  }
+
+ private:
+  dist::NcclGroup& g_;
+};
+#endif
+
 struct BenchRow {
   std::string workload;
   int max_delay = 0, reps = 0;
@@ -906,7 +964,65 @@ struct BenchRow {
   double fwd_ms = 0, bwd_ms = 0, fwd_gpu_ms = 0, bwd_gpu_ms = 0, first_ms = 0, mem_mib = 0, engine_mib = 0, rate_h1 = 0, rate_h2 = 0;
   double prep_ms = 0, out_ms = 0;  // host preparation and downloads, forward + backward
   double allreduce_ms = -1;        // the gradient's exact sums through a 1-rank NCCL all-reduce (-1: no NCCL)
+  // The device-resident step (fastest of the repetitions): host preparation (inputs), forward,
+  // loss + kicks + backward, the in-place bucketed 1-rank NCCL all-reduce (-1: no NCCL), the
+  // optimiser (rounding, Adam, clamp).
+  double res_prep_ms = -1, res_fwd_ms = -1, res_bwd_ms = -1, res_allreduce_ms = -1, res_update_ms = -1;
 };
+
+// Times the resident step of the engine (the trainer's path for engine.backend = "cuda").
+void time_resident(Engine& engine, const Network& net, const std::vector<double>& params, const SpikeBatch& batch,
+                   const std::vector<int32_t>& labels, int reps, BenchRow& row) {
+  ResidentTraining* res = engine.resident();
+  if (!res) return;
+  res->configure(ResidentSpec{});
+  const std::vector<double> zeros(net.n_params, 0.0);
+  res->set_state(params, zeros, zeros);
+  const CountLayout layout(net);
+  std::vector<uint32_t> counts(layout.total, 0);
+  Adam adam(net);
+  ForwardOutputs out;
+  double prep = 1e300, fwd = 1e300, bwd = 1e300, ar = 1e300, upd = 1e300;
+  for (int r = 0; r <= reps; ++r) {  // the first is a warm-up
+    auto t0 = Clock::now();
+    res->forward(batch, out);
+    const double f = ms_since(t0);
+    for (uint32_t p = 0; p < net.pops.size(); ++p)
+      if (net.pops[p].kind == PopKind::LIF)
+        std::copy(out.spike_counts[p].begin(), out.spike_counts[p].end(), counts.begin() + layout.offset[p]);
+    t0 = Clock::now();
+    res->backward(labels, labels.size(), counts);
+    const double b = ms_since(t0);
+    double a = -1;
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+    if (dist::NcclGroup* g = bench_nccl()) {
+      BenchNcclReducer reducer(*g);
+      t0 = Clock::now();
+      res->reduce_gradient(reducer, size_t(32) << 20);
+      a = ms_since(t0);
+    }
+#endif
+    const auto [c1, c2] = adam.advance();
+    t0 = Clock::now();
+    res->update(c1, c2, 1e-3, 0.1, counts);
+    const double u = ms_since(t0);
+    CudaProfile prof;
+    cuda_engine_profile(engine, prof);
+    if (r == 0 && reps > 0) continue;
+    // Wall times less the host preparation (inputs; labels, counts and the loss kernels),
+    // which is reported on its own.
+    prep = std::min(prep, prof.fwd_prep_ms + prof.bwd_prep_ms);
+    fwd = std::min(fwd, f - prof.fwd_prep_ms);
+    bwd = std::min(bwd, b - prof.bwd_prep_ms);
+    ar = std::min(ar, a);
+    upd = std::min(upd, u);
+  }
+  row.res_prep_ms = prep;
+  row.res_fwd_ms = fwd;
+  row.res_bwd_ms = bwd;
+  row.res_allreduce_ms = ar;
+  row.res_update_ms = upd;
+}
 
 double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
   if (p >= o.spike_counts.size() || o.spike_counts[p].empty()) return 0.0;
@@ -915,14 +1031,14 @@ double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
   return double(s) / (double(B) * o.spike_counts[p].size());
 }
 
-// The all-reduce of one batch's gradient as training does it today: the exact sums (6 int64
+
+// The all-reduce of one batch's gradient as the host path does it: the exact sums (6 int64
 // digits per parameter) host -> device -> 1-rank all-reduce -> host; the fastest of 3.
 // -1 when NCCL is not loaded (or in the CPU emulation).
 double time_allreduce(size_t n_params) {
 #if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
-  static std::unique_ptr<dist::NcclGroup> group;
-  if (!dist::nccl_load(nullptr)) return -1;
-  if (!group) group = std::make_unique<dist::NcclGroup>(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+  dist::NcclGroup* group = bench_nccl();
+  if (!group) return -1;
   std::vector<uint64_t> digits(n_params * 6, 1);
   double best = 1e300;
   for (int r = 0; r < 3; ++r) {
@@ -967,7 +1083,8 @@ BenchRow bench_one(const std::string& workload, int max_delay, const std::string
   const double first_bwd = ms_since(t0);
   row.first_ms = first_fwd + first_bwd;
   // Fewer repetitions when the time budget (less what later sections need) is short.
-  while (reps > 0 && row.first_ms * reps / 1000 > seconds_left() - reserve_s) --reps;
+  // Each repetition times the host path and the resident step (plus its warm-up).
+  while (reps > 0 && row.first_ms * (2 * reps + 1) / 1000 > seconds_left() - reserve_s) --reps;
   row.reps = reps;
   if (backend == "cuda") cuda_mem_info(0, free1, total);
   row.mem_mib = free0 > free1 ? double(free0 - free1) / (1 << 20) : 0.0;
@@ -996,7 +1113,13 @@ BenchRow bench_one(const std::string& workload, int max_delay, const std::string
                 max_delay, prof.fwd_prep_ms, prof.bwd_prep_ms, prof.fwd_gpu_ms, prof.bwd_gpu_ms, prof.fwd_out_ms,
                 prof.bwd_out_ms, prof.tape_capacity, prof.bwd_chunks);
   }
-  if (backend == "cuda") row.allreduce_ms = time_allreduce(net.n_params);
+  if (backend == "cuda") {
+    row.allreduce_ms = time_allreduce(net.n_params);
+    time_resident(*engine, net, params, batch, labels, reps, row);
+    std::printf("  max delay %4d, resident step: host prep %.1f ms, forward %.1f ms, loss + backward %.1f ms, "
+                "all-reduce in place %.2f ms, optimiser %.2f ms\n",
+                max_delay, row.res_prep_ms, row.res_fwd_ms, row.res_bwd_ms, row.res_allreduce_ms, row.res_update_ms);
+  }
   return row;
 }
 
@@ -1021,6 +1144,27 @@ std::string bench_json(const BenchRow& r) {
                              .text(6));
   j.num("epoch_s", (r.fwd_ms + r.bwd_ms + allreduce) * kEpochBatches / 1000);
   j.num("samples_per_s", 256.0 * 1000 / std::max(1e-9, r.fwd_ms + r.bwd_ms + allreduce));
+  if (r.res_fwd_ms >= 0) {
+    // The device-resident step, as the trainer runs it for engine.backend = "cuda".
+    const double res_batch = r.res_fwd_ms + r.res_bwd_ms + std::max(0.0, r.res_allreduce_ms) + r.res_update_ms;
+    j.set("resident", JObj()
+                          .num("host_prep_ms", r.res_prep_ms)
+                          .num("forward_ms", r.res_fwd_ms)
+                          .num("backward_ms", r.res_bwd_ms)
+                          .num("allreduce_ms", r.res_allreduce_ms)
+                          .num("optimiser_ms", r.res_update_ms)
+                          .num("batch_ms", res_batch)
+                          .set("epoch_split_s", JObj()
+                                                    .num("host_prep", r.res_prep_ms * kEpochBatches / 1000)
+                                                    .num("forward", r.res_fwd_ms * kEpochBatches / 1000)
+                                                    .num("backward", r.res_bwd_ms * kEpochBatches / 1000)
+                                                    .num("allreduce", std::max(0.0, r.res_allreduce_ms) * kEpochBatches / 1000)
+                                                    .num("optimiser", r.res_update_ms * kEpochBatches / 1000)
+                                                    .text(8))
+                          .num("epoch_s", res_batch * kEpochBatches / 1000)
+                          .num("samples_per_s", 256.0 * 1000 / std::max(1e-9, res_batch))
+                          .text(6));
+  }
   j.num("gpu_memory_mib", r.mem_mib).num("engine_memory_mib", r.engine_mib);
   j.num("h1_spikes_per_neuron", r.rate_h1).num("h2_spikes_per_neuron", r.rate_h2);
   return j.text(4);
