@@ -568,14 +568,14 @@ struct TrainRun {
   uint32_t silent_outputs = 0;             // (step, output neuron) pairs without a spike: bumps
 };
 
-// The start parameters: with the silent-output bump, weak output weights, so that outputs
-// stay silent in some batches and the bump acts.
+// The start parameters: with the silent-output bump, output neuron 0 starts with no input
+// weight, so that it is silent and the bump acts (the other outputs spike and learn).
 std::vector<double> start_params(const Case& cs, const ResidentSpec& spec) {
   std::vector<double> p = init_params(cs.net, 31);
   if (spec.output_bump > 0)
     for (const auto& c : cs.net.conns)
       if (c.post == cs.net.output)
-        for (size_t k = 0; k < c.n_synapses(); ++k) p[c.weight_offset + k] *= 0.5;
+        for (size_t k = 0; k < c.n_synapses(); k += c.n_post) p[c.weight_offset + k] = 0.0;
   return p;
 }
 
@@ -726,6 +726,7 @@ std::string resident_training() {
     std::printf("  %s: parameters moved by %.2e of max, %u silent (step, output) pairs bumped\n", cs.name.c_str(),
                 moved, res.silent_outputs);
     if (!(moved > 0)) failure("resident training: " + cs.name + ": the parameters did not change");
+    if (spec.output_bump > 0 && res.silent_outputs == 0) failure("resident training: " + cs.name + ": no output was silent (the bump did not act)");
     c.num("params_moved_rel", moved).num("silent_output_bumps", res.silent_outputs);
     compare_runs(cs.name + ": two resident runs", res, res2, true, c);
     // Two pretend ranks: the host path through the dry-run communicator, the resident path
