@@ -3,7 +3,8 @@
 #   core, kernels <- bench (workloads, the bare loop);  io <- sweep
 # The GPU check build (cmake/gpu_check.cmake) and the CUDA emulation test reuse the model,
 # engine and bench lists.
-set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/loss.cpp src/core/optimizer.cpp src/core/spikes.cpp)
+set(DELAYPROP_MODEL_SOURCES src/core/engine.cpp src/core/network.cpp src/core/loss.cpp src/core/optimizer.cpp src/core/resident.cpp
+    src/core/spikes.cpp)
 set(DELAYPROP_BACKEND_COMMON_SOURCES src/kernels/common.cpp)
 set(DELAYPROP_ENGINE_SOURCES src/kernels/factory.cpp src/kernels/cpu/cpu_engine.cpp src/kernels/cpu/simd.cpp
     src/kernels/cpu/simd_avx2.cpp src/kernels/cpu/simd_avx512.cpp)
@@ -16,11 +17,15 @@ set(DELAYPROP_IO_SOURCES src/io/config.cpp src/io/config_diff.cpp src/io/files.c
     src/io/test_hooks.cpp src/io/version.cpp src/io/model_file.cpp src/io/png.cpp src/io/data/augment.cpp
     src/io/data/dataset.cpp src/io/data/events.cpp
     src/io/data/sequence.cpp src/io/data/delay_order.cpp src/io/data/yinyang.cpp)
-set(DELAYPROP_TRAIN_SOURCES src/train/train.cpp src/train/evaluate.cpp)
+set(DELAYPROP_TRAIN_SOURCES src/train/train.cpp src/train/evaluate.cpp src/train/step.cpp)
 set(DELAYPROP_BENCH_SOURCES src/bench/workload.cpp src/bench/run.cpp)
+# The device check's slice of the dist and train layers (the trainer's step and the MPI-free
+# communicators: local, dry-run), compiled into it so that it stays self-contained.
+set(DELAYPROP_DEVICE_CHECK_SOURCES src/train/step.cpp src/dist/comm.cpp src/dist/local.cpp src/dist/dryrun.cpp
+    src/dist/mpi.cpp src/dist/launcher.cpp)
 set(DELAYPROP_SWEEP_SOURCES src/sweep/util.cpp src/sweep/sweep.cpp src/sweep/tables.cpp src/sweep/slurm.cpp
     src/sweep/commands.cpp)
-foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST_RUNTIME NCCL_RUNTIME DIST IO TRAIN BENCH SWEEP)
+foreach(layer MODEL BACKEND_COMMON ENGINE CUDA DIST_RUNTIME NCCL_RUNTIME DIST IO TRAIN BENCH SWEEP DEVICE_CHECK)
   list(TRANSFORM DELAYPROP_${layer}_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/)
 endforeach()
 

@@ -28,6 +28,10 @@ struct EngineOptions {
   // CUDA backend: -1 = "auto", the GPU of this node-local rank, resolved by the trainer
   // (dist::gpu_for_this_rank); an engine made with -1 directly uses device 0.
   int device = -1;
+  // CUDA backend, training: device-resident steps (parameters, Adam state and gradients stay
+  // on the GPU; core/resident.hpp). false: the host path (forward/backward_exact, Adam on the
+  // host). Not read by the engine; the trainer chooses.
+  bool resident = true;
 };
 
 struct ForwardOutputs {
@@ -57,6 +61,8 @@ struct BackwardInputs {
   std::vector<std::vector<double>> spike_kick;
 };
 
+class ResidentTraining;  // core/resident.hpp
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -71,6 +77,9 @@ class Engine {
   void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad);
   // Bytes the engine holds now (workspaces and tapes), for benchmarks.
   virtual size_t memory_bytes() const = 0;
+  // Device-resident training (core/resident.hpp), or null when the engine has none (the CPU
+  // backend). Owned by the engine.
+  virtual ResidentTraining* resident() { return nullptr; }
 };
 
 }  // namespace delayprop

@@ -7,21 +7,6 @@
 
 namespace delayprop {
 
-int32_t predict(const LossSpec& spec, const double* y, const int32_t* first, uint32_t K) {
-  int32_t best = 0;
-  if (spec.kind == LossKind::FirstSpike) {
-    // Earliest spike wins, ties to the lowest index; a silent output never beats one that spiked.
-    for (uint32_t k = 1; k < K; ++k) {
-      const bool k_spiked = first[k] >= 0, b_spiked = first[best] >= 0;
-      if (k_spiked && (!b_spiked || first[k] < first[best])) best = int32_t(k);
-    }
-    return best;
-  }
-  for (uint32_t k = 1; k < K; ++k)
-    if (y[k] > y[best]) best = int32_t(k);
-  return best;
-}
-
 LossResult compute_loss(const LossSpec& spec, const ForwardOutputs& out, std::span<const int32_t> labels,
                         uint64_t global_batch, BackwardInputs& in) {
   const uint32_t B = out.n_samples, K = out.n_outputs;
@@ -36,28 +21,9 @@ LossResult compute_loss(const LossSpec& spec, const ForwardOutputs& out, std::sp
     require(c >= 0 && uint32_t(c) < K, "loss: label ", c, " of sample ", b, " is out of range [0, ", K, ")");
     const double* y = out.readout.data() + size_t(b) * K;
     const int32_t* first = out.first_spike_step.data() + size_t(b) * K;
-    double* g = in.output_grad.data() + size_t(b) * K;
     r.prediction[b] = predict(spec, y, first, K);
     r.correct += r.prediction[b] == c;
-    if (spec.kind == LossKind::CrossEntropy) {
-      const double m = *std::max_element(y, y + K);
-      double z = 0.0;
-      for (uint32_t k = 0; k < K; ++k) z += std::exp(y[k] - m);
-      r.loss += (std::log(z) + m - y[c]) * invB;
-      for (uint32_t k = 0; k < K; ++k) g[k] = (std::exp(y[k] - m) / z - (k == uint32_t(c) ? 1.0 : 0.0)) * invB;
-    } else {
-      // Time-invariant first-spike loss over the outputs that spiked; no gradient when the
-      // true output is silent (the weight bump of the training loop handles that case).
-      if (first[c] < 0) continue;
-      const double tc = y[c];
-      for (uint32_t k = 0; k < K; ++k) {
-        if (k == uint32_t(c) || first[k] < 0) continue;
-        const double e = y[k] - tc - spec.delta_ms;
-        r.loss += 0.5 * e * e * invB;
-        g[k] += e * invB;
-        g[c] -= e * invB;
-      }
-    }
+    sample_loss(spec.kind, spec.delta_ms, y, first, K, c, invB, in.output_grad.data() + size_t(b) * K, r.loss);
   }
   return r;
 }
@@ -77,8 +43,7 @@ std::vector<std::vector<double>> regulariser_kicks(const RegulariserSpec& spec, 
     require(counts.size() > p && counts[p].size() == pop.size, "regulariser: no spike counts for '", pop.name, "'");
     kicks[p].resize(pop.size);
     for (uint32_t q = 0; q < pop.size; ++q) {
-      const double diff = double(counts[p][q]) - target;
-      kicks[p][q] = (diff > 0 ? spec.k_up : spec.k_low) / (B * B) * diff;
+      kicks[p][q] = regulariser_kick(double(counts[p][q]), target, spec.k_up, spec.k_low, B);
     }
   }
   return kicks;

@@ -167,6 +167,10 @@ DP_HOST_DEVICE inline int32_t delay_steps(double delay_ms, double dt, int32_t ma
   return s > double(max_steps) ? max_steps : int32_t(s);
 }
 
+// A delay in ms after an optimiser step: clamped to [0, max_ms] (core/network.cpp's
+// clamp_delays on the host, the resident update on the device).
+DP_HOST_DEVICE inline double clamp_delay(double d, double max_ms) { return d < 0 ? 0 : (d > max_ms ? max_ms : d); }
+
 // Ring buffers have a power-of-two number of slots so that the index is a mask.
 DP_HOST_DEVICE inline uint32_t ring_slots_for(uint32_t needed) {
   uint32_t r = 1;

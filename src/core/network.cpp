@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/model_math.hpp"
 #include "core/rng.hpp"
 
 namespace delayprop {
@@ -155,7 +156,7 @@ void clamp_delays(const Network& net, std::span<double> params) {
   for (const auto& c : net.conns) {
     for (size_t k = 0; k < c.n_synapses(); ++k) {
       double& d = params[c.delay_offset + k];
-      d = d < 0 ? 0 : (d > c.max_delay_ms ? c.max_delay_ms : d);
+      d = clamp_delay(d, c.max_delay_ms);
     }
   }
 }

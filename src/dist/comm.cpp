@@ -20,6 +20,11 @@ void Communicator::allreduce_sum_device(float*, size_t) {
        " copy to the host and use allreduce_sum, or use the NCCL communicator");
 }
 
+void Communicator::allreduce_sum_device(uint64_t*, size_t, void*) {
+  fail("communicator '", name(), "' does not support device buffers (allreduce_sum_device);",
+       " copy to the host and use allreduce_sum, or use the NCCL communicator");
+}
+
 void Communicator::allreduce_max(std::span<double> data) {
   std::vector<double> other(data.size());
   for (int root = 0; root < size(); ++root) {

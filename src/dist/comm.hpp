@@ -41,6 +41,9 @@ class Communicator {
   // callers keep a host fallback: copy to the host, allreduce_sum, copy back.
   virtual void allreduce_sum_device(float* dev_ptr, size_t n);
   virtual bool supports_device_buffers() const { return false; }
+  // The same for n 64-bit integers (exact-sum digits), enqueued on `stream` (a
+  // cudaStream_t; in order with the caller's work on it) and returned when done.
+  virtual void allreduce_sum_device(uint64_t* dev_ptr, size_t n, void* stream);
 
   template <typename T>
   void broadcast_value(T& v, int root) {

@@ -100,6 +100,9 @@ void NcclCommunicator::allreduce_sum(std::span<uint64_t> d) { group_->allreduce_
 void NcclCommunicator::allreduce_sum(std::span<uint32_t> d) { group_->allreduce_host(d.data(), d.size(), NcclType::u32); }
 void NcclCommunicator::allreduce_sum_device(float* d, size_t n) { group_->allreduce_device(d, n, NcclType::f32); }
 void NcclCommunicator::allreduce_sum_device(double* d, size_t n) { group_->allreduce_device(d, n, NcclType::f64); }
+void NcclCommunicator::allreduce_sum_device(uint64_t* d, size_t n, void* stream) {
+  group_->allreduce_device(d, n, NcclType::u64, stream);
+}
 
 std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm, int device) {
   return std::make_unique<NcclCommunicator>(comm, device);

@@ -44,6 +44,7 @@ class NcclCommunicator final : public Communicator {
   // In-place sums of n values that live on this rank's device (device()); returns when done.
   void allreduce_sum_device(float* data, size_t n) override;
   void allreduce_sum_device(double* data, size_t n);
+  void allreduce_sum_device(uint64_t* data, size_t n, void* stream) override;
   bool supports_device_buffers() const override { return true; }
 
  private:

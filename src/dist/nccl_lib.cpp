@@ -222,9 +222,9 @@ void NcclGroup::abort_with(const std::string& message) {
   fail(message);
 }
 
-void NcclGroup::wait(const char* what, bool stream_too) {
+void NcclGroup::wait(const char* what, bool stream_too, void* on) {
   Api& a = api();
-  const auto stream = static_cast<cudaStream_t>(stream_);
+  const auto stream = static_cast<cudaStream_t>(on ? on : stream_);
   wait_or_abort(
       rank_, what, timeout_s_,
       [&] {
@@ -248,14 +248,14 @@ void NcclGroup::wait(const char* what, bool stream_too) {
       });
 }
 
-void NcclGroup::allreduce_device(void* data, size_t n, NcclType type) {
+void NcclGroup::allreduce_device(void* data, size_t n, NcclType type, void* stream) {
   if (n == 0) return;
   require(comm_ != nullptr, "rank ", rank_, ": the NCCL communicator was aborted after an earlier error");
   if (cudaSetDevice(device_) != cudaSuccess) fail("rank ", rank_, ": cudaSetDevice(", device_, ") failed");
-  const ncclResult r =
-      api().AllReduce(data, data, n, nccl_type(type), kSum, comm_, static_cast<cudaStream_t>(stream_));
+  void* on = stream ? stream : stream_;
+  const ncclResult r = api().AllReduce(data, data, n, nccl_type(type), kSum, comm_, static_cast<cudaStream_t>(on));
   if (r != kSuccess && r != kInProgress) abort_with("rank " + std::to_string(rank_) + ": ncclAllReduce: " + nccl_error(r));
-  wait("NCCL all-reduce");
+  wait("NCCL all-reduce", true, on);
 }
 
 void NcclGroup::allreduce_host(void* data, size_t n, NcclType type) {

@@ -39,10 +39,11 @@ class NcclGroup {
   int size() const { return size_; }
   int device() const { return device_; }
 
-  // In-place sum over ranks of n values in this GPU's memory. Enqueued on this group's
-  // stream, which is a blocking stream: work the caller issued on the legacy default stream
-  // is finished first. Returns when the sum is done.
-  void allreduce_device(void* data, size_t n, NcclType type);
+  // In-place sum over ranks of n values in this GPU's memory. Enqueued on `stream` (a
+  // cudaStream_t: in order with the caller's work on it, e.g. the engine's resident training)
+  // or, when null, on this group's stream, which is a blocking stream: work the caller issued
+  // on the legacy default stream is finished first. Returns when the sum is done.
+  void allreduce_device(void* data, size_t n, NcclType type, void* stream = nullptr);
   // In-place sum of n values in host memory: copied to pinned memory, then host->device,
   // all-reduce and device->host on the one stream, in that order; returns when done.
   void allreduce_host(void* data, size_t n, NcclType type);
@@ -50,7 +51,8 @@ class NcclGroup {
  private:
   // Polls NCCL's asynchronous state (and the stream, when stream_too) until done; timeout or
   // error: ncclCommAbort and an Error naming the rank.
-  void wait(const char* what, bool stream_too = true);
+  // stream: the one to poll (null: this group's).
+  void wait(const char* what, bool stream_too = true, void* stream = nullptr);
   [[noreturn]] void abort_with(const std::string& message);
 
   int rank_, size_, device_;

@@ -367,6 +367,7 @@ Config parse_config(const std::string& text, const std::string& source, const st
             kMaxThreads, "]");
     c.engine.device = r.get<int>(*t, "engine", "device", -1);
     require(c.engine.device >= -1, source, ": engine.device must be -1 (auto: the GPU of the node-local rank) or >= 0");
+    c.engine.resident = r.get<bool>(*t, "engine", "resident", true);
     c.engine.simd = r.get<std::string>(*t, "engine", "simd", "auto");
     require(c.engine.simd == "auto" || c.engine.simd == "scalar" || c.engine.simd == "avx2" ||
                 c.engine.simd == "avx512",

@@ -37,6 +37,7 @@
 #include "dist/shard.hpp"
 #include "kernels/common.hpp"
 #include "kernels/factory.hpp"
+#include "train/step.hpp"
 
 namespace delayprop {
 namespace fs = std::filesystem;
@@ -83,20 +84,6 @@ std::string format_duration(double s) {
   else std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
   return buf;
 }
-
-// Neurons of every LIF population, concatenated: the layout of the spike-count vectors
-// that are all-reduced.
-struct CountLayout {
-  std::vector<uint32_t> offset;  // per population; LIF only meaningful
-  uint32_t total = 0;
-  explicit CountLayout(const Network& net) : offset(net.pops.size(), 0) {
-    for (uint32_t p = 0; p < net.pops.size(); ++p)
-      if (net.pops[p].kind == PopKind::LIF) {
-        offset[p] = total;
-        total += net.pops[p].size;
-      }
-  }
-};
 
 class Trainer {
  public:
@@ -171,8 +158,9 @@ class Trainer {
     adam_->v() = st.adam_v;
     adam_->set_steps(st.adam_t);
     prior_wall_ = st.wall_time_s;
-    grad_.assign(net_.n_params, 0.0);
-    counts_.assign(layout_.total, 0);
+    // engine.backend = "cuda": device-resident steps unless engine.resident = false.
+    const ResidentSpec spec{cfg_.loss, cfg_.reg, cfg_.adam, cfg_.train.output_bump};
+    step_.emplace(net_, *engine_, comm_, spec, cfg_.engine.backend == "cuda" && cfg_.engine.resident);
     return st;
   }
 
@@ -195,6 +183,7 @@ class Trainer {
     if (cfg_.train.max_batches) n_batches = std::min(n_batches, cfg_.train.max_batches);
     EpochTimes times;
     times.start = Clock::now();
+    step_->upload(st.params, *adam_);  // resident steps: the epoch starts from the host's state
     const uint32_t first_batch = st.batch;
     auto lap = [last = Clock::now()](double& acc) mutable {
       const auto now = Clock::now();
@@ -217,6 +206,7 @@ class Trainer {
                         opt_.out_dir + "/checkpoint.h5, continue with --resume");
       }
     }
+    step_->download(st.params, *adam_);
     return times;
   }
 
@@ -230,37 +220,21 @@ class Trainer {
         dist::rank_batch(order, cfg_.train.batch_size, k, comm_.rank(), comm_.size());
     make_batch(train_set, mine, net_, batch_, labels_, stats_);
     lap(times.data);
-    engine_->forward(st.params, batch_, fwd_);
-    lap(times.fwd);
-
-    // Spike counts over the global batch: the regulariser and the bumps need them.
-    flatten_counts(fwd_, counts_);
-    comm_.allreduce_sum(std::span<uint32_t>(counts_));
-    lap(times.comm);
-    LossResult lr = compute_loss(cfg_.loss, fwd_, labels_, gB, bin_);
-    bin_.spike_kick = regulariser_kicks(cfg_.reg, net_, unflatten_counts(counts_), gB);
-    engine_->backward_exact(st.params, bin_, exact_grad_);
-    lap(times.bwd);
-    // Exact sums: the same bits for any split of the batch over threads, ranks or GPUs.
-    comm_.allreduce_sum(exact_grad_.digits());
-    const size_t bad = exact_grad_.round_to(grad_);
-    require(bad == grad_.size(), "the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
-            ExactSum::kTopExp, ")");
-    double sums[3] = {lr.loss, double(lr.correct), double(mine.size())};
-    comm_.allreduce_sum(std::span<double>(sums, 3));
-    lap(times.comm);
-
     const double decay = std::pow(cfg_.sched.epoch_decay, double(epoch));
     double lr_w = cfg_.sched.lr_weights;
     if (cfg_.sched.weight_schedule == "ease_in")
       lr_w = std::min(lr_w, cfg_.sched.ease_in_start * std::pow(cfg_.sched.ease_in_factor, double(adam_->steps())));
-    adam_->step(st.params, grad_, lr_w * decay, cfg_.sched.lr_delays * decay);
-    if (cfg_.train.output_bump > 0) bump_silent_outputs(st.params, counts_);
-
-    st.epoch_sums.loss += sums[0] * double(gB);  // per-sample loss sum
-    st.epoch_sums.correct += sums[1];
-    st.epoch_sums.samples += sums[2];
-    for (uint32_t i = 0; i < layout_.total; ++i) st.epoch_spike_counts[i] += counts_[i];
+    const StepSums sums = step_->run(st.params, *adam_, batch_, labels_, gB, lr_w * decay, cfg_.sched.lr_delays * decay,
+                                     [&](StepPhase p) {
+                                       lap(p == StepPhase::forward    ? times.fwd
+                                           : p == StepPhase::backward ? times.bwd
+                                                                      : times.comm);
+                                     });
+    const std::vector<uint32_t>& counts = step_->counts();
+    st.epoch_sums.loss += sums.loss * double(gB);  // per-sample loss sum
+    st.epoch_sums.correct += sums.correct;
+    st.epoch_sums.samples += sums.samples;
+    for (uint32_t i = 0; i < layout_.total; ++i) st.epoch_spike_counts[i] += counts[i];
     st.samples_trained += gB;
     samples_this_process_ += gB;
   }
@@ -512,6 +486,7 @@ class Trainer {
 
   // Writes a checkpoint of st with the optimiser's state and the training time so far.
   void checkpoint(TrainState& st) {
+    step_->download(st.params, *adam_);  // resident steps: the device's newer state
     st.adam_m = adam_->m();
     st.adam_v = adam_->v();
     st.adam_t = adam_->steps();
@@ -559,29 +534,6 @@ class Trainer {
     return last;
   }
 
-  void flatten_counts(const ForwardOutputs& fwd, std::vector<uint32_t>& out) const {
-    for (uint32_t p = 0; p < net_.pops.size(); ++p)
-      if (net_.pops[p].kind == PopKind::LIF)
-        std::copy(fwd.spike_counts[p].begin(), fwd.spike_counts[p].end(), out.begin() + layout_.offset[p]);
-  }
-
-  std::vector<std::vector<uint32_t>> unflatten_counts(const std::vector<uint32_t>& flat) const {
-    std::vector<std::vector<uint32_t>> c(net_.pops.size());
-    for (uint32_t p = 0; p < net_.pops.size(); ++p)
-      if (net_.pops[p].kind == PopKind::LIF)
-        c[p].assign(flat.begin() + layout_.offset[p], flat.begin() + layout_.offset[p] + net_.pops[p].size);
-    return c;
-  }
-
-  // Adds `amount` to every incoming weight of neuron j of population p (feedforward only
-  // when asked), the silent-neuron bump of MODEL.md §4.
-  void bump_incoming(std::vector<double>& params, uint32_t p, uint32_t j, double amount, bool feedforward_only) const {
-    for (const auto& c : net_.conns) {
-      if (c.post != p || !c.learn_weights || (feedforward_only && c.recurrent)) continue;
-      for (uint32_t i = 0; i < c.n_pre; ++i) params[c.weight_offset + size_t(i) * c.n_post + j] += amount;
-    }
-  }
-
   // A hidden neuron is silent when it fired at most silent_below spikes per training sample in
   // the epoch (0: not at all). A neuron that fires rarely gets almost no gradient (gradients
   // flow through spikes only), so it cannot recover by learning alone.
@@ -591,7 +543,7 @@ class Trainer {
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind != PopKind::LIF || p == net_.output) continue;
       for (uint32_t j = 0; j < net_.pops[p].size; ++j)
-        if (epoch_counts[layout_.offset[p] + j] <= limit) bump_incoming(params, p, j, cfg_.train.silent_bump, true);
+        if (epoch_counts[layout_.offset[p] + j] <= limit) bump_incoming(net_, params, p, j, cfg_.train.silent_bump, true);
     }
   }
 
@@ -619,13 +571,6 @@ class Trainer {
                               {"silent_fraction", silent / n}};
     }
     return a;
-  }
-
-  void bump_silent_outputs(std::vector<double>& params, const std::vector<uint32_t>& counts) const {
-    const uint32_t p = net_.output;
-    if (net_.pops[p].kind != PopKind::LIF) return;
-    for (uint32_t j = 0; j < net_.pops[p].size; ++j)
-      if (counts[layout_.offset[p] + j] == 0) bump_incoming(params, p, j, cfg_.train.output_bump, false);
   }
 
   double hidden_rate(const TrainState& st) const {
@@ -723,14 +668,10 @@ class Trainer {
   Clock::time_point t_start_;
   double prior_wall_ = 0.0;  // training time of earlier processes (resumed runs)
   uint64_t samples_this_process_ = 0;
+  std::optional<TrainStep> step_;  // host or device-resident steps (train/step.hpp)
   // Buffers of a training batch, reused.
-  std::vector<double> grad_;
-  ExactVector exact_grad_;
-  ForwardOutputs fwd_;
-  BackwardInputs bin_;
   SpikeBatch batch_;
   std::vector<int32_t> labels_;
-  std::vector<uint32_t> counts_;  // global spike counts per LIF neuron
   std::ofstream metrics_;
   std::vector<std::string> config_changes_;  // accepted on --resume ("key: old -> new")
   double last_progress_ = -1.0;

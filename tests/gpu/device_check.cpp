@@ -11,8 +11,9 @@
 //   --small: tiny batches (for the CPU emulation of the kernels, tests/gpu/cuda_emu.hpp).
 //   --budget-s: the whole check's time budget (default 170 s); the benchmark and the
 //     sanitizer runs shrink to fit it.
-//   --sections LETTERS: run only these sections (default abcdef): a agreement, b determinism,
-//     c sequence task, d benchmark, e NCCL, f compute-sanitizer (ctest splits the emulation).
+//   --sections LETTERS: run only these sections (default abcdefg): a agreement, b determinism,
+//     c sequence task, d benchmark, e NCCL, f compute-sanitizer, g device-resident training
+//     (ctest splits the emulation).
 //   --sanitizer-case: internal; the small case that compute-sanitizer runs.
 // Exit status: 0 = pass, or no NVIDIA device at all ("SKIP: no NVIDIA device"); 1 = a check
 // failed or any CUDA error on a machine that has an NVIDIA device; 2 = usage.
@@ -40,11 +41,14 @@
 #include "core/loss.hpp"
 #include "core/network.hpp"
 #include "core/optimizer.hpp"
+#include "core/resident.hpp"
 #include "bench/workload.hpp"
 #include "core/spikes.hpp"
 #include "kernels/cuda/cuda_engine.hpp"
 #include "kernels/factory.hpp"
+#include "dist/comm.hpp"
 #include "test_networks.hpp"
+#include "train/step.hpp"
 #ifdef DELAYPROP_HAVE_NCCL_RUNTIME
 #include "dist/nccl_lib.hpp"
 #endif
@@ -582,6 +586,248 @@ std::string nccl_check() {
   return j.text(2);
 }
 
+// ---- (g) device-resident training -----------------------------------------------------------
+
+// The gradient summed over "ranks" by a stand-in: a second rank that holds the same gradient
+// (as the dry-run communicator pretends), so every digit doubles, in place. In the CPU
+// emulation the engine's buffers are host memory, so it works on the "device" buffer as NCCL
+// would (on_device); on a GPU it takes the engine's host copies. It records the buckets.
+class StandInReducer final : public GradientReducer {
+ public:
+#ifdef DELAYPROP_DEVICE_CHECK_EMULATED
+  bool on_device() const override { return true; }
+#else
+  bool on_device() const override { return false; }
+#endif
+  void reduce(int64_t* digits, size_t n, void*) override {
+    for (size_t k = 0; k < n; ++k) digits[k] *= 2;
+    buckets.push_back({digits, n});
+  }
+  std::vector<std::pair<int64_t*, size_t>> buckets;
+};
+
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+// The real thing at one rank: NCCL's in-place all-reduce of the device digits on the engine's
+// stream (one rank: the sum is the input).
+class NcclReducer final : public GradientReducer {
+ public:
+  explicit NcclReducer(dist::NcclGroup& g) : g_(g) {}
+  bool on_device() const override { return true; }
+  void reduce(int64_t* digits, size_t n, void* stream) override {
+    g_.allreduce_device(digits, n, dist::NcclType::u64, stream);
+  }
+
+ private:
+  dist::NcclGroup& g_;
+};
+#endif
+
+struct TrainRun {
+  std::vector<double> params, m, v, sums;  // sums: every step's loss, correct, samples
+  uint32_t silent_outputs = 0;             // (step, output neuron) pairs without a spike: bumps
+};
+
+// The start parameters: with the silent-output bump, output neuron 0 starts with no input
+// weight, so that it is silent and the bump acts (the other outputs spike and learn).
+std::vector<double> start_params(const Case& cs, const ResidentSpec& spec) {
+  std::vector<double> p = init_params(cs.net, 31);
+  if (spec.output_bump > 0)
+    for (const auto& c : cs.net.conns)
+      if (c.post == cs.net.output)
+        for (size_t k = 0; k < c.n_synapses(); k += c.n_post) p[c.weight_offset + k] = 0.0;
+  return p;
+}
+
+// `epochs` x `batches` training steps through the trainer's step (train/step.hpp), host or
+// resident, with the trainer's epoch rhythm: state uploaded at the start of an epoch,
+// downloaded at its end, and a host-side change in between (as the silent-hidden bump).
+TrainRun train_steps(const Case& cs, const ResidentSpec& spec, bool resident, dist::Communicator& comm,
+                     GradientReducer* reducer, size_t bucket_bytes, int epochs, int batches) {
+  EngineOptions opt;
+  opt.backend = "cuda";
+  opt.precision = cs.precision;
+  auto engine = make_engine(cs.net, opt);
+  Adam adam(cs.net, spec.adam);
+  TrainRun r;
+  r.params = start_params(cs, spec);
+  TrainStep step(cs.net, *engine, comm, spec, resident, reducer, bucket_bytes);
+  const uint32_t K = cs.net.pops[cs.net.output].size;
+  uint32_t hidden = 0;
+  while (cs.net.pops[hidden].kind != PopKind::LIF) ++hidden;
+  for (int e = 0; e < epochs; ++e) {
+    step.upload(r.params, adam);
+    for (int k = 0; k < batches; ++k) {
+      const SpikeBatch batch =
+          random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, uint64_t(1000 + 10 * e + k));
+      std::vector<int32_t> labels(cs.batch);
+      for (uint32_t b = 0; b < cs.batch; ++b) labels[b] = int32_t((b * 7 + uint32_t(e + k)) % K);
+      const StepSums s = step.run(r.params, adam, batch, labels, uint64_t(cs.batch) * uint64_t(comm.size()),
+                                  0.01 * (1 + k % 2), 0.5, {});
+      r.sums.insert(r.sums.end(), {s.loss, s.correct, s.samples});
+      const uint32_t out = cs.net.output;
+      if (cs.net.pops[out].kind == PopKind::LIF)
+        for (uint32_t q = 0; q < K; ++q) r.silent_outputs += step.counts()[CountLayout(cs.net).offset[out] + q] == 0;
+    }
+    step.download(r.params, adam);
+    bump_incoming(cs.net, r.params, hidden, uint32_t(e) % cs.net.pops[hidden].size, 0.01, true);
+  }
+  r.m = adam.m();
+  r.v = adam.v();
+  return r;
+}
+
+bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
+}
+
+// Largest |a - b| over max |a| (0 when bitwise equal).
+double rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double d = 0, m = 0;
+  for (size_t k = 0; k < a.size() && k < b.size(); ++k) {
+    d = std::max(d, std::abs(a[k] - b[k]));
+    m = std::max(m, std::abs(a[k]));
+  }
+  return m > 0 ? d / m : d;
+}
+
+// Compares two runs; true when parameters, moments and losses are bitwise equal. On a GPU
+// the loss's exp and log are CUDA's (within 1-2 ulp of the host's), so the resident path may
+// differ from the host path in the last bits there: then the relative difference must stay
+// below 1e-6 (reported); in the emulation, and between two resident runs, it must be bitwise.
+bool compare_runs(const std::string& what, const TrainRun& a, const TrainRun& b, bool must_be_bitwise, JObj& j) {
+  const bool same = bitwise_equal(a.params, b.params) && bitwise_equal(a.m, b.m) && bitwise_equal(a.v, b.v) &&
+                    bitwise_equal(a.sums, b.sums);
+  const double dp = rel_diff(a.params, b.params), dm = rel_diff(a.m, b.m), ds = rel_diff(a.sums, b.sums);
+  std::printf("  %s: %s (params %.2e, Adam m %.2e, losses %.2e of max)\n", what.c_str(),
+              same ? "bitwise equal" : "DIFFER", dp, dm, ds);
+  const bool ok = same || (!must_be_bitwise && dp < 1e-6 && ds < 1e-6);
+  if (!ok) failure("resident training: " + what + " differ");
+  j.set(what, JObj().boolean("bitwise_equal", same).num("params_rel_diff", dp).num("adam_m_rel_diff", dm)
+                  .num("loss_rel_diff", ds).boolean("pass", ok).text(4));
+  return ok;
+}
+
+std::string resident_training() {
+  JObj j;
+#ifdef DELAYPROP_DEVICE_CHECK_EMULATED
+  const bool emulated = true;
+#else
+  const bool emulated = false;
+#endif
+  // Adam: the device kernel against core/optimizer.cpp, bitwise, with the delay clamp.
+  {
+    std::string detail;
+    const bool ok = cuda_adam_matches_host(ff2(Readout::SumExp), 11, 200, detail);
+    std::printf("  Adam: %s\n", detail.c_str());
+    if (!ok) failure("resident training: device Adam: " + detail);
+    j.boolean("adam_bitwise_equal", ok).str("adam", detail);
+  }
+  // The bucket layout.
+  {
+    const auto b = gradient_buckets(1000, 6 * 8 * 300 + 5);
+    bool ok = b.size() == 4;
+    size_t at = 0;
+    for (const auto& [first, n] : b) {
+      ok = ok && first == at && n % 6 == 0 && n <= 6 * 300 && n > 0;
+      at += n;
+    }
+    ok = ok && at == 6000 && gradient_buckets(3, 1).size() == 3 && gradient_buckets(0, 64).empty();
+    std::printf("  gradient buckets: %s\n", ok ? "whole parameters, in order, covering the buffer" : "WRONG");
+    if (!ok) failure("resident training: gradient_buckets");
+    j.boolean("buckets_ok", ok);
+  }
+  const int epochs = g_small ? 2 : 3, batches = 2;
+  std::vector<std::pair<Case, ResidentSpec>> cases;
+  {
+    Case a = comparison_cases()[0];  // feedforward, sum-exp, float32
+    a.name = "ff_sumexp_reg_float32";
+    a.batch = g_small ? 3 : 16;
+    ResidentSpec sa;
+    sa.reg.enabled = true;
+    {
+      // The target: the median hidden neuron's spikes per sample at the start, so that some
+      // neurons get k_up and others k_low.
+      EngineOptions o;
+      o.backend = "cpu";
+      auto cpu = make_engine(a.net, o);
+      ForwardOutputs f;
+      cpu->forward(init_params(a.net, 31), random_batch(a.net, a.batch, a.spikes_per_sample, false, 1000), f);
+      std::vector<uint32_t> c;
+      for (uint32_t p = 0; p < a.net.pops.size(); ++p)
+        if (a.net.pops[p].kind == PopKind::LIF) c.insert(c.end(), f.spike_counts[p].begin(), f.spike_counts[p].end());
+      std::nth_element(c.begin(), c.begin() + c.size() / 2, c.end());
+      sa.reg.nu = (c[c.size() / 2] + 0.5) / double(a.batch);
+      std::printf("  regulariser target nu = %.3f spikes per neuron and sample (the median at the start)\n", sa.reg.nu);
+    }
+    sa.reg.k_up = 1e-3;
+    sa.reg.k_low = 5e-3;
+    cases.push_back({a, sa});
+    Case f;
+    f.name = "first_spike_bump_float64";
+    f.net = first_spike_net();
+    f.batch = g_small ? 3 : 16;
+    f.first_spike_inputs = true;
+    f.precision = Precision::Float64;
+    ResidentSpec sf;
+    sf.loss.kind = LossKind::FirstSpike;
+    sf.output_bump = 0.05;
+    cases.push_back({f, sf});
+  }
+  for (const auto& [cs, spec] : cases) {
+    JObj c;
+    auto local = dist::make_local_communicator();
+    const TrainRun host = train_steps(cs, spec, false, *local, nullptr, 0, epochs, batches);
+    const TrainRun res = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches);
+    const TrainRun res2 = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches);
+    compare_runs(cs.name + ": resident vs host, 1 rank", host, res, emulated, c);
+    // What the steps exercised: parameters moved, silent outputs bumped (first-spike case).
+    const double moved = rel_diff(start_params(cs, spec), res.params);
+    std::printf("  %s: parameters moved by %.2e of max, %u silent (step, output) pairs bumped\n", cs.name.c_str(),
+                moved, res.silent_outputs);
+    if (!(moved > 0)) failure("resident training: " + cs.name + ": the parameters did not change");
+    if (spec.output_bump > 0 && res.silent_outputs == 0) failure("resident training: " + cs.name + ": no output was silent (the bump did not act)");
+    c.num("params_moved_rel", moved).num("silent_output_bumps", res.silent_outputs);
+    compare_runs(cs.name + ": two resident runs", res, res2, true, c);
+    // Two pretend ranks: the host path through the dry-run communicator, the resident path
+    // through the stand-in reducer, in buckets of 100 parameters.
+    auto dry = dist::make_dryrun_communicator(2, 0);
+    const TrainRun host2 = train_steps(cs, spec, false, *dry, nullptr, 0, epochs, batches);
+    StandInReducer standin;
+    const size_t bucket = 100 * 6 * sizeof(int64_t);
+    const TrainRun res2r = train_steps(cs, spec, true, *dry, &standin, bucket, epochs, batches);
+    compare_runs(cs.name + ": resident vs host, 2 pretend ranks", host2, res2r, emulated, c);
+    // Buckets: every step's calls cover the digit buffer in order, whole parameters each.
+    const size_t P = cs.net.n_params, steps = size_t(epochs) * batches;
+    bool tiled = standin.buckets.size() == steps * gradient_buckets(P, bucket).size();
+    size_t at = 0;
+    const int64_t* base = standin.buckets.empty() ? nullptr : standin.buckets[0].first;
+    for (const auto& [ptr, n] : standin.buckets) {
+      if (at == P * 6) at = 0, base = ptr;
+      tiled = tiled && ptr == base + at && n % 6 == 0 && n * sizeof(int64_t) <= bucket;
+      at += n;
+    }
+    tiled = tiled && at == P * 6;
+    std::printf("  %s: %zu buckets per step, in place, whole parameters: %s\n", cs.name.c_str(),
+                gradient_buckets(P, bucket).size(), tiled ? "yes" : "NO");
+    if (!tiled) failure("resident training: " + cs.name + ": the reducer's buckets do not tile the digit buffer");
+    c.boolean("buckets_tile_buffer", tiled).num("buckets_per_step", double(gradient_buckets(P, bucket).size()));
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+    // NCCL at one rank, in place on the engine's stream.
+    std::string why;
+    if (dist::nccl_load(&why)) {
+      dist::NcclGroup group(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+      NcclReducer nccl(group);
+      const TrainRun resn = train_steps(cs, spec, true, *local, &nccl, 256, epochs, batches);
+      compare_runs(cs.name + ": resident with 1-rank NCCL vs resident", res, resn, true, c);
+    } else {
+      c.str("nccl", "not loaded: " + why);
+    }
+#endif
+    j.set(cs.name, c.text(2));
+  }
+  return j.text(2);
+}
+
 // ---- (f) compute-sanitizer ------------------------------------------------------------------------
 
 // The small case the sanitizer runs (this binary with --sanitizer-case): feedforward,
@@ -749,6 +995,29 @@ BenchCase shd_case(const std::string& workload, int max_delay, uint32_t B) {
   return {bench::build_net(s, 256, max_delay, w_mean), bench::make_input(s, B, 1, labels)};
 }
 
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+// One 1-rank NCCL group for the benchmark rows (null when NCCL cannot be loaded).
+dist::NcclGroup* bench_nccl() {
+  static std::unique_ptr<dist::NcclGroup> group;
+  if (!group && dist::nccl_load(nullptr)) group = std::make_unique<dist::NcclGroup>(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+  return group.get();
+}
+
+// The resident path's all-reduce: NCCL's in-place sum of the device digits on the engine's
+// stream.
+class BenchNcclReducer final : public GradientReducer {
+ public:
+  explicit BenchNcclReducer(dist::NcclGroup& g) : g_(g) {}
+  bool on_device() const override { return true; }
+  void reduce(int64_t* digits, size_t n, void* stream) override {
+    g_.allreduce_device(digits, n, dist::NcclType::u64, stream);
+  }
+
+ private:
+  dist::NcclGroup& g_;
+};
+#endif
+
 struct BenchRow {
   std::string workload;
   int max_delay = 0, reps = 0;
@@ -756,7 +1025,65 @@ struct BenchRow {
   double fwd_ms = 0, bwd_ms = 0, fwd_gpu_ms = 0, bwd_gpu_ms = 0, first_ms = 0, mem_mib = 0, engine_mib = 0, rate_h1 = 0, rate_h2 = 0;
   double prep_ms = 0, out_ms = 0;  // host preparation and downloads, forward + backward
   double allreduce_ms = -1;        // the gradient's exact sums through a 1-rank NCCL all-reduce (-1: no NCCL)
+  // The device-resident step (fastest of the repetitions): host preparation (inputs), forward,
+  // loss + kicks + backward, the in-place bucketed 1-rank NCCL all-reduce (-1: no NCCL), the
+  // optimiser (rounding, Adam, clamp).
+  double res_prep_ms = -1, res_fwd_ms = -1, res_bwd_ms = -1, res_allreduce_ms = -1, res_update_ms = -1;
 };
+
+// Times the resident step of the engine (the trainer's path for engine.backend = "cuda").
+void time_resident(Engine& engine, const Network& net, const std::vector<double>& params, const SpikeBatch& batch,
+                   const std::vector<int32_t>& labels, int reps, BenchRow& row) {
+  ResidentTraining* res = engine.resident();
+  if (!res) return;
+  res->configure(ResidentSpec{});
+  const std::vector<double> zeros(net.n_params, 0.0);
+  res->set_state(params, zeros, zeros);
+  const CountLayout layout(net);
+  std::vector<uint32_t> counts(layout.total, 0);
+  Adam adam(net);
+  ForwardOutputs out;
+  double prep = 1e300, fwd = 1e300, bwd = 1e300, ar = 1e300, upd = 1e300;
+  for (int r = 0; r <= reps; ++r) {  // the first is a warm-up
+    auto t0 = Clock::now();
+    res->forward(batch, out);
+    const double f = ms_since(t0);
+    for (uint32_t p = 0; p < net.pops.size(); ++p)
+      if (net.pops[p].kind == PopKind::LIF)
+        std::copy(out.spike_counts[p].begin(), out.spike_counts[p].end(), counts.begin() + layout.offset[p]);
+    t0 = Clock::now();
+    res->backward(labels, labels.size(), counts);
+    const double b = ms_since(t0);
+    double a = -1;
+#if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
+    if (dist::NcclGroup* g = bench_nccl()) {
+      BenchNcclReducer reducer(*g);
+      t0 = Clock::now();
+      res->reduce_gradient(reducer, size_t(32) << 20);
+      a = ms_since(t0);
+    }
+#endif
+    const auto [c1, c2] = adam.advance();
+    t0 = Clock::now();
+    res->update(c1, c2, 1e-3, 0.1, counts);
+    const double u = ms_since(t0);
+    CudaProfile prof;
+    cuda_engine_profile(engine, prof);
+    if (r == 0 && reps > 0) continue;
+    // Wall times less the host preparation (inputs; labels, counts and the loss kernels),
+    // which is reported on its own.
+    prep = std::min(prep, prof.fwd_prep_ms + prof.bwd_prep_ms);
+    fwd = std::min(fwd, f - prof.fwd_prep_ms);
+    bwd = std::min(bwd, b - prof.bwd_prep_ms);
+    ar = std::min(ar, a);
+    upd = std::min(upd, u);
+  }
+  row.res_prep_ms = prep;
+  row.res_fwd_ms = fwd;
+  row.res_bwd_ms = bwd;
+  row.res_allreduce_ms = ar;
+  row.res_update_ms = upd;
+}
 
 double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
   if (p >= o.spike_counts.size() || o.spike_counts[p].empty()) return 0.0;
@@ -765,14 +1092,14 @@ double rate(const ForwardOutputs& o, uint32_t p, uint32_t B) {
   return double(s) / (double(B) * o.spike_counts[p].size());
 }
 
-// The all-reduce of one batch's gradient as training does it today: the exact sums (6 int64
+
+// The all-reduce of one batch's gradient as the host path does it: the exact sums (6 int64
 // digits per parameter) host -> device -> 1-rank all-reduce -> host; the fastest of 3.
 // -1 when NCCL is not loaded (or in the CPU emulation).
 double time_allreduce(size_t n_params) {
 #if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
-  static std::unique_ptr<dist::NcclGroup> group;
-  if (!dist::nccl_load(nullptr)) return -1;
-  if (!group) group = std::make_unique<dist::NcclGroup>(dist::nccl_unique_id(), 0, 1, 0, 30.0);
+  dist::NcclGroup* group = bench_nccl();
+  if (!group) return -1;
   std::vector<uint64_t> digits(n_params * 6, 1);
   double best = 1e300;
   for (int r = 0; r < 3; ++r) {
@@ -817,7 +1144,8 @@ BenchRow bench_one(const std::string& workload, int max_delay, const std::string
   const double first_bwd = ms_since(t0);
   row.first_ms = first_fwd + first_bwd;
   // Fewer repetitions when the time budget (less what later sections need) is short.
-  while (reps > 0 && row.first_ms * reps / 1000 > seconds_left() - reserve_s) --reps;
+  // Each repetition times the host path and the resident step (plus its warm-up).
+  while (reps > 0 && row.first_ms * (2 * reps + 1) / 1000 > seconds_left() - reserve_s) --reps;
   row.reps = reps;
   if (backend == "cuda") cuda_mem_info(0, free1, total);
   row.mem_mib = free0 > free1 ? double(free0 - free1) / (1 << 20) : 0.0;
@@ -846,7 +1174,13 @@ BenchRow bench_one(const std::string& workload, int max_delay, const std::string
                 max_delay, prof.fwd_prep_ms, prof.bwd_prep_ms, prof.fwd_gpu_ms, prof.bwd_gpu_ms, prof.fwd_out_ms,
                 prof.bwd_out_ms, prof.tape_capacity, prof.bwd_chunks);
   }
-  if (backend == "cuda") row.allreduce_ms = time_allreduce(net.n_params);
+  if (backend == "cuda") {
+    row.allreduce_ms = time_allreduce(net.n_params);
+    time_resident(*engine, net, params, batch, labels, reps, row);
+    std::printf("  max delay %4d, resident step: host prep %.1f ms, forward %.1f ms, loss + backward %.1f ms, "
+                "all-reduce in place %.2f ms, optimiser %.2f ms\n",
+                max_delay, row.res_prep_ms, row.res_fwd_ms, row.res_bwd_ms, row.res_allreduce_ms, row.res_update_ms);
+  }
   return row;
 }
 
@@ -871,6 +1205,27 @@ std::string bench_json(const BenchRow& r) {
                              .text(6));
   j.num("epoch_s", (r.fwd_ms + r.bwd_ms + allreduce) * kEpochBatches / 1000);
   j.num("samples_per_s", 256.0 * 1000 / std::max(1e-9, r.fwd_ms + r.bwd_ms + allreduce));
+  if (r.res_fwd_ms >= 0) {
+    // The device-resident step, as the trainer runs it for engine.backend = "cuda".
+    const double res_batch = r.res_fwd_ms + r.res_bwd_ms + std::max(0.0, r.res_allreduce_ms) + r.res_update_ms;
+    j.set("resident", JObj()
+                          .num("host_prep_ms", r.res_prep_ms)
+                          .num("forward_ms", r.res_fwd_ms)
+                          .num("backward_ms", r.res_bwd_ms)
+                          .num("allreduce_ms", r.res_allreduce_ms)
+                          .num("optimiser_ms", r.res_update_ms)
+                          .num("batch_ms", res_batch)
+                          .set("epoch_split_s", JObj()
+                                                    .num("host_prep", r.res_prep_ms * kEpochBatches / 1000)
+                                                    .num("forward", r.res_fwd_ms * kEpochBatches / 1000)
+                                                    .num("backward", r.res_bwd_ms * kEpochBatches / 1000)
+                                                    .num("allreduce", std::max(0.0, r.res_allreduce_ms) * kEpochBatches / 1000)
+                                                    .num("optimiser", r.res_update_ms * kEpochBatches / 1000)
+                                                    .text(8))
+                          .num("epoch_s", res_batch * kEpochBatches / 1000)
+                          .num("samples_per_s", 256.0 * 1000 / std::max(1e-9, res_batch))
+                          .text(6));
+  }
   j.num("gpu_memory_mib", r.mem_mib).num("engine_memory_mib", r.engine_mib);
   j.num("h1_spikes_per_neuron", r.rate_h1).num("h2_spikes_per_neuron", r.rate_h2);
   return j.text(4);
@@ -921,7 +1276,7 @@ int probe_device() {
 
 int main(int argc, char** argv) {
   bool skip_bench = false, cpu_only = false, no_sanitizer = false;
-  std::string sections = "abcdef";
+  std::string sections = "abcdefg";
   int reps = 3;
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
@@ -943,7 +1298,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--json FILE] [--skip-bench] [--cpu-only] [--small] [--bench-reps N] [--budget-s S] "
-                   "[--no-sanitizer] [--sections abcdef]\n",
+                   "[--no-sanitizer] [--sections abcdefg]\n",
                    argv[0]);
       return 2;
     }
@@ -967,7 +1322,7 @@ int main(int argc, char** argv) {
   if (!want('d')) skip_bench = true;
   if (!want('f')) no_sanitizer = true;
   std::string device;
-  bool ok_a = !want('a'), ok_b = !want('b'), ok_c = !want('c');
+  bool ok_a = !want('a'), ok_b = !want('b'), ok_c = !want('c'), ok_g = !want('g');
   int seq_cpu = 0, seq_gpu = 0;
   std::vector<BenchRow> rows;
   size_t n_cases = 0;
@@ -1016,6 +1371,14 @@ int main(int argc, char** argv) {
     if (!ok_c) failure("sequence task not learned within 6 presentations");
     g_json.set("sequence_task", JObj().num("cpu_presentations", seq_cpu).num("gpu_presentations", seq_gpu).boolean("pass", ok_c).text(2));
     write_json("running");
+    }
+
+    if (want('g')) {
+      std::printf("(g) device-resident training: the trainer's step on the device against the host step\n");
+      const size_t fails_before_g = g_failures.size();
+      g_json.set("resident_training", resident_training());
+      ok_g = g_failures.size() == fails_before_g;
+      write_json("running");
     }
 
     if (want('e')) {
@@ -1087,6 +1450,7 @@ int main(int argc, char** argv) {
   std::printf("(b) determinism ................. %s\n", verdict('b', ok_b));
   std::printf("(c) sequence task (<= 6) ........ %s (cpu %d, gpu %d presentations)\n", verdict('c', ok_c), seq_cpu,
               seq_gpu);
+  std::printf("(g) resident training ........... %s\n", verdict('g', ok_g));
   if (!rows.empty()) {
     std::printf("(d) benchmark (batch %u, 1000 steps; SHD epoch = 8156 samples = %.2f batches)\n",
                 g_small ? 2u : 256u, kEpochBatches);

@@ -10,7 +10,7 @@
 #   C++ and run on CPU threads (cuda_emu.hpp), so that the kernel logic is tested on
 #   machines without a GPU. 64 threads per block; about 1-2 minutes.
 if(DELAYPROP_HAVE_CUDA)
-  add_executable(delayprop-device-check ${CMAKE_CURRENT_LIST_DIR}/device_check.cpp)
+  add_executable(delayprop-device-check ${CMAKE_CURRENT_LIST_DIR}/device_check.cpp ${DELAYPROP_DEVICE_CHECK_SOURCES})
   target_link_libraries(delayprop-device-check PRIVATE delayprop_bench delayprop_dist_runtime)
   target_include_directories(delayprop-device-check PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
   set_target_properties(delayprop-device-check PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
@@ -32,7 +32,8 @@ endif()
 
 find_package(Threads REQUIRED)
 add_executable(delayprop-device-check-emu ${CMAKE_CURRENT_LIST_DIR}/device_check.cpp
-               ${CMAKE_CURRENT_LIST_DIR}/cuda_engine_emu.cpp ${DELAYPROP_ENGINE_SOURCES} ${DELAYPROP_BENCH_SOURCES})
+               ${CMAKE_CURRENT_LIST_DIR}/cuda_engine_emu.cpp ${DELAYPROP_ENGINE_SOURCES} ${DELAYPROP_BENCH_SOURCES}
+               ${DELAYPROP_DEVICE_CHECK_SOURCES})
 # Its own build of the engine and bench layers (the same source lists): delayprop_engine may
 # hold the real CUDA backend, here the emulated one takes its place.
 target_include_directories(delayprop-device-check-emu PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/tests/support)
@@ -47,8 +48,14 @@ add_test(NAME gpu.device_check_emulated
 add_test(NAME gpu.device_check_emulated_determinism
          COMMAND delayprop-device-check-emu --skip-bench --small --budget-s 900 --sections bc
                  --json ${PROJECT_BINARY_DIR}/device_check_emulated_determinism.json)
-set_tests_properties(gpu.device_check_emulated gpu.device_check_emulated_determinism PROPERTIES
-                     LABELS "gpu;emulation" TIMEOUT 1200)
+# (g) device-resident training: the trainer's step through the emulated device against the
+# host step (bitwise), device Adam against core/optimizer.cpp (bitwise), the all-reduce
+# buckets with an in-place stand-in for a second rank.
+add_test(NAME gpu.device_check_emulated_resident
+         COMMAND delayprop-device-check-emu --skip-bench --small --budget-s 900 --sections g
+                 --json ${PROJECT_BINARY_DIR}/device_check_emulated_resident.json)
+set_tests_properties(gpu.device_check_emulated gpu.device_check_emulated_determinism
+                     gpu.device_check_emulated_resident PROPERTIES LABELS "gpu;emulation" TIMEOUT 1200)
 # The CPU halves of the check (harness, sequence task on the CPU backend).
 add_test(NAME gpu.device_check_cpu_half COMMAND delayprop-device-check-emu --cpu-only --skip-bench)
 set_tests_properties(gpu.device_check_cpu_half PROPERTIES LABELS gpu TIMEOUT 300)

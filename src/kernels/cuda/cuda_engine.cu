@@ -52,10 +52,12 @@ void check_cuda(cudaError_t e, const char* what, const char* file, int line) {
 #define DP_LAUNCH(kernel, grid, block, ...) dp_emu::launch((grid), (block), [&] { kernel(__VA_ARGS__); })
 #define DP_LAUNCH_SHARED(kernel, grid, block, shared, ...) \
   dp_emu::launch((grid), (block), [&] { kernel(__VA_ARGS__); }, (shared))
+#define DP_LAUNCH_ON(stream, kernel, grid, block, ...) dp_emu::launch((grid), (block), [&] { kernel(__VA_ARGS__); })
 #define DP_DYNAMIC_SHARED(name) unsigned char* name = dp_emu::dynamic_shared()
 #else
 #define DP_LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block)>>>(__VA_ARGS__)
 #define DP_LAUNCH_SHARED(kernel, grid, block, shared, ...) kernel<<<(grid), (block), (shared)>>>(__VA_ARGS__)
+#define DP_LAUNCH_ON(stream, kernel, grid, block, ...) kernel<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
 #define DP_DYNAMIC_SHARED(name) extern __shared__ __align__(16) unsigned char name[]
 #endif
 
@@ -555,6 +557,9 @@ int env_int(const char* name, int fallback) {
 }
 
 template <typename Real>
+class ResidentCuda;  // device-resident training (device_train.cuh)
+
+template <typename Real>
 class CudaEngine final : public Engine {
  public:
   CudaEngine(const Network& net, const EngineOptions& opt) : net_(net), opt_(opt) {
@@ -574,11 +579,19 @@ class CudaEngine final : public Engine {
 
   void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) override {
     require(!out.record_spikes, "engine: the cuda backend does not record spikes (spike rasters need engine.backend = \"cpu\")");
-    auto t0 = Clock::now();
+    const auto t0 = Clock::now();
     DP_CUDA(cudaSetDevice(device_));
     check_params(net_, params);
     check_batch(batch);
     load_params(params);
+    run_forward(batch, out, t0);
+  }
+
+  ResidentTraining* resident() override;
+
+  // The forward pass with the weights (w_) and delay steps (s_) already on the device; t0:
+  // when the host preparation began.
+  void run_forward(const SpikeBatch& batch, ForwardOutputs& out, Clock::time_point t0) {
     const uint32_t B = batch.n_samples;
     const uint32_t K = L_.K, NT = L_.n_steps;
     B_ = B;
@@ -691,7 +704,21 @@ class CudaEngine final : public Engine {
     for (size_t p = 0; p < in.spike_kick.size(); ++p)
       for (size_t j = 0; j < in.spike_kick[p].size(); ++j) kick[L_.pops[p].state_off + j] = Real(in.spike_kick[p][j]);
     kick_.upload(kick);
+    run_backward(t0);
+    t0 = Clock::now();
+    const size_t P = net_.n_params, n_digits = P * ExactSum::kDigits;
+    grad.assign_zero(P);
+    auto digits = grad.digits();
+    if (n_digits) DP_CUDA(cudaMemcpy(digits.data(), acc_.get(), n_digits * sizeof(int64_t), cudaMemcpyDeviceToHost));
+    zero_frozen_gradients(net_, grad);
+    prof_.bwd_out_ms = ms_since(t0);
+  }
 
+  // The backward pass of the last forward with dL/dy (g_) and the kicks (kick_) on the
+  // device, into the exact sums acc_ (n_params x kDigits digits, on the device); checks that
+  // every sample's gradient was in range. t0: when the host preparation began.
+  void run_backward(Clock::time_point t0) {
+    const uint32_t B = B_;
     const size_t P = net_.n_params;
     const size_t n_digits = P * ExactSum::kDigits;
     acc_.reserve(n_digits);
@@ -735,11 +762,6 @@ class CudaEngine final : public Engine {
     bad_.download(bad, 1);
     require(bad[0] == 0, "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
             ExactSum::kTopExp, ")");
-    grad.assign_zero(P);
-    auto digits = grad.digits();
-    if (n_digits) DP_CUDA(cudaMemcpy(digits.data(), acc_.get(), n_digits * sizeof(int64_t), cudaMemcpyDeviceToHost));
-    zero_frozen_gradients(net_, grad);
-    prof_.bwd_out_ms = ms_since(t0);
   }
 
   size_t memory_bytes() const override {
@@ -747,10 +769,12 @@ class CudaEngine final : public Engine {
            in_off_.bytes() + gin_b_.bytes() + gin_id_.bytes() + gin_off_.bytes() + gin_steps_.bytes() + X_.bytes() +
            V_.bytes() + I_.bytes() + fired_.bytes() + ring_.bytes() + hist_.bytes() + tape_.bytes() + tape_off_.bytes() + tape_total_.bytes() +
            yacc_.bytes() + ymax_.bytes() + first_.bytes() + nstar_.bytes() + counts_.bytes() + g_.bytes() +
-           kick_.bytes() + gpart_.bytes() + acc_.bytes() + bad_.bytes();
+           kick_.bytes() + gpart_.bytes() + acc_.bytes() + bad_.bytes() + (resident_ ? resident_->memory_bytes() : 0);
   }
 
  private:
+  template <typename>
+  friend class ResidentCuda;
   static constexpr size_t kChunkBudget = size_t(8) << 30;  // bytes of per-sample backward buffers
 
   void build_layout() {
@@ -1018,7 +1042,22 @@ class CudaEngine final : public Engine {
   DeviceBuffer<uint32_t> counts_;
   DeviceBuffer<int64_t> acc_;  // exact sums of the per-sample gradients
   DeviceBuffer<uint32_t> bad_;
+  std::unique_ptr<ResidentCuda<Real>> resident_;  // made on first use
 };
+
+}  // namespace
+}  // namespace delayprop
+
+#include "kernels/cuda/device_train.cuh"
+
+namespace delayprop {
+namespace {
+
+template <typename Real>
+ResidentTraining* CudaEngine<Real>::resident() {
+  if (!resident_) resident_ = std::make_unique<ResidentCuda<Real>>(*this);
+  return resident_.get();
+}
 
 }  // namespace
 

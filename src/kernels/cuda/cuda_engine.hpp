@@ -51,6 +51,11 @@ std::string cuda_device_description(int device);
 // chunkings, and with the CPU backend's (core/exact_sum.hpp); true when every digit agrees.
 bool cuda_exact_sum_matches_cpu(uint64_t seed, std::string& detail);
 
+// Test hook: `steps` Adam steps (with the delay clamp) on random gradients by the device
+// kernel of resident training and by core/optimizer.cpp's Adam::step; true when parameters
+// and moments are bitwise equal after every step and some delays reached a clamp bound.
+bool cuda_adam_matches_host(const Network& net, uint64_t seed, int steps, std::string& detail);
+
 // Free and total device memory in bytes (cudaMemGetInfo on the given device).
 void cuda_mem_info(int device, size_t& free_bytes, size_t& total_bytes);
 
