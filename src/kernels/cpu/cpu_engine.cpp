@@ -28,6 +28,13 @@ using Acc = double;
 // the sum (6 int64 per parameter) is then streamed once per this many samples.
 constexpr uint32_t kFoldBlock = 8;
 
+// Input spikes are delivered for a block of steps at a time (their arrivals do not depend on
+// the network state), neuron block by neuron block, so that a block's input-ring rows stay in
+// cache while all the block's spikes are added. The input ring has room for at least
+// kXStepsMin steps of arrivals ahead of the longest delay; a block is at most kXStepsMax steps.
+constexpr uint32_t kXStepsMin = 32;
+constexpr uint32_t kXStepsMax = 64;
+
 template <typename Real>
 struct TapeEntry {
   int32_t step;
@@ -45,6 +52,7 @@ class CpuEngine final : public Engine {
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
+    x_slots_.assign(np, 0);
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
     full_hist_.assign(np, 0);
@@ -71,6 +79,12 @@ class CpuEngine final : public Engine {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
         ring_slots_[p] = ring_slots_for(smax + 1);
+        if (has_input_[p]) {
+          // Spikes of steps n0 .. n0 + L - 1 delivered before step n0 arrive at rows up to
+          // n0 + L + smax, while row n0 is still to be read: L + smax + 1 <= slots.
+          x_slots_[p] = ring_slots_for(smax + 1 + kXStepsMin);
+          x_steps_ = std::min(x_steps_, x_slots_[p] - smax - 1);
+        }
         if (full_hist_[p]) {
           // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
           // spikes' gradients can be computed after the time loop, row by row.
@@ -84,7 +98,9 @@ class CpuEngine final : public Engine {
     }
     // The vector kernels index rings and histories with 32-bit lanes.
     for (uint32_t p = 0; p < np; ++p)
-      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31)) isa_ = cpu::Isa::Scalar;
+      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31) ||
+          uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31))
+        isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
       out_conns_[net_.conns[c].pre].push_back(c);
       // Delays in steps are 16-bit unless a connection's max delay needs more.
@@ -207,6 +223,9 @@ class CpuEngine final : public Engine {
     for (const auto& ws : ws_)
       for (const auto* vv : {&ws.v, &ws.i, &ws.i0, &ws.ring, &ws.xring, &ws.lv, &ws.li, &ws.hist})
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
+    for (const auto& ws : ws_)
+      bytes += ws.xw.capacity() * sizeof(const Real*) + ws.xs16.capacity() * sizeof(const uint16_t*) +
+               ws.xs32.capacity() * sizeof(const int32_t*) + ws.xn.capacity() * sizeof(int32_t);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
@@ -220,8 +239,14 @@ class CpuEngine final : public Engine {
  private:
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
-    // Arrivals from input spikes, apart from the others (MODEL.md §2.3); same slots as ring.
+    // Arrivals from input spikes, apart from the others (MODEL.md §2.3): x_slots_ rows in
+    // blocks of kXWidth neurons (SynapseKernels::scatter_inputs).
     std::vector<std::vector<Real>> xring;
+    // One population's input spikes of a block of steps: weight and delay rows, steps.
+    std::vector<const Real*> xw;
+    std::vector<const uint16_t*> xs16;
+    std::vector<const int32_t*> xs32;
+    std::vector<int32_t> xn;
     std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
@@ -267,7 +292,7 @@ class CpuEngine final : public Engine {
       ws.v[p].resize(N);
       ws.i[p].resize(N);
       ws.ring[p].resize(size_t(ring_slots_[p]) * N);
-      if (has_input_[p]) ws.xring[p].resize(size_t(ring_slots_[p]) * N);
+      if (has_input_[p]) ws.xring[p].resize(size_t(x_slots_[p]) * x_cols(p));
       ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
     }
@@ -288,21 +313,60 @@ class CpuEngine final : public Engine {
     }
   }
 
-  // Scatters one spike of neuron i (population pre) emitted in step n into the rings (an
-  // input spike into the targets' input rings).
+  // Scatters one spike of neuron i (LIF population pre) emitted in step n into the rings.
   uint64_t deliver(Workspace& ws, uint32_t pre, uint32_t i, int32_t n) {
     uint64_t events = 0;
-    const bool input = net_.pops[pre].kind == PopKind::Input;
     for (uint32_t c : out_conns_[pre]) {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
       const uint32_t mask = ring_slots_[conn.post] - 1;
-      Real* ring = (input ? ws.xring : ws.ring)[conn.post].data();
+      Real* ring = ws.ring[conn.post].data();
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
       if (wide_delays_) k32_.scatter(ring, w, s32_[c].data() + row, N, n, mask);
       else k16_.scatter(ring, w, s16_[c].data() + row, N, n, mask);
       events += N;
+    }
+    return events;
+  }
+
+  // Columns of population p's input ring: its size rounded up to whole neuron blocks.
+  size_t x_cols(uint32_t p) const {
+    return (size_t(net_.pops[p].size) + cpu::kXWidth - 1) / cpu::kXWidth * cpu::kXWidth;
+  }
+
+  // Adds the arrivals of the input spikes of steps < n_end, from batch position in on, to the
+  // input rings (every cell gets its additions in the order of step-by-step delivery: spikes
+  // in batch order, each spike's connections in order). Advances in; returns the events.
+  uint64_t deliver_inputs(Workspace& ws, uint64_t& in, uint64_t in_end, int32_t n_end) {
+    const uint64_t e0 = in;
+    while (in < in_end && batch_.steps[in] < n_end) ++in;
+    if (in == e0) return 0;
+    uint64_t events = 0;
+    for (uint32_t p = 0; p < net_.pops.size(); ++p) {
+      if (!has_input_[p]) continue;
+      ws.xw.clear();
+      ws.xs16.clear();
+      ws.xs32.clear();
+      ws.xn.clear();
+      for (uint64_t e = e0; e < in; ++e) {
+        const InputNeuron src = input_map_[batch_.channels[e]];
+        for (uint32_t c : out_conns_[src.pop]) {
+          const auto& conn = net_.conns[c];
+          if (conn.post != p) continue;
+          const size_t row = size_t(src.neuron) * conn.n_post;
+          ws.xw.push_back(w_[c].data() + row);
+          if (wide_delays_) ws.xs32.push_back(s32_[c].data() + row);
+          else ws.xs16.push_back(s16_[c].data() + row);
+          ws.xn.push_back(batch_.steps[e]);
+          events += conn.n_post;
+        }
+      }
+      const uint32_t K = uint32_t(ws.xn.size());
+      const uint32_t N = net_.pops[p].size;
+      Real* x = ws.xring[p].data();
+      if (wide_delays_) k32_.scatter_inputs(x, ws.xw.data(), ws.xs32.data(), ws.xn.data(), K, N, x_slots_[p] - 1);
+      else k16_.scatter_inputs(x, ws.xw.data(), ws.xs16.data(), ws.xn.data(), K, N, x_slots_[p] - 1);
     }
     return events;
   }
@@ -333,6 +397,8 @@ class CpuEngine final : public Engine {
     const uint64_t in_end = batch_.offsets[b + 1];
 
     for (int32_t n = 0; n < int32_t(net_.n_steps); ++n) {
+      if (uint32_t(n) % x_steps_ == 0)
+        events += deliver_inputs(ws, in, in_end, int32_t(std::min<uint64_t>(uint64_t(n) + x_steps_, net_.n_steps)));
       for (uint32_t p = 0; p < np; ++p) {
         const auto& pop = net_.pops[p];
         if (pop.kind == PopKind::Input) continue;
@@ -340,13 +406,18 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* V = ws.v[p].data();
         Real* I = ws.i[p].data();
-        const size_t slot_off = size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
-        Real* slot = ws.ring[p].data() + slot_off;
-        Real* xslot = has_input_[p] ? ws.xring[p].data() + slot_off : nullptr;
+        Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
+        // Row n of the input ring: kXWidth cells per neuron block, blocks xstride apart.
+        Real* xslot = has_input_[p] ? ws.xring[p].data() + size_t(uint32_t(n) & (x_slots_[p] - 1)) * cpu::kXWidth
+                                    : nullptr;
+        const size_t xstride = size_t(x_slots_[p]) * cpu::kXWidth;
         if (pop.kind == PopKind::LI) {
           if (xslot)
-            for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], xslot[j], slot[j]);
-
+            for (uint32_t j0 = 0; j0 < N; j0 += cpu::kXWidth) {
+              Real* xs = xslot + size_t(j0 / cpu::kXWidth) * xstride;
+              const uint32_t e = std::min(N - j0, cpu::kXWidth);
+              for (uint32_t l = 0; l < e; ++l) neuron_step(k, V[j0 + l], I[j0 + l], xs[l], slot[j0 + l]);
+            }
           else
             for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
           if (p == net_.output)
@@ -359,7 +430,12 @@ class CpuEngine final : public Engine {
         // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
         Real* i0 = ws.i0[p].data();
         if (xslot)
-          for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], xslot[j], slot[j]);
+          for (uint32_t j0 = 0; j0 < N; j0 += cpu::kXWidth) {
+            Real* xs = xslot + size_t(j0 / cpu::kXWidth) * xstride;
+            const uint32_t e = std::min(N - j0, cpu::kXWidth);
+            for (uint32_t l = 0; l < e; ++l)
+              i0[j0 + l] = neuron_step(k, V[j0 + l], I[j0 + l], xs[l], slot[j0 + l]);
+          }
         else
           for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
         for (uint32_t j = 0; j < N; ++j) {
@@ -373,11 +449,8 @@ class CpuEngine final : public Engine {
         }
         hidden += tape[p].size() - tape_start;
       }
-      // Deliver every spike of step n: inputs (into the input rings), then populations in order.
-      for (; in < in_end && batch_.steps[in] == n; ++in) {
-        const InputNeuron src = input_map_[batch_.channels[in]];
-        events += deliver(ws, src.pop, src.neuron, n);
-      }
+      // Deliver every spike of step n of the populations, in order (the input spikes were
+      // delivered ahead, by deliver_inputs).
       for (uint32_t p = 0; p < np; ++p) {
         if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
         size_t e0 = tape[p].size();
@@ -531,6 +604,10 @@ class CpuEngine final : public Engine {
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_;
+  // Input ring rows per population (0: no input connection) and the steps of input spikes
+  // delivered at once (x_slots_ - max incoming delay - 1 at most, kXStepsMax at most).
+  std::vector<uint32_t> x_slots_;
+  uint32_t x_steps_ = kXStepsMax;
   // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
   // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
   // N_T + S_max + 1 rows, mask all ones.
