@@ -30,10 +30,10 @@ constexpr uint32_t kFoldBlock = 8;
 
 // Input spikes are delivered for a block of steps at a time (their arrivals do not depend on
 // the network state), neuron block by neuron block, so that a block's input-ring rows stay in
-// cache while all the block's spikes are added. The input ring has room for at least
-// kXStepsMin steps of arrivals ahead of the longest delay; a block is at most kXStepsMax steps.
+// cache while all the block's spikes are added, and the input ring is swept once per block,
+// not once per step. The input ring has room for at least kXStepsMin steps of arrivals ahead
+// of the longest delay.
 constexpr uint32_t kXStepsMin = 32;
-constexpr uint32_t kXStepsMax = 64;
 
 template <typename Real>
 struct TapeEntry {
@@ -114,6 +114,15 @@ class CpuEngine final : public Engine {
     else s16_.resize(net_.conns.size());
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
+    x_conn_.assign(np, -1);
+    uint32_t n_input_pops = 0;
+    for (const auto& pop : net_.pops) n_input_pops += pop.kind == PopKind::Input;
+    for (uint32_t p = 0; p < np; ++p) {
+      int32_t only = -1, count = 0;
+      for (uint32_t c = 0; c < net_.conns.size(); ++c)
+        if (net_.conns[c].post == p && net_.pops[net_.conns[c].pre].kind == PopKind::Input) only = int32_t(c), ++count;
+      if (n_input_pops == 1 && count == 1) x_conn_[p] = only;
+    }
     ws_.resize(size_t(opt_.threads));
   }
 
@@ -223,9 +232,6 @@ class CpuEngine final : public Engine {
     for (const auto& ws : ws_)
       for (const auto* vv : {&ws.v, &ws.i, &ws.i0, &ws.ring, &ws.xring, &ws.lv, &ws.li, &ws.hist})
         for (const auto& v : *vv) bytes += v.capacity() * sizeof(Real);
-    for (const auto& ws : ws_)
-      bytes += ws.xw.capacity() * sizeof(const Real*) + ws.xs16.capacity() * sizeof(const uint16_t*) +
-               ws.xs32.capacity() * sizeof(const int32_t*) + ws.xn.capacity() * sizeof(int32_t);
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
@@ -242,11 +248,6 @@ class CpuEngine final : public Engine {
     // Arrivals from input spikes, apart from the others (MODEL.md §2.3): x_slots_ rows in
     // blocks of kXWidth neurons (SynapseKernels::scatter_inputs).
     std::vector<std::vector<Real>> xring;
-    // One population's input spikes of a block of steps: weight and delay rows, steps.
-    std::vector<const Real*> xw;
-    std::vector<const uint16_t*> xs16;
-    std::vector<const int32_t*> xs32;
-    std::vector<int32_t> xn;
     std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
@@ -341,32 +342,29 @@ class CpuEngine final : public Engine {
   uint64_t deliver_inputs(Workspace& ws, uint64_t& in, uint64_t in_end, int32_t n_end) {
     const uint64_t e0 = in;
     while (in < in_end && batch_.steps[in] < n_end) ++in;
-    if (in == e0) return 0;
     uint64_t events = 0;
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (!has_input_[p]) continue;
-      ws.xw.clear();
-      ws.xs16.clear();
-      ws.xs32.clear();
-      ws.xn.clear();
+      const uint32_t N = net_.pops[p].size;
+      const uint32_t mask = x_slots_[p] - 1;
+      Real* x = ws.xring[p].data();
+      auto scatter = [&](uint32_t c, const uint32_t* rows, const int32_t* steps, uint32_t K) {
+        if (wide_delays_) k32_.scatter_inputs(x, w_[c].data(), s32_[c].data(), rows, steps, K, N, mask);
+        else k16_.scatter_inputs(x, w_[c].data(), s16_[c].data(), rows, steps, K, N, mask);
+        events += uint64_t(K) * N;
+      };
+      if (x_conn_[p] >= 0) {
+        // The only input population projects to p through one connection, and the channels
+        // are its neurons: the batch's channels are the weight rows.
+        if (in > e0)
+          scatter(uint32_t(x_conn_[p]), batch_.channels.data() + e0, batch_.steps.data() + e0, uint32_t(in - e0));
+        continue;
+      }
       for (uint64_t e = e0; e < in; ++e) {
         const InputNeuron src = input_map_[batch_.channels[e]];
-        for (uint32_t c : out_conns_[src.pop]) {
-          const auto& conn = net_.conns[c];
-          if (conn.post != p) continue;
-          const size_t row = size_t(src.neuron) * conn.n_post;
-          ws.xw.push_back(w_[c].data() + row);
-          if (wide_delays_) ws.xs32.push_back(s32_[c].data() + row);
-          else ws.xs16.push_back(s16_[c].data() + row);
-          ws.xn.push_back(batch_.steps[e]);
-          events += conn.n_post;
-        }
+        for (uint32_t c : out_conns_[src.pop])
+          if (net_.conns[c].post == p) scatter(c, &src.neuron, batch_.steps.data() + e, 1);
       }
-      const uint32_t K = uint32_t(ws.xn.size());
-      const uint32_t N = net_.pops[p].size;
-      Real* x = ws.xring[p].data();
-      if (wide_delays_) k32_.scatter_inputs(x, ws.xw.data(), ws.xs32.data(), ws.xn.data(), K, N, x_slots_[p] - 1);
-      else k16_.scatter_inputs(x, ws.xw.data(), ws.xs16.data(), ws.xn.data(), K, N, x_slots_[p] - 1);
     }
     return events;
   }
@@ -397,7 +395,9 @@ class CpuEngine final : public Engine {
     const uint64_t in_end = batch_.offsets[b + 1];
 
     for (int32_t n = 0; n < int32_t(net_.n_steps); ++n) {
-      if (uint32_t(n) % x_steps_ == 0)
+      // Input spikes of step n are due now (their arrivals start at row n + 1); those up to
+      // step n + x_steps_ - 1 go along.
+      if (in < in_end && batch_.steps[in] <= n)
         events += deliver_inputs(ws, in, in_end, int32_t(std::min<uint64_t>(uint64_t(n) + x_steps_, net_.n_steps)));
       for (uint32_t p = 0; p < np; ++p) {
         const auto& pop = net_.pops[p];
@@ -605,9 +605,12 @@ class CpuEngine final : public Engine {
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_;
   // Input ring rows per population (0: no input connection) and the steps of input spikes
-  // delivered at once (x_slots_ - max incoming delay - 1 at most, kXStepsMax at most).
+  // delivered at once (x_slots_ - max incoming delay - 1 at most).
   std::vector<uint32_t> x_slots_;
-  uint32_t x_steps_ = kXStepsMax;
+  uint32_t x_steps_ = ~uint32_t(0);
+  // Per population: the one connection from the only input population when it is the only
+  // input connection (all input spikes delivered by one kernel call), else -1.
+  std::vector<int32_t> x_conn_;
   // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
   // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
   // N_T + S_max + 1 rows, mask all ones.

@@ -87,15 +87,16 @@ void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, c
 }
 
 template <typename Real, typename D>
-void scatter_inputs_scalar(Real* x, const Real* const* w, const D* const* s, const int32_t* steps, uint32_t K,
-                           uint32_t N, uint32_t mask) {
+void scatter_inputs_scalar(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps,
+                           uint32_t K, uint32_t N, uint32_t mask) {
   const size_t block = size_t(mask + 1) * kXWidth;
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     Real* xb = x + size_t(j0 / kXWidth) * block;
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
-    for (uint32_t k = 0; k < K; ++k)
-      for (uint32_t l = 0; l < width; ++l)
-        xb[ring_row(steps[k], int32_t(s[k][j0 + l]), mask) * kXWidth + l] += w[k][j0 + l];
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = size_t(rows[k]) * N + j0;
+      for (uint32_t l = 0; l < width; ++l) xb[ring_row(steps[k], int32_t(s[at + l]), mask) * kXWidth + l] += w[at + l];
+    }
   }
 }
 

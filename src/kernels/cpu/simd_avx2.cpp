@@ -71,7 +71,7 @@ void scatter_v(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uin
 // See SynapseKernels::scatter_inputs. AVX2 has no scatter: the cells are added one by one,
 // neuron block by neuron block (the block's rows stay in cache).
 template <typename Real, typename D>
-void scatter_inputs_v(Real* x, const Real* const* w, const D* const* s, const int32_t* steps, uint32_t K,
+void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
                       uint32_t N, uint32_t mask) {
   const size_t block = size_t(mask + 1) * kXWidth;
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
@@ -79,8 +79,8 @@ void scatter_inputs_v(Real* x, const Real* const* w, const D* const* s, const in
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
     for (uint32_t k = 0; k < K; ++k) {
       const uint32_t n1 = uint32_t(steps[k]) + 1;
-      const D* sk = s[k] + j0;
-      const Real* wk = w[k] + j0;
+      const D* sk = s + size_t(rows[k]) * N + j0;
+      const Real* wk = w + size_t(rows[k]) * N + j0;
       for (uint32_t l = 0; l < width; ++l) xb[size_t((n1 + uint32_t(sk[l])) & mask) * kXWidth + l] += wk[l];
     }
   }
