@@ -35,6 +35,17 @@ constexpr uint32_t kFoldBlock = 8;
 // of the longest delay.
 constexpr uint32_t kXStepsMin = 32;
 
+// Calls f(j, input cell of neuron j) for j = 0 .. N-1 on one row of an input ring in blocks
+// of kXWidth neurons (row = the row's first block, blocks stride apart); whole blocks with a
+// fixed trip count, which the compiler vectorises.
+template <typename Real, typename F>
+inline void for_x_blocks(uint32_t N, Real* row, size_t stride, F&& f) {
+  uint32_t j0 = 0;
+  for (; j0 + cpu::kXWidth <= N; j0 += cpu::kXWidth, row += stride)
+    for (uint32_t l = 0; l < cpu::kXWidth; ++l) f(j0 + l, row[l]);
+  for (uint32_t l = 0; j0 + l < N; ++l) f(j0 + l, row[l]);
+}
+
 template <typename Real>
 struct TapeEntry {
   int32_t step;
@@ -413,11 +424,7 @@ class CpuEngine final : public Engine {
         const size_t xstride = size_t(x_slots_[p]) * cpu::kXWidth;
         if (pop.kind == PopKind::LI) {
           if (xslot)
-            for (uint32_t j0 = 0; j0 < N; j0 += cpu::kXWidth) {
-              Real* xs = xslot + size_t(j0 / cpu::kXWidth) * xstride;
-              const uint32_t e = std::min(N - j0, cpu::kXWidth);
-              for (uint32_t l = 0; l < e; ++l) neuron_step(k, V[j0 + l], I[j0 + l], xs[l], slot[j0 + l]);
-            }
+            for_x_blocks(N, xslot, xstride, [&](uint32_t j, Real& x) { neuron_step(k, V[j], I[j], x, slot[j]); });
           else
             for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
           if (p == net_.output)
@@ -430,12 +437,7 @@ class CpuEngine final : public Engine {
         // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
         Real* i0 = ws.i0[p].data();
         if (xslot)
-          for (uint32_t j0 = 0; j0 < N; j0 += cpu::kXWidth) {
-            Real* xs = xslot + size_t(j0 / cpu::kXWidth) * xstride;
-            const uint32_t e = std::min(N - j0, cpu::kXWidth);
-            for (uint32_t l = 0; l < e; ++l)
-              i0[j0 + l] = neuron_step(k, V[j0 + l], I[j0 + l], xs[l], slot[j0 + l]);
-          }
+          for_x_blocks(N, xslot, xstride, [&](uint32_t j, Real& x) { i0[j] = neuron_step(k, V[j], I[j], x, slot[j]); });
         else
           for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
         for (uint32_t j = 0; j < N; ++j) {
