@@ -4,7 +4,9 @@
 // of R), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
 // bitwise equal (the larger networks keep a full adjoint history for the input's target, the
 // smaller ones a ring: both backward paths are covered). Also: 32-bit delays (max delay >
-// 65535 steps) give the bits of 16-bit ones.
+// 65535 steps) give the bits of 16-bit ones; the block delivery of input spikes gives the
+// bits of spike-by-spike scatters on every set; a mixed input wiring (two input populations,
+// input spikes delivered one by one) gives the scalar bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
