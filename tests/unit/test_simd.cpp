@@ -4,7 +4,9 @@
 // of R), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
 // bitwise equal (the larger networks keep a full adjoint history for the input's target, the
 // smaller ones a ring: both backward paths are covered). Also: 32-bit delays (max delay >
-// 65535 steps) give the bits of 16-bit ones.
+// 65535 steps) give the bits of 16-bit ones; the block delivery of input spikes gives the
+// bits of spike-by-spike scatters on every set; a mixed input wiring (two input populations,
+// input spikes delivered one by one) gives the scalar bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -150,6 +152,82 @@ TEST(Simd, FoldGivesTheScalarDigits) {
         EXPECT_EQ(d1, d2) << cpu::to_string(isa) << " " << S << " samples";
         EXPECT_TRUE(same_bits(g, g2)) << "sample values must be cleared alike";
       }
+  }
+}
+
+// The block delivery of input spikes (SynapseKernels::scatter_inputs, a ring in blocks of 16
+// neurons) against spike-by-spike scalar scatters into a plain ring: every cell bitwise
+// equal, on every set, for weights of very different magnitudes (so that another order of
+// additions would show), several spikes per step and cells hit more than once, N from 1 to
+// a lane width + 1, 16- and 32-bit delays.
+template <typename Real, typename D>
+void check_scatter_inputs(cpu::Isa isa) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_int_distribution<int> e(-30, 10);
+  for (uint32_t N : {1u, 7u, 15u, 16u, 17u, 33u}) {
+    const uint32_t rows_in = 5, slots = 32, mask = slots - 1, K = 40;
+    std::vector<Real> w(size_t(rows_in) * N);
+    std::vector<D> s(w.size());
+    for (size_t k = 0; k < w.size(); ++k) {
+      w[k] = Real(std::ldexp(u(rng), e(rng)));
+      s[k] = D(rng() % 6);  // short delays: many spikes meet in a cell
+    }
+    std::vector<uint32_t> rows(K);
+    std::vector<int32_t> steps(K);
+    for (uint32_t k = 0; k < K; ++k) {
+      rows[k] = uint32_t(rng() % rows_in);
+      steps[k] = int32_t(k / 4);  // 4 spikes per step, non-decreasing
+    }
+    std::vector<Real> ref(size_t(slots) * N, Real(0));
+    const auto scalar = cpu::scalar_kernels<Real, D>();
+    for (uint32_t k = 0; k < K; ++k)
+      scalar.scatter(ref.data(), w.data() + size_t(rows[k]) * N, s.data() + size_t(rows[k]) * N, N, steps[k], mask);
+    const uint32_t cols = (N + cpu::kXWidth - 1) / cpu::kXWidth * cpu::kXWidth;
+    std::vector<Real> x(size_t(slots) * cols, Real(0));
+    cpu::kernels_for<Real, D>(isa).scatter_inputs(x.data(), w.data(), s.data(), rows.data(), steps.data(), K, N, mask);
+    for (uint32_t r = 0; r < slots; ++r)
+      for (uint32_t j = 0; j < N; ++j) {
+        const Real a = ref[size_t(r) * N + j];
+        const Real b = x[size_t(j / cpu::kXWidth) * slots * cpu::kXWidth + size_t(r) * cpu::kXWidth + j % cpu::kXWidth];
+        ASSERT_EQ(std::memcmp(&a, &b, sizeof(Real)), 0)
+            << cpu::to_string(isa) << " N " << N << " row " << r << " neuron " << j << ": " << a << " vs " << b;
+      }
+  }
+}
+
+TEST(Simd, BlockInputDeliveryGivesTheBitsOfSpikeBySpike) {
+  for (cpu::Isa isa : {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+    if (!cpu::isa_supported(isa)) continue;
+    check_scatter_inputs<float, uint16_t>(isa);
+    check_scatter_inputs<float, int32_t>(isa);
+    check_scatter_inputs<double, uint16_t>(isa);
+    check_scatter_inputs<double, int32_t>(isa);
+  }
+}
+
+// Two input populations, both projecting to the hidden layer and one to the output as well:
+// input spikes are then delivered spike by spike (not one block call per population); every
+// set gives the scalar bits.
+TEST(Simd, MixedInputWiringGivesTheScalarBits) {
+  Network net = make_net({17, 3, true});
+  net.pops.push_back({"in2", PopKind::Input, 3});
+  for (auto [name, post] : {std::pair{"in2_h", 1u}, std::pair{"in2_out", 2u}}) {
+    Connection c;
+    c.name = name;
+    c.pre = 3;
+    c.post = post;
+    c.max_delay_ms = 20.0;
+    c.weight_init = {InitSpec::Dist::Normal, 0.8, 0.6};
+    c.delay_init = {InitSpec::Dist::Uniform, 0.0, 20.0};
+    net.conns.push_back(c);
+  }
+  net.finalize();
+  for (Precision prec : {Precision::Float32, Precision::Float64}) {
+    const Outcome ref = run(net, prec, "scalar");
+    for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512})
+      if (cpu::isa_supported(isa))
+        expect_same(ref, run(net, prec, cpu::to_string(isa)), std::string(cpu::to_string(isa)) + " mixed inputs");
   }
 }
 

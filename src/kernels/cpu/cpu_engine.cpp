@@ -28,6 +28,24 @@ using Acc = double;
 // the sum (6 int64 per parameter) is then streamed once per this many samples.
 constexpr uint32_t kFoldBlock = 8;
 
+// Input spikes are delivered for a block of steps at a time (their arrivals do not depend on
+// the network state), neuron block by neuron block, so that a block's input-ring rows stay in
+// cache while all the block's spikes are added, and the input ring is swept once per block,
+// not once per step. The input ring has room for at least kXStepsMin steps of arrivals ahead
+// of the longest delay.
+constexpr uint32_t kXStepsMin = 32;
+
+// Calls f(j, input cell of neuron j) for j = 0 .. N-1 on one row of an input ring in blocks
+// of kXWidth neurons (row = the row's first block, blocks stride apart); whole blocks with a
+// fixed trip count, which the compiler vectorises.
+template <typename Real, typename F>
+inline void for_x_blocks(uint32_t N, Real* row, size_t stride, F&& f) {
+  uint32_t j0 = 0;
+  for (; j0 + cpu::kXWidth <= N; j0 += cpu::kXWidth, row += stride)
+    for (uint32_t l = 0; l < cpu::kXWidth; ++l) f(j0 + l, row[l]);
+  for (uint32_t l = 0; j0 + l < N; ++l) f(j0 + l, row[l]);
+}
+
 template <typename Real>
 struct TapeEntry {
   int32_t step;
@@ -45,6 +63,7 @@ class CpuEngine final : public Engine {
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
+    x_slots_.assign(np, 0);
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
     full_hist_.assign(np, 0);
@@ -71,6 +90,12 @@ class CpuEngine final : public Engine {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
         ring_slots_[p] = ring_slots_for(smax + 1);
+        if (has_input_[p]) {
+          // Spikes of steps n0 .. n0 + L - 1 delivered before step n0 arrive at rows up to
+          // n0 + L + smax, while row n0 is still to be read: L + smax + 1 <= slots.
+          x_slots_[p] = ring_slots_for(smax + 1 + kXStepsMin);
+          x_steps_ = std::min(x_steps_, x_slots_[p] - smax - 1);
+        }
         if (full_hist_[p]) {
           // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
           // spikes' gradients can be computed after the time loop, row by row.
@@ -84,7 +109,9 @@ class CpuEngine final : public Engine {
     }
     // The vector kernels index rings and histories with 32-bit lanes.
     for (uint32_t p = 0; p < np; ++p)
-      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31)) isa_ = cpu::Isa::Scalar;
+      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31) ||
+          uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31))
+        isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
       out_conns_[net_.conns[c].pre].push_back(c);
       // Delays in steps are 16-bit unless a connection's max delay needs more.
@@ -98,6 +125,15 @@ class CpuEngine final : public Engine {
     else s16_.resize(net_.conns.size());
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
+    x_conn_.assign(np, -1);
+    uint32_t n_input_pops = 0;
+    for (const auto& pop : net_.pops) n_input_pops += pop.kind == PopKind::Input;
+    for (uint32_t p = 0; p < np; ++p) {
+      int32_t only = -1, count = 0;
+      for (uint32_t c = 0; c < net_.conns.size(); ++c)
+        if (net_.conns[c].post == p && net_.pops[net_.conns[c].pre].kind == PopKind::Input) only = int32_t(c), ++count;
+      if (n_input_pops == 1 && count == 1) x_conn_[p] = only;
+    }
     ws_.resize(size_t(opt_.threads));
   }
 
@@ -220,7 +256,8 @@ class CpuEngine final : public Engine {
  private:
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
-    // Arrivals from input spikes, apart from the others (MODEL.md §2.3); same slots as ring.
+    // Arrivals from input spikes, apart from the others (MODEL.md §2.3): x_slots_ rows in
+    // blocks of kXWidth neurons (SynapseKernels::scatter_inputs).
     std::vector<std::vector<Real>> xring;
     std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
@@ -267,7 +304,7 @@ class CpuEngine final : public Engine {
       ws.v[p].resize(N);
       ws.i[p].resize(N);
       ws.ring[p].resize(size_t(ring_slots_[p]) * N);
-      if (has_input_[p]) ws.xring[p].resize(size_t(ring_slots_[p]) * N);
+      if (has_input_[p]) ws.xring[p].resize(size_t(x_slots_[p]) * x_cols(p));
       ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
     }
@@ -288,21 +325,57 @@ class CpuEngine final : public Engine {
     }
   }
 
-  // Scatters one spike of neuron i (population pre) emitted in step n into the rings (an
-  // input spike into the targets' input rings).
+  // Scatters one spike of neuron i (LIF population pre) emitted in step n into the rings.
   uint64_t deliver(Workspace& ws, uint32_t pre, uint32_t i, int32_t n) {
     uint64_t events = 0;
-    const bool input = net_.pops[pre].kind == PopKind::Input;
     for (uint32_t c : out_conns_[pre]) {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
       const uint32_t mask = ring_slots_[conn.post] - 1;
-      Real* ring = (input ? ws.xring : ws.ring)[conn.post].data();
+      Real* ring = ws.ring[conn.post].data();
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
       if (wide_delays_) k32_.scatter(ring, w, s32_[c].data() + row, N, n, mask);
       else k16_.scatter(ring, w, s16_[c].data() + row, N, n, mask);
       events += N;
+    }
+    return events;
+  }
+
+  // Columns of population p's input ring: its size rounded up to whole neuron blocks.
+  size_t x_cols(uint32_t p) const {
+    return (size_t(net_.pops[p].size) + cpu::kXWidth - 1) / cpu::kXWidth * cpu::kXWidth;
+  }
+
+  // Adds the arrivals of the input spikes of steps < n_end, from batch position in on, to the
+  // input rings (every cell gets its additions in the order of step-by-step delivery: spikes
+  // in batch order, each spike's connections in order). Advances in; returns the events.
+  uint64_t deliver_inputs(Workspace& ws, uint64_t& in, uint64_t in_end, int32_t n_end) {
+    const uint64_t e0 = in;
+    while (in < in_end && batch_.steps[in] < n_end) ++in;
+    uint64_t events = 0;
+    for (uint32_t p = 0; p < net_.pops.size(); ++p) {
+      if (!has_input_[p]) continue;
+      const uint32_t N = net_.pops[p].size;
+      const uint32_t mask = x_slots_[p] - 1;
+      Real* x = ws.xring[p].data();
+      auto scatter = [&](uint32_t c, const uint32_t* rows, const int32_t* steps, uint32_t K) {
+        if (wide_delays_) k32_.scatter_inputs(x, w_[c].data(), s32_[c].data(), rows, steps, K, N, mask);
+        else k16_.scatter_inputs(x, w_[c].data(), s16_[c].data(), rows, steps, K, N, mask);
+        events += uint64_t(K) * N;
+      };
+      if (x_conn_[p] >= 0) {
+        // The only input population projects to p through one connection, and the channels
+        // are its neurons: the batch's channels are the weight rows.
+        if (in > e0)
+          scatter(uint32_t(x_conn_[p]), batch_.channels.data() + e0, batch_.steps.data() + e0, uint32_t(in - e0));
+        continue;
+      }
+      for (uint64_t e = e0; e < in; ++e) {
+        const InputNeuron src = input_map_[batch_.channels[e]];
+        for (uint32_t c : out_conns_[src.pop])
+          if (net_.conns[c].post == p) scatter(c, &src.neuron, batch_.steps.data() + e, 1);
+      }
     }
     return events;
   }
@@ -333,6 +406,10 @@ class CpuEngine final : public Engine {
     const uint64_t in_end = batch_.offsets[b + 1];
 
     for (int32_t n = 0; n < int32_t(net_.n_steps); ++n) {
+      // Input spikes of step n are due now (their arrivals start at row n + 1); those up to
+      // step n + x_steps_ - 1 go along.
+      if (in < in_end && batch_.steps[in] <= n)
+        events += deliver_inputs(ws, in, in_end, int32_t(std::min<uint64_t>(uint64_t(n) + x_steps_, net_.n_steps)));
       for (uint32_t p = 0; p < np; ++p) {
         const auto& pop = net_.pops[p];
         if (pop.kind == PopKind::Input) continue;
@@ -340,13 +417,14 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* V = ws.v[p].data();
         Real* I = ws.i[p].data();
-        const size_t slot_off = size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
-        Real* slot = ws.ring[p].data() + slot_off;
-        Real* xslot = has_input_[p] ? ws.xring[p].data() + slot_off : nullptr;
+        Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
+        // Row n of the input ring: kXWidth cells per neuron block, blocks xstride apart.
+        Real* xslot = has_input_[p] ? ws.xring[p].data() + size_t(uint32_t(n) & (x_slots_[p] - 1)) * cpu::kXWidth
+                                    : nullptr;
+        const size_t xstride = size_t(x_slots_[p]) * cpu::kXWidth;
         if (pop.kind == PopKind::LI) {
           if (xslot)
-            for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], xslot[j], slot[j]);
-
+            for_x_blocks(N, xslot, xstride, [&](uint32_t j, Real& x) { neuron_step(k, V[j], I[j], x, slot[j]); });
           else
             for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
           if (p == net_.output)
@@ -359,7 +437,7 @@ class CpuEngine final : public Engine {
         // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
         Real* i0 = ws.i0[p].data();
         if (xslot)
-          for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], xslot[j], slot[j]);
+          for_x_blocks(N, xslot, xstride, [&](uint32_t j, Real& x) { i0[j] = neuron_step(k, V[j], I[j], x, slot[j]); });
         else
           for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
         for (uint32_t j = 0; j < N; ++j) {
@@ -373,11 +451,8 @@ class CpuEngine final : public Engine {
         }
         hidden += tape[p].size() - tape_start;
       }
-      // Deliver every spike of step n: inputs (into the input rings), then populations in order.
-      for (; in < in_end && batch_.steps[in] == n; ++in) {
-        const InputNeuron src = input_map_[batch_.channels[in]];
-        events += deliver(ws, src.pop, src.neuron, n);
-      }
+      // Deliver every spike of step n of the populations, in order (the input spikes were
+      // delivered ahead, by deliver_inputs).
       for (uint32_t p = 0; p < np; ++p) {
         if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
         size_t e0 = tape[p].size();
@@ -531,6 +606,13 @@ class CpuEngine final : public Engine {
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_;
+  // Input ring rows per population (0: no input connection) and the steps of input spikes
+  // delivered at once (x_slots_ - max incoming delay - 1 at most).
+  std::vector<uint32_t> x_slots_;
+  uint32_t x_steps_ = ~uint32_t(0);
+  // Per population: the one connection from the only input population when it is the only
+  // input connection (all input spikes delivered by one kernel call), else -1.
+  std::vector<int32_t> x_conn_;
   // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
   // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
   // N_T + S_max + 1 rows, mask all ones.

@@ -86,6 +86,20 @@ void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, c
   }
 }
 
+template <typename Real, typename D>
+void scatter_inputs_scalar(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps,
+                           uint32_t K, uint32_t N, uint32_t mask) {
+  const size_t block = size_t(mask + 1) * kXWidth;
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    Real* xb = x + size_t(j0 / kXWidth) * block;
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    for (uint32_t k = 0; k < K; ++k) {
+      const size_t at = size_t(rows[k]) * N + j0;
+      for (uint32_t l = 0; l < width; ++l) xb[ring_row(steps[k], int32_t(s[at + l]), mask) * kXWidth + l] += w[at + l];
+    }
+  }
+}
+
 }  // namespace
 
 FoldFn fold_for(Isa isa) {
@@ -95,7 +109,8 @@ FoldFn fold_for(Isa isa) {
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels() {
-  return {&scatter_scalar<Real, D>, &gather_scalar<Real, D>, &gradients_scalar<Real, D>};
+  return {&scatter_scalar<Real, D>, &gather_scalar<Real, D>, &gradients_scalar<Real, D>,
+          &scatter_inputs_scalar<Real, D>};
 }
 template SynapseKernels<float, uint16_t> scalar_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> scalar_kernels<float, int32_t>();

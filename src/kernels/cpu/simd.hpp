@@ -53,7 +53,20 @@ struct SynapseKernels {
   // K calls of gather, but is read and written once.
   void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
                     Real tau_s, double* gw, double* gd);
+  // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network
+  // state), into an input ring x laid out in blocks of kXWidth neurons: the cell of (row, j)
+  // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,
+  // so that one block's rows are contiguous. Spike k of presynaptic neuron rows[k] in step
+  // steps[k] adds, with w_k = w + rows[k] N, s_k = s + rows[k] N, for every j
+  // x[cell of (ring_row(steps[k], s_k[j], mask), j)] += w_k[j], neuron block by neuron block,
+  // spikes in order within a block: each cell gets the same additions in the same order as
+  // from K calls of scatter.
+  void (*scatter_inputs)(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
+                         uint32_t N, uint32_t mask);
 };
+
+// The neuron block width of the input ring (scatter_inputs): one 64-byte line of float32.
+constexpr uint32_t kXWidth = 16;
 
 // Folds the gradients of n_samples samples (sample_grads: n_samples x P values, zeroed on
 // the way) into the exact sums digits (P x ExactSum::kDigits), like fold_sample_gradients

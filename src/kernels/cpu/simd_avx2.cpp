@@ -68,6 +68,24 @@ void scatter_v(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uin
   for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
 }
 
+// See SynapseKernels::scatter_inputs. AVX2 has no scatter: the cells are added one by one,
+// neuron block by neuron block (the block's rows stay in cache).
+template <typename Real, typename D>
+void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
+                      uint32_t N, uint32_t mask) {
+  const size_t block = size_t(mask + 1) * kXWidth;
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    Real* xb = x + size_t(j0 / kXWidth) * block;
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    for (uint32_t k = 0; k < K; ++k) {
+      const uint32_t n1 = uint32_t(steps[k]) + 1;
+      const D* sk = s + size_t(rows[k]) * N + j0;
+      const Real* wk = w + size_t(rows[k]) * N + j0;
+      for (uint32_t l = 0; l < width; ++l) xb[size_t((n1 + uint32_t(sk[l])) & mask) * kXWidth + l] += wk[l];
+    }
+  }
+}
+
 // Gathers with every lane on (the plain intrinsics leave their pass-through operand undefined,
 // which GCC 12 warns about).
 inline __m256i gather_pairs(const long long* base, __m128i at) {
@@ -230,7 +248,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx2_kernels() {
-  return {&scatter_v<Real, D>, &gather_v<D>, &gradients_v<D>};
+  return {&scatter_v<Real, D>, &gather_v<D>, &gradients_v<D>, &scatter_inputs_v<Real, D>};
 }
 template SynapseKernels<float, uint16_t> avx2_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx2_kernels<float, int32_t>();
