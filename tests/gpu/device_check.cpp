@@ -1003,19 +1003,6 @@ dist::NcclGroup* bench_nccl() {
   return group.get();
 }
 
-// The resident path's all-reduce: NCCL's in-place sum of the device digits on the engine's
-// stream.
-class BenchNcclReducer final : public GradientReducer {
- public:
-  explicit BenchNcclReducer(dist::NcclGroup& g) : g_(g) {}
-  bool on_device() const override { return true; }
-  void reduce(int64_t* digits, size_t n, void* stream) override {
-    g_.allreduce_device(digits, n, dist::NcclType::u64, stream);
-  }
-
- private:
-  dist::NcclGroup& g_;
-};
 #endif
 
 struct BenchRow {
@@ -1057,7 +1044,7 @@ void time_resident(Engine& engine, const Network& net, const std::vector<double>
     double a = -1;
 #if defined(DELAYPROP_HAVE_NCCL_RUNTIME) && !defined(DELAYPROP_DEVICE_CHECK_EMULATED)
     if (dist::NcclGroup* g = bench_nccl()) {
-      BenchNcclReducer reducer(*g);
+      NcclReducer reducer(*g);  // the resident path's all-reduce, as section g
       t0 = Clock::now();
       res->reduce_gradient(reducer, size_t(32) << 20);
       a = ms_since(t0);
