@@ -1,7 +1,8 @@
 // Device-resident training for the CUDA backend (core/resident.hpp; docs/GPU.md,
 // "Device-resident training"): the parameters, the Adam moments, the gradient's exact sums,
 // the loss, the regulariser kicks, the delay clamp and the silent-output bump live and run on
-// the GPU; the host sends the batch and the global spike counts and reads the loss.
+// the GPU; the host sends the batch (or its sample indices, when the training set's spikes are
+// on the device: set_dataset) and the global spike counts and reads the loss.
 // Included by cuda_engine.cu after CudaEngine (it uses the engine's buffers); the math is
 // that of core/ (model_math.hpp, loss.hpp, optimizer.hpp, exact_sum.hpp), one copy each.
 #pragma once
