@@ -62,6 +62,16 @@ class ResidentTraining {
   // Forward pass of the batch with the resident parameters; out as Engine::forward's (the
   // spike counts are what the trainer all-reduces).
   virtual void forward(const SpikeBatch& batch, ForwardOutputs& out) = 0;
+  // Keeps the input spikes of a whole data set on the device (`all`: its samples, as
+  // make_batch makes them), so that forward(samples) assembles a batch there from sample
+  // indices. Returns false, keeping nothing, when it would take more than half of the free
+  // device memory. Replaces the data set set before.
+  virtual bool set_dataset(const SpikeBatch& all) = 0;
+  // Device bytes the data set takes (0: none set).
+  virtual size_t dataset_bytes() const = 0;
+  // Forward pass of the data set's samples `samples` (in that order), as forward(batch) of
+  // the batch made of them: the same input spikes, the same results.
+  virtual void forward(std::span<const uint32_t> samples, ForwardOutputs& out) = 0;
   // The loss of the last forward's samples (labels; global_batch samples over all ranks),
   // the regulariser kicks from the spike counts summed over ranks (every LIF population's
   // neurons, populations in order), and the backward pass into the resident gradient (exact

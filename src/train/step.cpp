@@ -72,14 +72,33 @@ void TrainStep::download(std::vector<double>& params, Adam& adam) {
   device_newer_ = false;
 }
 
+bool TrainStep::set_dataset(const SpikeBatch& all) {
+  has_dataset_ = res_ && res_->set_dataset(all);
+  return has_dataset_;
+}
+
 StepSums TrainStep::run(std::vector<double>& params, Adam& adam, const SpikeBatch& batch,
                         std::span<const int32_t> labels, uint64_t global_batch, double lr_w, double lr_d,
                         const std::function<void(StepPhase)>& lap) {
+  return step(params, adam, &batch, {}, labels, global_batch, lr_w, lr_d, lap);
+}
+
+StepSums TrainStep::run(std::vector<double>& params, Adam& adam, std::span<const uint32_t> samples,
+                        std::span<const int32_t> labels, uint64_t global_batch, double lr_w, double lr_d,
+                        const std::function<void(StepPhase)>& lap) {
+  require(has_dataset_, "training step: no data set on the device (set_dataset first)");
+  return step(params, adam, nullptr, samples, labels, global_batch, lr_w, lr_d, lap);
+}
+
+StepSums TrainStep::step(std::vector<double>& params, Adam& adam, const SpikeBatch* batch,
+                         std::span<const uint32_t> samples, std::span<const int32_t> labels, uint64_t global_batch,
+                         double lr_w, double lr_d, const std::function<void(StepPhase)>& lap) {
   auto phase = [&](StepPhase p) {
     if (lap) lap(p);
   };
-  if (res_) res_->forward(batch, fwd_);
-  else engine_.forward(params, batch, fwd_);
+  if (!batch) res_->forward(samples, fwd_);
+  else if (res_) res_->forward(*batch, fwd_);
+  else engine_.forward(params, *batch, fwd_);
   phase(StepPhase::forward);
 
   // Spike counts over the global batch: the regulariser and the bumps need them.
@@ -89,7 +108,7 @@ StepSums TrainStep::run(std::vector<double>& params, Adam& adam, const SpikeBatc
   comm_.allreduce_sum(std::span<uint32_t>(counts_));
   phase(StepPhase::comm);
 
-  double sums[3] = {0, 0, double(batch.n_samples)};
+  double sums[3] = {0, 0, double(batch ? batch->n_samples : samples.size())};
   if (res_) {
     const ResidentLoss l = res_->backward(labels, global_batch, counts_);
     sums[0] = l.loss;

@@ -64,10 +64,27 @@ class TrainStep {
                uint64_t global_batch, double lr_weights, double lr_delays,
                const std::function<void(StepPhase)>& lap = {});
 
+  // Resident path: keeps the input spikes of a data set (its samples, as make_batch makes
+  // them) on the device, so that run() of sample indices assembles each batch there. Returns
+  // false, keeping nothing, on the host path or when the data set does not fit
+  // (ResidentTraining::set_dataset).
+  bool set_dataset(const SpikeBatch& all);
+  bool has_dataset() const { return has_dataset_; }
+  // run() of the batch made of the data set's samples `samples` (in that order; labels are
+  // theirs): the same step as run() of that batch.
+  StepSums run(std::vector<double>& params, Adam& adam, std::span<const uint32_t> samples,
+               std::span<const int32_t> labels, uint64_t global_batch, double lr_weights, double lr_delays,
+               const std::function<void(StepPhase)>& lap = {});
+
   // The last step's spike counts summed over ranks (CountLayout order).
   const std::vector<uint32_t>& counts() const { return counts_; }
 
  private:
+  // The step of run(), its batch given either way (batch, or samples of the data set).
+  StepSums step(std::vector<double>& params, Adam& adam, const SpikeBatch* batch, std::span<const uint32_t> samples,
+                std::span<const int32_t> labels, uint64_t global_batch, double lr_weights, double lr_delays,
+                const std::function<void(StepPhase)>& lap);
+
   const Network& net_;
   Engine& engine_;
   dist::Communicator& comm_;
@@ -78,6 +95,7 @@ class TrainStep {
   std::unique_ptr<GradientReducer> comm_reducer_;
   size_t bucket_bytes_;
   bool device_newer_ = false;
+  bool has_dataset_ = false;
   // Buffers of a step, reused.
   ForwardOutputs fwd_;
   BackwardInputs bin_;

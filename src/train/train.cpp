@@ -181,6 +181,20 @@ class Trainer {
     }
     uint32_t n_batches = uint32_t(dist::batches_per_epoch(n, cfg_.train.batch_size));
     if (cfg_.train.max_batches) n_batches = std::min(n_batches, cfg_.train.max_batches);
+    // Resident steps without augmentation: the training set's input spikes go to the device
+    // once (when they fit) and each batch is assembled there from its sample indices.
+    if (step_->resident() && !augment && !dataset_tried_) {
+      dataset_tried_ = true;
+      std::vector<uint32_t> all(n);
+      std::iota(all.begin(), all.end(), 0u);
+      SpikeBatch spikes;
+      BatchStats whole;
+      make_batch(data_.train, all, net_, spikes, train_labels_, whole, &train_sample_stats_);
+      if (!step_->set_dataset(spikes)) {
+        train_labels_.clear();
+        train_sample_stats_.clear();
+      }
+    }
     EpochTimes times;
     times.start = Clock::now();
     step_->upload(st.params, *adam_);  // resident steps: the epoch starts from the host's state
@@ -218,18 +232,30 @@ class Trainer {
     const uint64_t gB = dist::global_batch(order.size(), cfg_.train.batch_size, k).size();
     const std::span<const uint32_t> mine =
         dist::rank_batch(order, cfg_.train.batch_size, k, comm_.rank(), comm_.size());
-    make_batch(train_set, mine, net_, batch_, labels_, stats_);
+    const bool on_device = step_->has_dataset();  // the batch is assembled on the device
+    if (on_device) {
+      labels_.clear();
+      BatchStats b;
+      for (uint32_t i : mine) {
+        labels_.push_back(train_labels_[i]);
+        b += train_sample_stats_[i];
+      }
+      add_batch_stats(train_set, net_, b, stats_);
+    } else {
+      make_batch(train_set, mine, net_, batch_, labels_, stats_);
+    }
     lap(times.data);
     const double decay = std::pow(cfg_.sched.epoch_decay, double(epoch));
     double lr_w = cfg_.sched.lr_weights;
     if (cfg_.sched.weight_schedule == "ease_in")
       lr_w = std::min(lr_w, cfg_.sched.ease_in_start * std::pow(cfg_.sched.ease_in_factor, double(adam_->steps())));
-    const StepSums sums = step_->run(st.params, *adam_, batch_, labels_, gB, lr_w * decay, cfg_.sched.lr_delays * decay,
-                                     [&](StepPhase p) {
-                                       lap(p == StepPhase::forward    ? times.fwd
-                                           : p == StepPhase::backward ? times.bwd
-                                                                      : times.comm);
-                                     });
+    const auto step_lap = [&](StepPhase p) {
+      lap(p == StepPhase::forward ? times.fwd : p == StepPhase::backward ? times.bwd : times.comm);
+    };
+    const StepSums sums =
+        on_device ? step_->run(st.params, *adam_, mine, labels_, gB, lr_w * decay, cfg_.sched.lr_delays * decay, step_lap)
+                  : step_->run(st.params, *adam_, batch_, labels_, gB, lr_w * decay, cfg_.sched.lr_delays * decay,
+                               step_lap);
     const std::vector<uint32_t>& counts = step_->counts();
     st.epoch_sums.loss += sums.loss * double(gB);  // per-sample loss sum
     st.epoch_sums.correct += sums.correct;
@@ -341,6 +367,7 @@ class Trainer {
     s["world_size"] = comm_.size();
     s["threads"] = cfg_.engine.threads;
     s["backend"] = cfg_.engine.backend;
+    s["batches_on_device"] = step_ && step_->has_dataset();
     s["dropped_late_events"] = stats_.dropped_late;
     s["dropped_late_events_eval"] = eval_stats_.dropped_late;
     s["data"] = data_.description;
@@ -672,6 +699,11 @@ class Trainer {
   // Buffers of a training batch, reused.
   SpikeBatch batch_;
   std::vector<int32_t> labels_;
+  // The training set on the device (resident steps, no augmentation): every sample's label
+  // and make_batch counters; tried once per run.
+  bool dataset_tried_ = false;
+  std::vector<int32_t> train_labels_;
+  std::vector<BatchStats> train_sample_stats_;
   std::ofstream metrics_;
   std::vector<std::string> config_changes_;  // accepted on --resume ("key: old -> new")
   double last_progress_ = -1.0;

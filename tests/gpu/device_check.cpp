@@ -31,6 +31,7 @@
 #include <map>
 #include <random>
 #include <memory>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -638,11 +639,45 @@ std::vector<double> start_params(const Case& cs, const ResidentSpec& spec) {
   return p;
 }
 
+// The batch of step k of epoch e: random spikes; in every epoch's first batch sample 0
+// repeats its first spike (the same step and channel twice) and sample 1 has no spike.
+SpikeBatch step_batch(const Case& cs, int e, int k) {
+  const SpikeBatch r =
+      random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, uint64_t(1000 + 10 * e + k));
+  if (k != 0 || r.n_samples < 2) return r;
+  SpikeBatch b;
+  for (uint32_t q = 0; q < r.n_samples; ++q) {
+    for (uint64_t x = r.offsets[q]; x < r.offsets[q + 1] && q != 1; ++x) {
+      const int copies = q == 0 && x == r.offsets[q] ? 2 : 1;
+      for (int c = 0; c < copies; ++c) {
+        b.steps.push_back(r.steps[x]);
+        b.channels.push_back(r.channels[x]);
+      }
+    }
+    b.offsets.push_back(b.steps.size());
+    ++b.n_samples;
+  }
+  return b;
+}
+
+// Appends sample q of `from` to `to`.
+void append_sample(const SpikeBatch& from, uint32_t q, SpikeBatch& to) {
+  to.steps.insert(to.steps.end(), from.steps.begin() + int64_t(from.offsets[q]), from.steps.begin() + int64_t(from.offsets[q + 1]));
+  to.channels.insert(to.channels.end(), from.channels.begin() + int64_t(from.offsets[q]),
+                     from.channels.begin() + int64_t(from.offsets[q + 1]));
+  to.offsets.push_back(to.steps.size());
+  ++to.n_samples;
+}
+
 // `epochs` x `batches` training steps through the trainer's step (train/step.hpp), host or
 // resident, with the trainer's epoch rhythm: state uploaded at the start of an epoch,
 // downloaded at its end, and a host-side change in between (as the silent-hidden bump).
+// device_batches (resident): every step's samples form one data set on the device (the
+// steps' batches in reverse order, each batch's samples reversed) and each step runs the
+// sample indices of its batch, assembled on the device.
 TrainRun train_steps(const Case& cs, const ResidentSpec& spec, bool resident, dist::Communicator& comm,
-                     GradientReducer* reducer, size_t bucket_bytes, int epochs, int batches) {
+                     GradientReducer* reducer, size_t bucket_bytes, int epochs, int batches,
+                     bool device_batches = false) {
   EngineOptions opt;
   opt.backend = "cuda";
   opt.precision = cs.precision;
@@ -654,15 +689,28 @@ TrainRun train_steps(const Case& cs, const ResidentSpec& spec, bool resident, di
   const uint32_t K = cs.net.pops[cs.net.output].size;
   uint32_t hidden = 0;
   while (cs.net.pops[hidden].kind != PopKind::LIF) ++hidden;
+  std::vector<std::vector<uint32_t>> samples(size_t(epochs) * batches);  // device_batches: each step's
+  if (device_batches) {
+    SpikeBatch all;
+    for (int t = epochs * batches; t-- > 0;) {
+      const SpikeBatch batch = step_batch(cs, t / batches, t % batches);
+      samples[t].resize(batch.n_samples);
+      for (uint32_t q = batch.n_samples; q-- > 0;) {
+        samples[t][q] = all.n_samples;
+        append_sample(batch, q, all);
+      }
+    }
+    if (!step.set_dataset(all)) failure("resident training: " + cs.name + ": the data set was not kept on the device");
+  }
   for (int e = 0; e < epochs; ++e) {
     step.upload(r.params, adam);
     for (int k = 0; k < batches; ++k) {
-      const SpikeBatch batch =
-          random_batch(cs.net, cs.batch, cs.spikes_per_sample, cs.first_spike_inputs, uint64_t(1000 + 10 * e + k));
       std::vector<int32_t> labels(cs.batch);
       for (uint32_t b = 0; b < cs.batch; ++b) labels[b] = int32_t((b * 7 + uint32_t(e + k)) % K);
-      const StepSums s = step.run(r.params, adam, batch, labels, uint64_t(cs.batch) * uint64_t(comm.size()),
-                                  0.01 * (1 + k % 2), 0.5, {});
+      const uint64_t gB = uint64_t(cs.batch) * uint64_t(comm.size());
+      const StepSums s = device_batches
+                             ? step.run(r.params, adam, samples[size_t(e) * batches + k], labels, gB, 0.01 * (1 + k % 2), 0.5, {})
+                             : step.run(r.params, adam, step_batch(cs, e, k), labels, gB, 0.01 * (1 + k % 2), 0.5, {});
       r.sums.insert(r.sums.end(), {s.loss, s.correct, s.samples});
       const uint32_t out = cs.net.output;
       if (cs.net.pops[out].kind == PopKind::LIF)
@@ -788,6 +836,11 @@ std::string resident_training() {
     if (spec.output_bump > 0 && res.silent_outputs == 0) failure("resident training: " + cs.name + ": no output was silent (the bump did not act)");
     c.num("params_moved_rel", moved).num("silent_output_bumps", res.silent_outputs);
     compare_runs(cs.name + ": two resident runs", res, res2, true, c);
+    // Batches assembled on the device from the resident data set: the same spikes, so the
+    // same bits as the resident path with uploaded batches (on a GPU too) and as the host path.
+    const TrainRun resd = train_steps(cs, spec, true, *local, nullptr, 256, epochs, batches, true);
+    compare_runs(cs.name + ": resident with device batches vs resident", res, resd, true, c);
+    compare_runs(cs.name + ": resident with device batches vs host", host, resd, emulated, c);
     // Two pretend ranks: the host path through the dry-run communicator, the resident path
     // through the stand-in reducer, in buckets of 100 parameters.
     auto dry = dist::make_dryrun_communicator(2, 0);
@@ -1016,6 +1069,10 @@ struct BenchRow {
   // loss + kicks + backward, the in-place bucketed 1-rank NCCL all-reduce (-1: no NCCL), the
   // optimiser (rounding, Adam, clamp).
   double res_prep_ms = -1, res_fwd_ms = -1, res_bwd_ms = -1, res_allreduce_ms = -1, res_update_ms = -1;
+  // The same step with the batch assembled on the device from the resident data set (the
+  // trainer's path without augmentation): host preparation (sample indices; labels, counts
+  // and the loss kernels) and forward.
+  double res_dev_prep_ms = -1, res_dev_fwd_ms = -1;
 };
 
 // Times the resident step of the engine (the trainer's path for engine.backend = "cuda").
@@ -1064,6 +1121,28 @@ void time_resident(Engine& engine, const Network& net, const std::vector<double>
     bwd = std::min(bwd, b - prof.bwd_prep_ms);
     ar = std::min(ar, a);
     upd = std::min(upd, u);
+  }
+  // With the batch on the device (the data set: this batch's samples).
+  if (res->set_dataset(batch)) {
+    std::vector<uint32_t> samples(batch.n_samples);
+    std::iota(samples.begin(), samples.end(), 0u);
+    double dprep = 1e300, dfwd = 1e300;
+    for (int r = 0; r <= reps; ++r) {
+      auto t0 = Clock::now();
+      res->forward(samples, out);
+      const double f = ms_since(t0);
+      for (uint32_t p = 0; p < net.pops.size(); ++p)
+        if (net.pops[p].kind == PopKind::LIF)
+          std::copy(out.spike_counts[p].begin(), out.spike_counts[p].end(), counts.begin() + layout.offset[p]);
+      res->backward(labels, labels.size(), counts);
+      CudaProfile prof;
+      cuda_engine_profile(engine, prof);
+      if (r == 0 && reps > 0) continue;
+      dprep = std::min(dprep, prof.fwd_prep_ms + prof.bwd_prep_ms);
+      dfwd = std::min(dfwd, f - prof.fwd_prep_ms);
+    }
+    row.res_dev_prep_ms = dprep;
+    row.res_dev_fwd_ms = dfwd;
   }
   row.res_prep_ms = prep;
   row.res_fwd_ms = fwd;
@@ -1167,6 +1246,8 @@ BenchRow bench_one(const std::string& workload, int max_delay, const std::string
     std::printf("  max delay %4d, resident step: host prep %.1f ms, forward %.1f ms, loss + backward %.1f ms, "
                 "all-reduce in place %.2f ms, optimiser %.2f ms\n",
                 max_delay, row.res_prep_ms, row.res_fwd_ms, row.res_bwd_ms, row.res_allreduce_ms, row.res_update_ms);
+    std::printf("  max delay %4d, resident step, batch assembled on the device: host prep %.2f ms, forward %.1f ms\n",
+                max_delay, row.res_dev_prep_ms, row.res_dev_fwd_ms);
   }
   return row;
 }
@@ -1211,6 +1292,8 @@ std::string bench_json(const BenchRow& r) {
                                                     .text(8))
                           .num("epoch_s", res_batch * kEpochBatches / 1000)
                           .num("samples_per_s", 256.0 * 1000 / std::max(1e-9, res_batch))
+                          .num("device_batches_host_prep_ms", r.res_dev_prep_ms)
+                          .num("device_batches_forward_ms", r.res_dev_fwd_ms)
                           .text(6));
   }
   j.num("gpu_memory_mib", r.mem_mib).num("engine_memory_mib", r.engine_mib);

@@ -56,6 +56,9 @@ add_test(NAME gpu.device_check_emulated_resident
                  --json ${PROJECT_BINARY_DIR}/device_check_emulated_resident.json)
 set_tests_properties(gpu.device_check_emulated gpu.device_check_emulated_determinism
                      gpu.device_check_emulated_resident PROPERTIES LABELS "gpu;emulation" TIMEOUT 1200)
+# (g) runs the resident step three ways per case (uploaded and device-assembled batches):
+# about 19 minutes on a heavily loaded 2-core machine.
+set_tests_properties(gpu.device_check_emulated_resident PROPERTIES TIMEOUT 2400)
 # The CPU halves of the check (harness, sequence task on the CPU backend).
 add_test(NAME gpu.device_check_cpu_half COMMAND delayprop-device-check-emu --cpu-only --skip-bench)
 set_tests_properties(gpu.device_check_cpu_half PROPERTIES LABELS gpu TIMEOUT 300)

@@ -133,6 +133,53 @@ TEST(DataBatch, InputCopiesDriveEveryCopyOfAChannel) {
   EXPECT_THROW(data_channels(spec, batch_net(8, 2, 1.0, 10)), Error);
 }
 
+TEST(DataBatch, PerSampleCountersAndBatchesFromTheWholeSet) {
+  // The device-resident data set: the whole set made once (per-sample counters kept), a batch
+  // then taken from it by sample indices must equal make_batch of those indices: the same
+  // spikes in the same order, the same labels and counters.
+  const Network net = batch_net(6, 2, 0.5, 20);
+  EventDataset d = two_samples(true, 2);
+  d.input_copies = 2;
+  const std::vector<uint32_t> all{0, 1}, idx{1, 0, 0};
+  SpikeBatch whole, direct;
+  std::vector<int32_t> whole_labels, labels;
+  std::vector<BatchStats> per;
+  BatchStats st_whole, st_direct, st_from_set;
+  make_batch(d, all, net, whole, whole_labels, st_whole, &per);
+  ASSERT_EQ(per.size(), 2u);
+  EXPECT_EQ(per[0].events, 8u);
+  EXPECT_EQ(per[0].spikes, 8u);
+  EXPECT_EQ(per[1].events, 0u);
+  make_batch(d, idx, net, direct, labels, st_direct);
+  SpikeBatch from_set;
+  BatchStats sum;
+  std::vector<int32_t> set_labels;
+  for (uint32_t i : idx) {
+    for (uint64_t k = whole.offsets[i]; k < whole.offsets[i + 1]; ++k) {
+      from_set.steps.push_back(whole.steps[k]);
+      from_set.channels.push_back(whole.channels[k]);
+    }
+    from_set.offsets.push_back(from_set.steps.size());
+    ++from_set.n_samples;
+    set_labels.push_back(whole_labels[i]);
+    sum += per[i];
+  }
+  add_batch_stats(d, net, sum, st_from_set);
+  EXPECT_EQ(from_set.offsets, direct.offsets);
+  EXPECT_EQ(from_set.steps, direct.steps);
+  EXPECT_EQ(from_set.channels, direct.channels);
+  EXPECT_EQ(set_labels, labels);
+  EXPECT_EQ(st_from_set.events, st_direct.events);
+  EXPECT_EQ(st_from_set.spikes, st_direct.spikes);
+  EXPECT_EQ(st_from_set.merged, st_direct.merged);
+  EXPECT_EQ(st_from_set.dropped_late, st_direct.dropped_late);
+  // The late-event policy applies to such a batch too: mostly late is an error.
+  BatchStats late;
+  late.events = 10;
+  late.dropped_late = 6;
+  EXPECT_THROW(add_batch_stats(d, net, late, st_from_set), Error);
+}
+
 TEST(DataBatch, SequenceTask) {
   const EventDataset d = make_sequence_dataset(4);
   ASSERT_EQ(d.samples.size(), 4u);

@@ -287,8 +287,13 @@ DataSplits load_dataset(const DataSpec& spec, const Network& net) {
   return d;
 }
 
+void add_batch_stats(const EventDataset& data, const Network& net, const BatchStats& batch, BatchStats& stats) {
+  check_late_events(data, net, batch.events, batch.dropped_late, "a batch");
+  stats += batch;
+}
+
 void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const Network& net, SpikeBatch& out,
-                std::vector<int32_t>& labels, BatchStats& stats) {
+                std::vector<int32_t>& labels, BatchStats& stats, std::vector<BatchStats>* per_sample) {
   out.clear();
   labels.clear();
   const uint32_t sum = std::max(1u, data.sum_channels);
@@ -349,7 +354,8 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
          data.samples[i].units[e] / sum, ", but the network has ", per_copy, " input neurons",
          copies > 1 ? " per copy (data.input_copies = " + std::to_string(copies) + ")" : std::string());
   }
-  check_late_events(data, net, batch_stats.events, batch_stats.dropped_late, "a batch");
+  add_batch_stats(data, net, batch_stats, stats);
+  if (per_sample) *per_sample = std::move(per);
   size_t total = 0;
   for (const auto& k : keys) total += k.size();
   out.steps.reserve(total);
@@ -365,7 +371,6 @@ void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const N
     ++out.n_samples;
     labels.push_back(data.samples[idx[b]].label);
   }
-  stats += batch_stats;
 }
 
 void split_stratified(const EventDataset& all, double fraction, uint64_t seed, EventDataset& train,

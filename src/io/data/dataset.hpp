@@ -56,8 +56,14 @@ struct BatchStats {
 // in stats.dropped_late, and a batch where more than half of the events are late is an
 // error naming the source and time_unit (check_late_events). Within a sample, spikes are
 // ordered by (step, channel).
+// per_sample (optional): each sample's counters, in batch order (the device-resident data
+// set keeps them, to count its batches as make_batch would: add_batch_stats).
 void make_batch(const EventDataset& data, std::span<const uint32_t> idx, const Network& net, SpikeBatch& out,
-                std::vector<int32_t>& labels, BatchStats& stats);
+                std::vector<int32_t>& labels, BatchStats& stats, std::vector<BatchStats>* per_sample = nullptr);
+
+// The counters of one batch (`batch`, its samples' summed) added to `stats`, after the
+// late-event policy for the batch (check_late_events): make_batch's last step.
+void add_batch_stats(const EventDataset& data, const Network& net, const BatchStats& batch, BatchStats& stats);
 
 // The late-event policy: `late` of `events` events of `what` (a split, a file, a batch) fall
 // at or after the trial end. More than half late is an error that names data.source and

@@ -529,6 +529,11 @@ class DeviceBuffer {
   void zero(size_t offset, size_t n) {
     if (n) DP_CUDA(cudaMemset(p_ + offset, 0, n * sizeof(T)));
   }
+  void release() {
+    if (p_) cudaFree(p_);
+    p_ = nullptr;
+    cap_ = 0;
+  }
   T* get() const { return p_; }
   size_t bytes() const { return cap_ * sizeof(T); }
 
@@ -584,18 +589,18 @@ class CudaEngine final : public Engine {
     check_params(net_, params);
     check_batch(batch);
     load_params(params);
-    run_forward(batch, out, t0);
+    build_inputs(batch);
+    run_forward(batch.n_samples, batch.steps.size(), out, t0);
   }
 
   ResidentTraining* resident() override;
 
-  // The forward pass with the weights (w_) and delay steps (s_) already on the device; t0:
-  // when the host preparation began.
-  void run_forward(const SpikeBatch& batch, ForwardOutputs& out, Clock::time_point t0) {
-    const uint32_t B = batch.n_samples;
+  // The forward pass of B samples with n_input_spikes input spikes, with the weights (w_), the
+  // delay steps (s_) and the input lists (build_inputs' buffers, gin_sample_off_,
+  // input_events_) already in place; t0: when the host preparation began.
+  void run_forward(uint32_t B, uint64_t n_input_spikes, ForwardOutputs& out, Clock::time_point t0) {
     const uint32_t K = L_.K, NT = L_.n_steps;
     B_ = B;
-    build_inputs(batch);
     place_buffers(shared_budget(B));
     // Windows of arrival steps for input_arrivals_kernel, so that it has about a full GPU's
     // threads (2048 per SM) when the batch has fewer; a window at least x_reach steps long, so
@@ -682,7 +687,7 @@ class CudaEngine final : public Engine {
     out.synaptic_events += input_events_;
     out.hidden_spikes = 0;
     for (int32_t t : totals) out.hidden_spikes += uint64_t(t);
-    out.input_spikes = batch.steps.size();
+    out.input_spikes = n_input_spikes;
     have_forward_ = true;
     prof_.fwd_out_ms = ms_since(t0);
   }
@@ -939,40 +944,21 @@ class CudaEngine final : public Engine {
 
   // Input spikes as (population, neuron) ids: in batch order with per-step offsets for
   // input_arrivals_kernel; grouped per (sample, channel), steps descending, for
-  // input_grad_kernel (the order of the CPU backend's input gradients).
+  // input_grad_kernel (the order of the CPU backend's input gradients). The resident path's
+  // data set holds the same lists per sample (sample_inputs) and assembles them on the device
+  // (ResidentCuda::forward of sample indices).
   void build_inputs(const SpikeBatch& batch) {
-    const uint32_t B = batch.n_samples, NT = net_.n_steps, C = net_.n_input_channels;
+    const uint32_t B = batch.n_samples, NT = net_.n_steps;
     std::vector<uint32_t> id(batch.steps.size()), off(size_t(B) * (NT + 1));
     std::vector<uint32_t> gb, gid, goff;
     std::vector<int32_t> gsteps(batch.steps.size());
-    std::vector<uint32_t> count(C), fill(C);
     gin_sample_off_.assign(size_t(B) + 1, 0);
     input_events_ = 0;
     for (uint32_t b = 0; b < B; ++b) {
-      uint64_t e = batch.offsets[b];
-      const uint64_t begin = e, end = batch.offsets[b + 1];
-      for (uint32_t n = 0; n <= NT; ++n) {
-        off[size_t(b) * (NT + 1) + n] = uint32_t(e);
-        if (n == NT) break;
-        for (; e < end && batch.steps[e] == int32_t(n); ++e) {
-          id[e] = chan_id_[batch.channels[e]];
-          input_events_ += fanout_[id[e] >> kNeuronBits];
-        }
-      }
-      // The sample's spikes grouped by channel (channels ascending), each group in reverse
-      // batch order: steps descending, and within a step batch order reversed.
-      std::fill(count.begin(), count.end(), 0u);
-      for (uint64_t k = begin; k < end; ++k) ++count[batch.channels[k]];
-      uint32_t at = uint32_t(begin);
-      for (uint32_t ch = 0; ch < C; ++ch) {
-        fill[ch] = at;
-        if (count[ch] == 0) continue;
-        gb.push_back(b);
-        gid.push_back(chan_id_[ch]);
-        goff.push_back(at);
-        at += count[ch];
-      }
-      for (uint64_t k = end; k-- > begin;) gsteps[fill[batch.channels[k]]++] = batch.steps[k];
+      const uint64_t begin = batch.offsets[b];
+      input_events_ += sample_inputs(batch, b, uint32_t(begin), id.data() + begin, off.data() + size_t(b) * (NT + 1),
+                                     gsteps.data() + begin, gid, goff);
+      gb.resize(gid.size(), b);
       gin_sample_off_[b + 1] = uint32_t(gb.size());
     }
     goff.push_back(uint32_t(batch.steps.size()));
@@ -982,6 +968,40 @@ class CudaEngine final : public Engine {
     gin_id_.upload(gid);
     gin_off_.upload(goff);
     gin_steps_.upload(gsteps);
+  }
+
+  // The input lists of sample b of `batch`, its first spike numbered `base`: id[k], the id of
+  // its k-th spike (batch order); off[n], n <= n_steps, base + its first spike at or after
+  // step n; for each channel with spikes (channels ascending) an item appended to gid (its
+  // input neuron) and goff (base + its first entry in gsteps); gsteps[k], the channel groups'
+  // steps, each group in reverse batch order (steps descending, within a step batch order
+  // reversed). Returns the synaptic events of its spikes.
+  uint64_t sample_inputs(const SpikeBatch& batch, uint32_t b, uint32_t base, uint32_t* id, uint32_t* off,
+                         int32_t* gsteps, std::vector<uint32_t>& gid, std::vector<uint32_t>& goff) {
+    const uint32_t NT = net_.n_steps, C = net_.n_input_channels;
+    const uint64_t begin = batch.offsets[b], end = batch.offsets[b + 1];
+    uint64_t events = 0, e = begin;
+    for (uint32_t n = 0; n <= NT; ++n) {
+      off[n] = base + uint32_t(e - begin);
+      if (n == NT) break;
+      for (; e < end && batch.steps[e] == int32_t(n); ++e) {
+        id[e - begin] = chan_id_[batch.channels[e]];
+        events += fanout_[id[e - begin] >> kNeuronBits];
+      }
+    }
+    count_.assign(C, 0u);
+    fill_.assign(C, 0u);
+    for (uint64_t k = begin; k < end; ++k) ++count_[batch.channels[k]];
+    uint32_t at = 0;
+    for (uint32_t ch = 0; ch < C; ++ch) {
+      fill_[ch] = at;
+      if (count_[ch] == 0) continue;
+      gid.push_back(chan_id_[ch]);
+      goff.push_back(base + at);
+      at += count_[ch];
+    }
+    for (uint64_t k = end; k-- > begin;) gsteps[fill_[batch.channels[k]]++] = batch.steps[k];
+    return events;
   }
 
   Buffers<Real> buffers() const {
@@ -1028,6 +1048,7 @@ class CudaEngine final : public Engine {
   std::vector<uint64_t> fanout_;   // per population: synapses per spike
   std::vector<uint32_t> chan_id_;  // global input channel -> population << 24 | neuron
   std::vector<uint32_t> gin_sample_off_;  // [B + 1]: each sample's first input_grad_kernel item
+  std::vector<uint32_t> count_, fill_;    // sample_inputs' scratch, per input channel
 
   DeviceBuffer<uint8_t> layout_;
   DeviceBuffer<Real> w_, sumexp_w_, sumexp_d_;

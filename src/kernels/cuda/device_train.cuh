@@ -1,7 +1,8 @@
 // Device-resident training for the CUDA backend (core/resident.hpp; docs/GPU.md,
 // "Device-resident training"): the parameters, the Adam moments, the gradient's exact sums,
 // the loss, the regulariser kicks, the delay clamp and the silent-output bump live and run on
-// the GPU; the host sends the batch and the global spike counts and reads the loss.
+// the GPU; the host sends the batch (or its sample indices, when the training set's spikes are
+// on the device: set_dataset) and the global spike counts and reads the loss.
 // Included by cuda_engine.cu after CudaEngine (it uses the engine's buffers); the math is
 // that of core/ (model_math.hpp, loss.hpp, optimizer.hpp, exact_sum.hpp), one copy each.
 #pragma once
@@ -24,6 +25,40 @@ struct ParamSegment {
   uint32_t pad_;
   double max_ms;  // delays: the clamp
 };
+
+// The input lists of a batch (CudaEngine::build_inputs' buffers) assembled from the resident
+// data set's per-sample lists (CudaEngine::sample_inputs, numbered from 0 within a sample).
+// One block per batch sample b: bat[b] is its data-set sample, bat[B + b] its first spike in
+// the batch and bat[2B + 1 + b] its first input_grad_kernel item (both B + 1 prefix sums).
+__global__ void gather_inputs_kernel(const uint32_t* __restrict__ bat, uint32_t B, uint32_t NT,
+                                     const uint64_t* __restrict__ ds_spike0, const uint64_t* __restrict__ ds_item0,
+                                     const uint32_t* __restrict__ ds_id, const int32_t* __restrict__ ds_gsteps,
+                                     const uint32_t* __restrict__ ds_off, const uint32_t* __restrict__ ds_gid,
+                                     const uint32_t* __restrict__ ds_goff, uint32_t* __restrict__ in_id,
+                                     uint32_t* __restrict__ in_off, uint32_t* __restrict__ gin_b,
+                                     uint32_t* __restrict__ gin_id, uint32_t* __restrict__ gin_off,
+                                     int32_t* __restrict__ gin_steps) {
+  const uint32_t b = blockIdx.x;
+  if (b >= B) {  // an empty batch (one block): the items' end only
+    if (threadIdx.x == 0) gin_off[0] = 0;
+    return;
+  }
+  const uint32_t i = bat[b], s0 = bat[B + b], n = bat[B + b + 1] - s0;
+  const uint32_t t0 = bat[2 * B + 1 + b], items = bat[2 * B + 2 + b] - t0;
+  const uint64_t src = ds_spike0[i], isrc = ds_item0[i];
+  for (uint32_t k = threadIdx.x; k < n; k += blockDim.x) {
+    in_id[s0 + k] = ds_id[src + k];
+    gin_steps[s0 + k] = ds_gsteps[src + k];
+  }
+  const uint32_t* off = ds_off + uint64_t(i) * (NT + 1);
+  for (uint32_t t = threadIdx.x; t <= NT; t += blockDim.x) in_off[uint64_t(b) * (NT + 1) + t] = s0 + off[t];
+  for (uint32_t j = threadIdx.x; j < items; j += blockDim.x) {
+    gin_b[t0 + j] = b;
+    gin_id[t0 + j] = ds_gid[isrc + j];
+    gin_off[t0 + j] = s0 + ds_goff[isrc + j];
+  }
+  if (b == B - 1 && threadIdx.x == 0) gin_off[t0 + items] = s0 + n;  // the end of the last item
+}
 
 // Weights (as Real) and delay steps for the kernels, from the resident parameters (what
 // CudaEngine::load_params does on the host).
@@ -224,7 +259,96 @@ class ResidentCuda final : public ResidentTraining {
     DP_LAUNCH_ON(stream_, params_to_kernels_kernel<Real>, grid_for(P_), 256, segs(), n_segs(), params_.get(),
                  e_.w_.get(), e_.s_.get(), e_.net_.dt);
     DP_CUDA(cudaGetLastError());
-    e_.run_forward(batch, out, t0);
+    e_.build_inputs(batch);
+    e_.run_forward(batch.n_samples, batch.steps.size(), out, t0);
+  }
+
+  bool set_dataset(const SpikeBatch& all) override {
+    DP_CUDA(cudaSetDevice(e_.device_));
+    DP_CUDA(cudaStreamSynchronize(stream_));
+    drop_dataset();
+    delayprop::check_batch(e_.net_, all);
+    const uint32_t S = all.n_samples, NT = e_.net_.n_steps;
+    const uint64_t n = all.steps.size();
+    // The per-sample lists, numbered from 0 within each sample (CudaEngine::sample_inputs).
+    std::vector<uint32_t> id(n), off(size_t(S) * (NT + 1)), gid, goff;
+    std::vector<int32_t> gsteps(n);
+    std::vector<uint64_t> item0(size_t(S) + 1, 0);
+    ds_events_.assign(S, 0);
+    for (uint32_t b = 0; b < S; ++b) {
+      const uint64_t begin = all.offsets[b];
+      require(all.n_spikes(b) < uint64_t(std::numeric_limits<uint32_t>::max()),
+              "resident data set: more than 2^32 input spikes in sample ", b);
+      ds_events_[b] = e_.sample_inputs(all, b, 0, id.data() + begin, off.data() + size_t(b) * (NT + 1),
+                                       gsteps.data() + begin, gid, goff);
+      item0[b + 1] = gid.size();
+    }
+    const size_t bytes = n * (sizeof(uint32_t) + sizeof(int32_t)) + off.size() * sizeof(uint32_t) +
+                         gid.size() * 2 * sizeof(uint32_t) + 2 * (size_t(S) + 1) * sizeof(uint64_t);
+    size_t free_b = 0, total_b = 0;
+    DP_CUDA(cudaMemGetInfo(&free_b, &total_b));
+    if (bytes > free_b / 2) return false;
+    ds_spike0_.upload(all.offsets);
+    ds_item0_.upload(item0);
+    ds_id_.upload(id);
+    ds_gsteps_.upload(gsteps);
+    ds_off_.upload(off);
+    ds_gid_.upload(gid);
+    ds_goff_.upload(goff);
+    ds_offsets_ = all.offsets;
+    ds_items_ = std::move(item0);
+    ds_bytes_ = bytes;
+    return true;
+  }
+
+  size_t dataset_bytes() const override { return ds_bytes_; }
+
+  void forward(std::span<const uint32_t> samples, ForwardOutputs& out) override {
+    require(have_state_, "resident training: no state (set_state first)");
+    require(ds_bytes_ > 0, "resident training: no data set on the device (set_dataset first)");
+    require(!out.record_spikes, "engine: the cuda backend does not record spikes (spike rasters need engine.backend = \"cpu\")");
+    const auto t0 = Clock::now();
+    DP_CUDA(cudaSetDevice(e_.device_));
+    const uint32_t B = uint32_t(samples.size()), NT = e_.net_.n_steps;
+    const uint32_t S = uint32_t(ds_offsets_.size() - 1);
+    // The batch's layout from the samples' sizes (host: a few numbers per sample).
+    bat_.resize(3 * size_t(B) + 2);
+    uint32_t* spike0 = bat_.data() + B;
+    uint32_t* item0 = spike0 + B + 1;
+    spike0[0] = 0;
+    item0[0] = 0;
+    uint64_t spikes = 0, items = 0;
+    e_.input_events_ = 0;
+    for (uint32_t b = 0; b < B; ++b) {
+      const uint32_t i = samples[b];
+      require(i < S, "resident training: sample ", i, " out of range (", S, " samples on the device)");
+      bat_[b] = i;
+      spikes += ds_offsets_[i + 1] - ds_offsets_[i];
+      items += ds_items_[i + 1] - ds_items_[i];
+      require(spikes < uint64_t(std::numeric_limits<uint32_t>::max()), "cuda engine: more than 2^32 input spikes in one batch");
+      spike0[b + 1] = uint32_t(spikes);
+      item0[b + 1] = uint32_t(items);
+      e_.input_events_ += ds_events_[i];
+    }
+    e_.gin_sample_off_.assign(item0, item0 + B + 1);
+    bat_dev_.upload(bat_);
+    e_.in_id_.reserve(spikes);
+    e_.gin_steps_.reserve(spikes);
+    e_.in_off_.reserve(size_t(B) * (NT + 1));
+    e_.gin_b_.reserve(items);
+    e_.gin_id_.reserve(items);
+    e_.gin_off_.reserve(items + 1);
+    DP_LAUNCH_ON(stream_, gather_inputs_kernel, std::max(B, 1u), 256, bat_dev_.get(), B, NT, ds_spike0_.get(),
+                 ds_item0_.get(), ds_id_.get(), ds_gsteps_.get(), ds_off_.get(), ds_gid_.get(), ds_goff_.get(),
+                 e_.in_id_.get(), e_.in_off_.get(), e_.gin_b_.get(), e_.gin_id_.get(), e_.gin_off_.get(),
+                 e_.gin_steps_.get());
+    DP_CUDA(cudaGetLastError());
+    e_.w_.reserve(P_);
+    e_.s_.reserve(P_);
+    DP_LAUNCH_ON(stream_, params_to_kernels_kernel<Real>, grid_for(P_), 256, segs(), n_segs(), params_.get(),
+                 e_.w_.get(), e_.s_.get(), e_.net_.dt);
+    DP_CUDA(cudaGetLastError());
+    e_.run_forward(B, spikes, out, t0);
   }
 
   ResidentLoss backward(std::span<const int32_t> labels, uint64_t global_batch,
@@ -324,7 +448,7 @@ class ResidentCuda final : public ResidentTraining {
   cudaStream_t stream() const { return stream_; }
   size_t memory_bytes() const {
     return params_.bytes() + m_.bytes() + v_.bytes() + grad_.bytes() + readout_.bytes() + grad_y_.bytes() +
-           labels_.bytes() + gcounts_.bytes() + kick_map_.bytes() + segs_dev_.bytes();
+           labels_.bytes() + gcounts_.bytes() + kick_map_.bytes() + segs_dev_.bytes() + ds_bytes_ + bat_dev_.bytes();
   }
 
  private:
@@ -349,6 +473,17 @@ class ResidentCuda final : public ResidentTraining {
     DP_CUDA(cudaStreamSynchronize(stream_));
   }
 
+  void drop_dataset() {
+    for (auto* b : {&ds_id_, &ds_off_, &ds_gid_, &ds_goff_}) b->release();
+    ds_gsteps_.release();
+    ds_spike0_.release();
+    ds_item0_.release();
+    ds_offsets_.clear();
+    ds_items_.clear();
+    ds_events_.clear();
+    ds_bytes_ = 0;
+  }
+
   CudaEngine<Real>& e_;
   const size_t P_;
   ResidentSpec spec_;
@@ -363,6 +498,18 @@ class ResidentCuda final : public ResidentTraining {
   DeviceBuffer<uint32_t> gcounts_;
   DeviceBuffer<unsigned long long> bad_;
   DeviceBuffer<LossOut> out_;
+  // The resident data set (set_dataset): per sample, its first spike and first item (S + 1
+  // each), its per-step offsets (n_steps + 1); per spike, its id (batch order) and its
+  // channel group's step (input_grad_kernel order); per item (a channel with spikes), its id
+  // and first entry. Host copies of the sample and item offsets and each sample's synaptic
+  // events of the input spikes; the batch's layout (gather_inputs_kernel's bat).
+  DeviceBuffer<uint64_t> ds_spike0_, ds_item0_;
+  DeviceBuffer<uint32_t> ds_id_, ds_off_, ds_gid_, ds_goff_;
+  DeviceBuffer<int32_t> ds_gsteps_;
+  std::vector<uint64_t> ds_offsets_, ds_items_, ds_events_;
+  size_t ds_bytes_ = 0;
+  std::vector<uint32_t> bat_;
+  DeviceBuffer<uint32_t> bat_dev_;
 };
 
 }  // namespace
