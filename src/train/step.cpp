@@ -15,6 +15,12 @@ CountLayout::CountLayout(const Network& net) : offset(net.pops.size(), 0) {
     }
 }
 
+void CountLayout::flatten(const ForwardOutputs& out, std::vector<uint32_t>& counts) const {
+  counts.resize(total);
+  for (uint32_t p = 0; p < offset.size() && p < out.spike_counts.size(); ++p)
+    std::copy(out.spike_counts[p].begin(), out.spike_counts[p].end(), counts.begin() + offset[p]);
+}
+
 void bump_incoming(const Network& net, std::vector<double>& params, uint32_t p, uint32_t j, double amount,
                    bool feedforward_only) {
   for (const auto& c : net.conns) {
@@ -102,9 +108,7 @@ StepSums TrainStep::step(std::vector<double>& params, Adam& adam, const SpikeBat
   phase(StepPhase::forward);
 
   // Spike counts over the global batch: the regulariser and the bumps need them.
-  for (uint32_t p = 0; p < net_.pops.size(); ++p)
-    if (net_.pops[p].kind == PopKind::LIF)
-      std::copy(fwd_.spike_counts[p].begin(), fwd_.spike_counts[p].end(), counts_.begin() + layout_.offset[p]);
+  layout_.flatten(fwd_, counts_);
   comm_.allreduce_sum(std::span<uint32_t>(counts_));
   phase(StepPhase::comm);
 

@@ -25,6 +25,8 @@ struct CountLayout {
   std::vector<uint32_t> offset;  // per population; LIF only meaningful
   uint32_t total = 0;
   explicit CountLayout(const Network& net);
+  // Writes each LIF population's per-neuron spike counts of `out` into counts (total entries).
+  void flatten(const ForwardOutputs& out, std::vector<uint32_t>& counts) const;
 };
 
 // Adds `amount` to every learned incoming weight of neuron j of population p (feedforward

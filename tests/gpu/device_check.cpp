@@ -801,8 +801,7 @@ std::string resident_training() {
       ForwardOutputs f;
       cpu->forward(init_params(a.net, 31), random_batch(a.net, a.batch, a.spikes_per_sample, false, 1000), f);
       std::vector<uint32_t> c;
-      for (uint32_t p = 0; p < a.net.pops.size(); ++p)
-        if (a.net.pops[p].kind == PopKind::LIF) c.insert(c.end(), f.spike_counts[p].begin(), f.spike_counts[p].end());
+      CountLayout(a.net).flatten(f, c);
       std::nth_element(c.begin(), c.begin() + c.size() / 2, c.end());
       sa.reg.nu = (c[c.size() / 2] + 0.5) / double(a.batch);
       std::printf("  regulariser target nu = %.3f spikes per neuron and sample (the median at the start)\n", sa.reg.nu);
@@ -1092,9 +1091,7 @@ void time_resident(Engine& engine, const Network& net, const std::vector<double>
     auto t0 = Clock::now();
     res->forward(batch, out);
     const double f = ms_since(t0);
-    for (uint32_t p = 0; p < net.pops.size(); ++p)
-      if (net.pops[p].kind == PopKind::LIF)
-        std::copy(out.spike_counts[p].begin(), out.spike_counts[p].end(), counts.begin() + layout.offset[p]);
+    layout.flatten(out, counts);
     t0 = Clock::now();
     res->backward(labels, labels.size(), counts);
     const double b = ms_since(t0);
@@ -1131,9 +1128,7 @@ void time_resident(Engine& engine, const Network& net, const std::vector<double>
       auto t0 = Clock::now();
       res->forward(samples, out);
       const double f = ms_since(t0);
-      for (uint32_t p = 0; p < net.pops.size(); ++p)
-        if (net.pops[p].kind == PopKind::LIF)
-          std::copy(out.spike_counts[p].begin(), out.spike_counts[p].end(), counts.begin() + layout.offset[p]);
+      layout.flatten(out, counts);
       res->backward(labels, labels.size(), counts);
       CudaProfile prof;
       cuda_engine_profile(engine, prof);
