@@ -308,6 +308,7 @@ Config parse_config(const std::string& text, const std::string& source, const st
     c.sched.ease_in_start = r.get<double>(*t, "optimizer", "ease_in_start", c.sched.ease_in_start);
     c.sched.ease_in_factor = r.get<double>(*t, "optimizer", "ease_in_factor", c.sched.ease_in_factor);
     c.sched.epoch_decay = r.get<double>(*t, "optimizer", "epoch_decay", c.sched.epoch_decay);
+    c.sched.delays_from_epoch = r.get<uint32_t>(*t, "optimizer", "delays_from_epoch", c.sched.delays_from_epoch);
     c.adam.beta1 = r.get<double>(*t, "optimizer", "beta1", c.adam.beta1);
     c.adam.beta2 = r.get<double>(*t, "optimizer", "beta2", c.adam.beta2);
     c.adam.eps = r.get<double>(*t, "optimizer", "eps", c.adam.eps);

@@ -2,6 +2,7 @@
 // Run configuration: one TOML file (configs/*.toml) plus `--set key=value` overrides.
 // Every key is checked: an unknown or missing key is an error naming it. The schema is
 // documented in docs/CONFIG.md.
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -21,6 +22,11 @@ struct ScheduleSpec {
   double ease_in_start = 1e-5;       // ease_in: start here, x factor per batch up to lr_weights
   double ease_in_factor = 1.05;
   double epoch_decay = 1.0;          // both lrs multiplied by this after every epoch
+  uint32_t delays_from_epoch = 0;    // delays held (lr 0) during the first this many epochs
+  // The delay learning rate of an epoch (0-based): held at 0 before delays_from_epoch.
+  double delay_lr(uint32_t epoch) const {
+    return epoch < delays_from_epoch ? 0.0 : lr_delays * std::pow(epoch_decay, double(epoch));
+  }
 };
 
 struct TrainSpec {

@@ -253,8 +253,8 @@ class Trainer {
       lap(p == StepPhase::forward ? times.fwd : p == StepPhase::backward ? times.bwd : times.comm);
     };
     const StepSums sums =
-        on_device ? step_->run(st.params, *adam_, mine, labels_, gB, lr_w * decay, cfg_.sched.lr_delays * decay, step_lap)
-                  : step_->run(st.params, *adam_, batch_, labels_, gB, lr_w * decay, cfg_.sched.lr_delays * decay,
+        on_device ? step_->run(st.params, *adam_, mine, labels_, gB, lr_w * decay, cfg_.sched.delay_lr(epoch), step_lap)
+                  : step_->run(st.params, *adam_, batch_, labels_, gB, lr_w * decay, cfg_.sched.delay_lr(epoch),
                                step_lap);
     const std::vector<uint32_t>& counts = step_->counts();
     st.epoch_sums.loss += sums.loss * double(gB);  // per-sample loss sum
@@ -278,7 +278,7 @@ class Trainer {
     m["hidden_spikes_per_neuron"] = hidden_rate(st);
     m["activity"] = population_activity(st);
     m["lr_weights"] = cfg_.sched.lr_weights * std::pow(cfg_.sched.epoch_decay, double(epoch));
-    m["lr_delays"] = cfg_.sched.lr_delays * std::pow(cfg_.sched.epoch_decay, double(epoch));
+    m["lr_delays"] = cfg_.sched.delay_lr(epoch);
     double metric = m["train_accuracy"];
     if (cfg_.train.eval_train) {
       const auto e = eval(data_.train, st.params);

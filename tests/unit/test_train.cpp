@@ -190,3 +190,38 @@ TEST(Train, SilentBelowWidensTheSilentNeuronBump) {
   EXPECT_LT(n_half, n_hidden);
   EXPECT_EQ(n_all, n_hidden);
 }
+
+// optimizer.delays_from_epoch holds every delay for that many epochs (the weights learn as
+// usual), then lets them learn at the scheduled rate.
+TEST(Train, DelaysFromEpochHoldsTheDelaysThenLearnsThem) {
+  auto run = [](const std::string& name, uint32_t epochs, const std::string& delays) {
+    Config cfg = load_config(kSource + "/configs/yinyang.toml",
+                             {"train.epochs=" + std::to_string(epochs), "data.n_train=150", "data.n_valid=50",
+                              "data.n_test=50", "train.seed=3", delays});
+    auto comm = dist::make_local_communicator();
+    TrainOptions opt;
+    opt.out_dir = temp_dir("delays_from_" + name);
+    opt.progress = false;
+    train(cfg, *comm, opt);
+    std::ifstream f(opt.out_dir + "/metrics.jsonl");
+    std::vector<double> lr_d;
+    for (std::string line; std::getline(f, line);)
+      if (line.find("\"epoch\"") != std::string::npos) lr_d.push_back(nlohmann::json::parse(line)["lr_delays"]);
+    return std::make_pair(final_params(opt.out_dir), lr_d);
+  };
+  const Config cfg = load_config(kSource + "/configs/yinyang.toml");
+  const auto [held, held_lr] = run("held", 2, "optimizer.delays_from_epoch=2");
+  const auto [frozen, frozen_lr] = run("frozen", 2, "optimizer.lr_delays=0");
+  const auto [late, late_lr] = run("late", 3, "optimizer.delays_from_epoch=2");
+  EXPECT_EQ(held, frozen) << "two held epochs train exactly as a delay learning rate of 0";
+  ASSERT_EQ(late_lr.size(), 3u);
+  EXPECT_EQ(late_lr[0], 0.0);
+  EXPECT_EQ(late_lr[1], 0.0);
+  EXPECT_EQ(late_lr[2], cfg.sched.delay_lr(2));
+  EXPECT_GT(late_lr[2], 0.0);
+  size_t moved = 0, n = 0;
+  for (const Connection& c : cfg.net.conns)
+    for (size_t k = c.delay_offset; k < c.delay_offset + c.n_synapses(); ++k, ++n) moved += late[k] != held[k];
+  std::cout << "delays moved in the first epoch after the hold: " << moved << " of " << n << "\n";
+  EXPECT_GT(moved, n / 2) << "the third epoch learns the delays";
+}
