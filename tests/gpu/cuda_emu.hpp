@@ -1,18 +1,21 @@
 #pragma once
 // A small CPU emulation of the CUDA features the backend uses, so that its kernels run (and
 // can be checked against the CPU backend, also under ThreadSanitizer) on a machine without
-// a GPU. Every thread of a block is a std::thread; __syncthreads is a std::barrier; warp
+// a GPU. Every thread of a block is a std::thread (kept and reused); __syncthreads is a barrier; warp
 // collectives (__ballot_sync, __shfl_xor_sync) use one barrier per warp; blocks run one
 // after the other, so __shared__ can be a function-local static. Device memory is host
 // memory filled with 0xff bytes (NaN / -1) to expose reads of uninitialised buffers.
 // Only for tests: tests/gpu/cuda_engine_emu.cpp includes it before the .cu file.
 #include <atomic>
-#include <barrier>
+#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -29,9 +32,35 @@ struct dim3 {
 
 namespace dp_emu {
 
+// A barrier whose waiters sleep at once: a block has far more threads than the machine has
+// cores, and std::barrier's waiters spin and yield first, which kept hundreds of threads
+// runnable and slowed everything else on the machine.
+class Barrier {
+ public:
+  explicit Barrier(unsigned n) : n_(n) {}
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(m_);
+    const uint64_t phase = phase_;
+    if (++arrived_ == n_) {
+      arrived_ = 0;
+      ++phase_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return phase_ != phase; });
+    }
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  const unsigned n_;
+  unsigned arrived_ = 0;
+  uint64_t phase_ = 0;
+};
+
 struct Block {
-  std::unique_ptr<std::barrier<>> bar;
-  std::vector<std::unique_ptr<std::barrier<>>> warp_bar;
+  std::unique_ptr<Barrier> bar;
+  std::vector<std::unique_ptr<Barrier>> warp_bar;
   std::vector<uint64_t> scratch;  // one word per thread for warp collectives
   std::vector<uint64_t> dynamic_shared;  // the launch's dynamic shared memory, 0xff bytes
 };
@@ -40,27 +69,66 @@ inline thread_local dim3 thread_idx, block_idx;
 inline dim3 block_dim, grid_dim;
 inline Block* block = nullptr;
 
+// The threads of one block, kept for the whole process and reused by every block of every
+// launch with that many threads: starting a std::thread per CUDA thread and block made the
+// emulated checks spend nine tenths of their time creating and destroying threads.
+class Workers {
+ public:
+  explicit Workers(unsigned n) : start_(n + 1), done_(n + 1) {
+    for (unsigned t = 0; t < n; ++t) threads_.emplace_back([this, t] { serve(t); });
+  }
+  ~Workers() {
+    stop_ = true;  // published to the workers by the barrier
+    start_.arrive_and_wait();
+    for (auto& th : threads_) th.join();
+  }
+  // Runs body on every thread of block b; returns when all have finished.
+  void run(unsigned b, const std::function<void()>& body) {
+    body_ = &body;
+    block_ = b;
+    start_.arrive_and_wait();
+    done_.arrive_and_wait();
+  }
+
+ private:
+  void serve(unsigned t) {
+    for (;;) {
+      start_.arrive_and_wait();
+      if (stop_) return;
+      thread_idx.x = t;
+      block_idx.x = block_;
+      (*body_)();
+      done_.arrive_and_wait();
+    }
+  }
+  Barrier start_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void()>* body_ = nullptr;
+  unsigned block_ = 0;
+  bool stop_ = false;
+};
+
+inline Workers& workers(unsigned threads) {
+  static std::map<unsigned, std::unique_ptr<Workers>> by_size;
+  auto& w = by_size[threads];
+  if (!w) w = std::make_unique<Workers>(threads);
+  return *w;
+}
+
 template <typename F>
 void launch(unsigned grid, unsigned threads, F&& body, size_t shared_bytes = 0) {
   if (threads % 32 != 0) std::abort();
   grid_dim.x = grid;
   block_dim.x = threads;
+  const std::function<void()> run_body = [&body] { body(); };
   for (unsigned b = 0; b < grid; ++b) {
     Block blk;
-    blk.bar = std::make_unique<std::barrier<>>(threads);
-    for (unsigned w = 0; w < threads / 32; ++w) blk.warp_bar.push_back(std::make_unique<std::barrier<>>(32));
+    blk.bar = std::make_unique<Barrier>(threads);
+    for (unsigned w = 0; w < threads / 32; ++w) blk.warp_bar.push_back(std::make_unique<Barrier>(32));
     blk.scratch.assign(threads, 0);
     blk.dynamic_shared.assign((shared_bytes + 7) / 8, ~uint64_t(0));
     block = &blk;
-    std::vector<std::thread> pool;
-    pool.reserve(threads);
-    for (unsigned t = 0; t < threads; ++t)
-      pool.emplace_back([&, t, b] {
-        thread_idx.x = t;
-        block_idx.x = b;
-        body();
-      });
-    for (auto& th : pool) th.join();
+    workers(threads).run(b, run_body);
     block = nullptr;
   }
 }

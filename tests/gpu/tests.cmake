@@ -40,7 +40,7 @@ target_include_directories(delayprop-device-check-emu PRIVATE ${CMAKE_CURRENT_LI
 target_compile_definitions(delayprop-device-check-emu PRIVATE DELAYPROP_HAVE_CUDA=1 DP_CUDA_THREADS=64
                            DELAYPROP_DEVICE_CHECK_EMULATED=1)
 target_link_libraries(delayprop-device-check-emu PRIVATE delayprop_backend_common OpenMP::OpenMP_CXX Threads::Threads)
-# Two halves (each about 1.5 minutes on an idle 2-core machine, much longer on a loaded one):
+# Two halves (1.5 and 1 minutes on a 2-core machine busy with two other jobs):
 # (a) CPU vs GPU agreement, then (b) determinism and (c) the sequence task.
 add_test(NAME gpu.device_check_emulated
          COMMAND delayprop-device-check-emu --skip-bench --small --budget-s 900 --sections a
@@ -57,7 +57,7 @@ add_test(NAME gpu.device_check_emulated_resident
 set_tests_properties(gpu.device_check_emulated gpu.device_check_emulated_determinism
                      gpu.device_check_emulated_resident PROPERTIES LABELS "gpu;emulation" TIMEOUT 1200)
 # (g) runs the resident step three ways per case (uploaded and device-assembled batches):
-# about 19 minutes on a heavily loaded 2-core machine.
+# about 4 minutes on a 2-core machine busy with two other jobs.
 set_tests_properties(gpu.device_check_emulated_resident PROPERTIES TIMEOUT 2400)
 # The CPU halves of the check (harness, sequence task on the CPU backend).
 add_test(NAME gpu.device_check_cpu_half COMMAND delayprop-device-check-emu --cpu-only --skip-bench)
