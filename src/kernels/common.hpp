@@ -43,13 +43,15 @@ void zero_frozen_gradients(const Network& net, ExactVector& grad);
 // of them: the sum is read and written once per call, not once per sample. Returns false
 // when a value is not finite or out of the exact range.
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum);
-// The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits.
+// The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits; float
+// sample gradients (the CPU engine's in float32) are added as the doubles they equal.
 bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+bool fold_sample_gradients(float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
 
 // Memory the CPU engine and the host parameter state need before the first spike is
 // recorded (tapes grow with the spikes on top of this): per thread the arrival and
-// adjoint-history rings, the neuron state, kFoldBlock per-sample double gradients and an
-// exact sum (48 bytes per parameter); once the engine's parameter copies and the host's
+// adjoint-history rings, the neuron state, kFoldBlock per-sample gradients (in the engine
+// precision) and an exact sum (48 bytes per parameter); once the engine's parameter copies and the host's
 // parameters, Adam state and gradients. `why` (optional) gets the dominant terms, naming the
 // config keys they come from.
 uint64_t engine_memory_bytes(const Network& net, const EngineOptions& opt, std::string* why = nullptr);

@@ -2,7 +2,7 @@
 // parallel on OpenMP threads. Per-thread memory is O(neurons x max delay) (arrival and
 // adjoint-history rings) and the tape is O(spikes): nothing is kept per time step and neuron.
 //
-// Determinism: a sample's computation, its gradient included (in double), is sequential;
+// Determinism: a sample's computation, its gradient included, is sequential;
 // the samples' gradients are summed exactly (core/exact_sum.hpp), so the result does not
 // depend on which thread ran which sample, nor on how a batch is split over ranks.
 #include "kernels/cpu/cpu_engine.hpp"
@@ -20,9 +20,6 @@
 
 namespace delayprop {
 namespace {
-
-// A sample's gradient is accumulated in double whatever the engine precision.
-using Acc = double;
 
 // Sample gradients kept per thread before they are folded into the exact sum together:
 // the sum (6 int64 per parameter) is then streamed once per this many samples.
@@ -73,7 +70,7 @@ class CpuEngine final : public Engine {
     // Targets of input populations keep a full history (input gradients row by row after the
     // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
     // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
-    double extra_budget = double(kFoldBlock) * double(net_.n_params) * sizeof(Acc) / 4;
+    double extra_budget = double(kFoldBlock) * double(net_.n_params) * sizeof(Real) / 4;
     for (const auto& c : net_.conns) {
       if (net_.pops[c.pre].kind != PopKind::Input || full_hist_[c.post]) continue;
       const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(c.post));
@@ -117,7 +114,7 @@ class CpuEngine final : public Engine {
       // Delays in steps are 16-bit unless a connection's max delay needs more.
       if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
     }
-    fold_ = cpu::fold_for(isa_);
+    fold_ = cpu::fold_for<Real>(isa_);
     k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
     k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
@@ -211,7 +208,7 @@ class CpuEngine final : public Engine {
       Workspace& ws = ws_[t];
       const uint32_t block = std::min<uint32_t>(kFoldBlock, std::max<uint32_t>(B, 1));
       errors.run([&] {
-        if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Acc(0));
+        if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Real(0));
         ws.grad_sum.assign_zero(P);
       });
       uint32_t pending = 0;  // sample gradients waiting to be folded
@@ -246,7 +243,7 @@ class CpuEngine final : public Engine {
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
-      bytes += ws.sample_grads.capacity() * sizeof(Acc) + ws.grad_sum.digits().size() * sizeof(int64_t);
+      bytes += ws.sample_grads.capacity() * sizeof(Real) + ws.grad_sum.digits().size() * sizeof(int64_t);
     for (const auto& w : w_) bytes += w.capacity() * sizeof(Real);
     for (const auto& s : s16_) bytes += s.capacity() * sizeof(uint16_t);
     for (const auto& s : s32_) bytes += s.capacity() * sizeof(int32_t);
@@ -267,7 +264,9 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<Real>> hist;
     std::vector<uint32_t> in_offsets, in_fill;  // a sample's input spikes by channel ...
     std::vector<int32_t> in_steps;             // ... their steps, in backward order
-    std::vector<Acc> sample_grads;  // gradients of up to kFoldBlock samples, not yet folded
+    // Gradients of up to kFoldBlock samples, not yet folded; a sample's gradient is summed in
+    // the engine precision (MODEL.md §3.3), then folded exactly.
+    std::vector<Real> sample_grads;
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
 
@@ -468,14 +467,14 @@ class CpuEngine final : public Engine {
   // MODEL.md §3.2: 16 lanes over all outgoing connections, then one fixed tree) and
   // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read zeros: those history
   // slots are not written yet.
-  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Acc* acc) {
+  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Real* acc) {
     alignas(64) Real lanes[cpu::kLanes] = {};
     for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, acc, lanes);
     return cpu::reduce_lanes(lanes);
   }
 
   // One connection's part of gather().
-  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Acc* acc, Real* lanes) {
+  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Real* acc, Real* lanes) {
     const auto& conn = net_.conns[c];
     const uint32_t N = conn.n_post;
     const uint32_t mask = hist_mask_[conn.post];
@@ -483,13 +482,13 @@ class CpuEngine final : public Engine {
     const Real tau_s = k_[conn.post].tau_s;
     const size_t row = size_t(i) * N;
     const Real* w = w_[c].data() + row;
-    Acc* gw = acc + conn.weight_offset + row;
-    Acc* gd = acc + conn.delay_offset + row;
+    Real* gw = acc + conn.weight_offset + row;
+    Real* gd = acc + conn.delay_offset + row;
     if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
     else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
   }
 
-  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Acc* acc) {
+  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Real* acc) {
     ensure_backward(ws);
     const size_t np = net_.pops.size();
     for (size_t p = 0; p < np; ++p) {
@@ -570,7 +569,7 @@ class CpuEngine final : public Engine {
   // sample, its spikes applied in the order of the time loop (steps descending; within a
   // step, batch order reversed). Each weight and delay gradient thus gets the same additions
   // in the same order as when done step by step.
-  void input_gradients(uint32_t b, Workspace& ws, Acc* acc) {
+  void input_gradients(uint32_t b, Workspace& ws, Real* acc) {
     if (!any_full_hist_) return;
     const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
     const uint32_t C = net_.n_input_channels;
@@ -593,8 +592,8 @@ class CpuEngine final : public Engine {
         const Real tau_s = k_[conn.post].tau_s;
         const size_t row = size_t(src.neuron) * N;
         const Real* w = w_[c].data() + row;
-        Acc* gw = acc + conn.weight_offset + row;
-        Acc* gd = acc + conn.delay_offset + row;
+        Real* gw = acc + conn.weight_offset + row;
+        Real* gd = acc + conn.delay_offset + row;
         if (wide_delays_) k32_.gradients(hist, w, s32_[c].data() + row, N, steps, K, tau_s, gw, gd);
         else k16_.gradients(hist, w, s16_[c].data() + row, N, steps, K, tau_s, gw, gd);
       }
@@ -626,7 +625,7 @@ class CpuEngine final : public Engine {
   bool wide_delays_ = false;  // some connection's max delay needs more than 16 bits
   cpu::SynapseKernels<Real, uint16_t> k16_{};
   cpu::SynapseKernels<Real, int32_t> k32_{};
-  cpu::FoldFn fold_ = nullptr;
+  cpu::FoldFn<Real> fold_ = nullptr;
   std::vector<std::vector<Real>> w_;
   std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
   std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits

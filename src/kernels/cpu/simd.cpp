@@ -61,7 +61,7 @@ void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n
 
 template <typename Real, typename D>
 void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
-                   double* gw, double* gd, Real* lanes) {
+                   Real* gw, Real* gd, Real* lanes) {
   for (uint32_t j = 0; j < N; ++j) {
     // Arrivals at or after the trial end read zeros: those slots are not written yet.
     const size_t at = (ring_row(n, int32_t(s[j]), mask) * N + j) * 2;
@@ -74,9 +74,9 @@ void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int3
 
 template <typename Real, typename D>
 void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                      Real tau_s, double* gw, double* gd) {
+                      Real tau_s, Real* gw, Real* gd) {
   for (uint32_t j = 0; j < N; ++j) {
-    double a = gw[j], b = gd[j];
+    Real a = gw[j], b = gd[j];
     for (uint32_t k = 0; k < K; ++k) {
       const size_t at = (size_t(arrival_step(steps[k], int32_t(s[j]))) * N + j) * 2;
       add_synapse_gradients(w[j], hist[at], hist[at + 1], tau_s, a, b);
@@ -102,10 +102,13 @@ void scatter_inputs_scalar(Real* x, const Real* w, const D* s, const uint32_t* r
 
 }  // namespace
 
-FoldFn fold_for(Isa isa) {
-  if (isa == Isa::Avx512) return avx512_fold();
-  return static_cast<FoldFn>(&fold_sample_gradients);
+template <typename Real>
+FoldFn<Real> fold_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_fold<Real>();
+  return static_cast<FoldFn<Real>>(&fold_sample_gradients);
 }
+template FoldFn<float> fold_for<float>(Isa);
+template FoldFn<double> fold_for<double>(Isa);
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels() {

@@ -43,16 +43,17 @@ struct SynapseKernels {
   void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask);
   // hist holds (lambda_V, lambda_I) interleaved per cell. Adds w[j] (lambda_V - lambda_I)_j
   // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
-  // gd[j] -= w (lambda_I - lambda_V) for every j.
+  // gd[j] -= w (lambda_I - lambda_V) for every j (the sample's gradient, in Real: MODEL.md
+  // §3.3).
   void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
-                 double* gw, double* gd, Real* lanes);
+                 Real* gw, Real* gd, Real* lanes);
   // The gradients of K spikes of one presynaptic neuron at once (MODEL.md §3.2 (d)), for a
   // history that holds every step (no ring: row = step + 1 + s[j]): for k = 0 .. K-1 in
   // order, gw[j] -= tau_s lambda_I, gd[j] -= w (lambda_I - lambda_V) at the arrival of spike
   // k (step steps[k]). Each gw[j], gd[j] gets the same operations in the same order as from
   // K calls of gather, but is read and written once.
   void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                    Real tau_s, double* gw, double* gd);
+                    Real tau_s, Real* gw, Real* gd);
   // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network
   // state), into an input ring x laid out in blocks of kXWidth neurons: the cell of (row, j)
   // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,
@@ -68,13 +69,17 @@ struct SynapseKernels {
 // The neuron block width of the input ring (scatter_inputs): one 64-byte line of float32.
 constexpr uint32_t kXWidth = 16;
 
-// Folds the gradients of n_samples samples (sample_grads: n_samples x P values, zeroed on
-// the way) into the exact sums digits (P x ExactSum::kDigits), like fold_sample_gradients
-// (kernels/common.hpp): the same integers are added, so the digits are the same whatever the
-// set. Returns false when a value is not finite or out of the exact range.
-using FoldFn = bool (*)(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
-FoldFn fold_for(Isa isa);
-FoldFn avx512_fold();  // only where isa_supported(Isa::Avx512)
+// Folds the gradients of n_samples samples (sample_grads: n_samples x P values of the
+// engine precision, zeroed on the way) into the exact sums digits (P x ExactSum::kDigits),
+// like fold_sample_gradients (kernels/common.hpp): the same integers are added, so the
+// digits are the same whatever the set. Returns false when a value is not finite or out of
+// the exact range.
+template <typename Real>
+using FoldFn = bool (*)(Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+template <typename Real>
+FoldFn<Real> fold_for(Isa isa);
+template <typename Real>
+FoldFn<Real> avx512_fold();  // only where isa_supported(Isa::Avx512)
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels();

@@ -46,7 +46,7 @@ inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N)
 
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+                        uint32_t mask, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
     const size_t at = cell(s, j, n, mask, N) * 2;
     const Real lv = hist[at], li = hist[at + 1];
@@ -95,11 +95,11 @@ inline __m256d gather_f64(const double* base, __m128i at) {
   return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), base, at, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
 }
 
-inline void sub4(double* g, __m128 x) { _mm256_storeu_pd(g, _mm256_sub_pd(_mm256_loadu_pd(g), _mm256_cvtps_pd(x))); }
+inline void sub8(float* g, __m256 x) { _mm256_storeu_ps(g, _mm256_sub_ps(_mm256_loadu_ps(g), x)); }
 
 template <typename D>
 void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
-              double* gw, double* gd, float* lanes) {
+              float* gw, float* gd, float* lanes) {
   const Cells cells(n, mask, N);
   const __m256 ts = _mm256_set1_ps(tau_s);
   const long long* pairs = reinterpret_cast<const long long*>(hist);  // (lambda_V, lambda_I) per cell
@@ -120,10 +120,8 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
       acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(wv, _mm256_sub_ps(lv, li)));
       const __m256 a = _mm256_mul_ps(ts, li);
       const __m256 b = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
-      sub4(gw + jh, _mm256_castps256_ps128(a));
-      sub4(gw + jh + 4, _mm256_extractf128_ps(a, 1));
-      sub4(gd + jh, _mm256_castps256_ps128(b));
-      sub4(gd + jh + 4, _mm256_extractf128_ps(b, 1));
+      sub8(gw + jh, a);
+      sub8(gd + jh, b);
     }
   }
   _mm256_storeu_ps(lanes, acc[0]);
@@ -160,9 +158,9 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 
 template <typename Real, typename D>
 inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
-                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
+                           const int32_t* steps, uint32_t K, Real tau_s, Real* gw, Real* gd) {
   for (; j < N; ++j) {
-    double a = gw[j], b = gd[j];
+    Real a = gw[j], b = gd[j];
     for (uint32_t k = 0; k < K; ++k) {
       const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
       const Real lv = hist[at], li = hist[at + 1];
@@ -184,15 +182,14 @@ inline __m256i base8(const D* s, uint32_t j0, uint32_t N) {
 
 template <typename D>
 void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 float tau_s, double* gw, double* gd) {
+                 float tau_s, float* gw, float* gd) {
   const __m256 ts = _mm256_set1_ps(tau_s);
   const long long* pairs = reinterpret_cast<const long long*>(hist);
   uint32_t j = 0;
   for (; j + 8 <= N; j += 8) {
     const __m256i base = base8(s, j, N);
     const __m256 wv = _mm256_loadu_ps(w + j);
-    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
-    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
+    __m256 a = _mm256_loadu_ps(gw + j), b = _mm256_loadu_ps(gd + j);
     for (uint32_t k = 0; k < K; ++k) {
       const __m256i c = _mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N)));
       const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
@@ -201,17 +198,11 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
       const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
       const __m256 lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
       const __m256 li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
-      const __m256 x = _mm256_mul_ps(ts, li);
-      const __m256 y = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
-      a0 = _mm256_sub_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
-      a1 = _mm256_sub_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
-      b0 = _mm256_sub_pd(b0, _mm256_cvtps_pd(_mm256_castps256_ps128(y)));
-      b1 = _mm256_sub_pd(b1, _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)));
+      a = _mm256_sub_ps(a, _mm256_mul_ps(ts, li));
+      b = _mm256_sub_ps(b, _mm256_mul_ps(wv, _mm256_sub_ps(li, lv)));
     }
-    _mm256_storeu_pd(gw + j, a0);
-    _mm256_storeu_pd(gw + j + 4, a1);
-    _mm256_storeu_pd(gd + j, b0);
-    _mm256_storeu_pd(gd + j + 4, b1);
+    _mm256_storeu_ps(gw + j, a);
+    _mm256_storeu_ps(gd + j, b);
   }
   gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }

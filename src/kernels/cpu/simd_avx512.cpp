@@ -50,7 +50,7 @@ inline size_t cell(const int32_t* s, uint32_t j, int32_t n, uint32_t mask, uint3
 // The synapses past the last full block of 16, one by one, into the same lanes.
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+                        uint32_t mask, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
     const size_t at = cell(s, j, n, mask, N) * 2;
     const Real lv = hist[at], li = hist[at + 1];
@@ -139,12 +139,11 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
   }
 }
 
-// gw[j .. j + 7] -= x (float -> double, exact), likewise gd.
-inline void sub8(double* g, __m256 x) { _mm512_storeu_pd(g, _mm512_sub_pd(_mm512_loadu_pd(g), _mm512_cvtps_pd(x))); }
+inline void sub16(float* g, __m512 x) { _mm512_storeu_ps(g, _mm512_sub_ps(_mm512_loadu_ps(g), x)); }
 
 template <typename D>
 void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
-                double* gw, double* gd, float* lanes) {
+                float* gw, float* gd, float* lanes) {
   const Cells cells(n, mask, N);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -160,12 +159,8 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
     const __m512 wv = _mm512_loadu_ps(w + j);
     acc = _mm512_add_ps(acc, _mm512_mul_ps(wv, _mm512_sub_ps(lv, li)));
-    const __m512 a = _mm512_mul_ps(ts, li);
-    const __m512 b = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
-    sub8(gw + j, _mm512_castps512_ps256(a));
-    sub8(gw + j + 8, _mm512_extractf32x8_ps(a, 1));
-    sub8(gd + j, _mm512_castps512_ps256(b));
-    sub8(gd + j + 8, _mm512_extractf32x8_ps(b, 1));
+    sub16(gw + j, _mm512_mul_ps(ts, li));
+    sub16(gd + j, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
   }
   _mm512_storeu_ps(lanes, acc);
   gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
@@ -199,9 +194,9 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 
 template <typename Real, typename D>
 inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
-                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
+                           const int32_t* steps, uint32_t K, Real tau_s, Real* gw, Real* gd) {
   for (; j < N; ++j) {
-    double a = gw[j], b = gd[j];
+    Real a = gw[j], b = gd[j];
     for (uint32_t k = 0; k < K; ++k) {
       const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
       const Real lv = hist[at], li = hist[at + 1];
@@ -224,7 +219,7 @@ inline __m512i base16(const D* s, uint32_t j0, uint32_t N) {
 
 template <typename D>
 void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 float tau_s, double* gw, double* gd) {
+                 float tau_s, float* gw, float* gd) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512 ts = _mm512_set1_ps(tau_s);
@@ -233,25 +228,18 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
   for (; j + 16 <= N; j += 16) {
     const __m512i base = base16(s, j, N);
     const __m512 wv = _mm512_loadu_ps(w + j);
-    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
-    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
+    __m512 a = _mm512_loadu_ps(gw + j), b = _mm512_loadu_ps(gd + j);
     for (uint32_t k = 0; k < K; ++k) {
       const __m512i c = _mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N)));
       const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
       const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
       const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
       const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
-      const __m512 x = _mm512_mul_ps(ts, li);
-      const __m512 y = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
-      a0 = _mm512_sub_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
-      a1 = _mm512_sub_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)));
-      b0 = _mm512_sub_pd(b0, _mm512_cvtps_pd(_mm512_castps512_ps256(y)));
-      b1 = _mm512_sub_pd(b1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(y, 1)));
+      a = _mm512_sub_ps(a, _mm512_mul_ps(ts, li));
+      b = _mm512_sub_ps(b, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
     }
-    _mm512_storeu_pd(gw + j, a0);
-    _mm512_storeu_pd(gw + j + 8, a1);
-    _mm512_storeu_pd(gd + j, b0);
-    _mm512_storeu_pd(gd + j + 8, b1);
+    _mm512_storeu_ps(gw + j, a);
+    _mm512_storeu_ps(gd + j, b);
   }
   gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }
@@ -291,14 +279,22 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
 // the same digits), the others go through exact_add_general after the block. Integer sums:
 // the digits are those of the scalar fold.
 static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold below is written for 6 x 32 bits");
-bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
+
+// The bits of g[0 .. 7] as doubles (floats converted: exact), and the clearing of the lanes m.
+inline __m512i load8_bits(const double* g) { return _mm512_loadu_si512(g); }
+inline __m512i load8_bits(const float* g) { return _mm512_castpd_si512(_mm512_cvtps_pd(_mm256_loadu_ps(g))); }
+inline void clear8(double* g, __mmask8 m) { _mm512_mask_storeu_epi64(g, m, _mm512_setzero_si512()); }
+inline void clear8(float* g, __mmask8 m) { _mm256_mask_storeu_epi32(g, m, _mm256_setzero_si256()); }
+
+template <typename Real>
+bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
   constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
   const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
   const __m512i mant = _mm512_set1_epi64((int64_t(1) << 52) - 1), implicit = _mm512_set1_epi64(int64_t(1) << 52);
   const __m512i e7ff = _mm512_set1_epi64(0x7ff), bias = _mm512_set1_epi64(1075 + ExactSum::kLsbExp);
   const __m512i fast_max = _mm512_set1_epi64(kFastMax), low32 = _mm512_set1_epi64(0xffffffffLL);
   const __m512i c31 = _mm512_set1_epi64(31), c63 = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
-  const __m512i abs_mask = _mm512_set1_epi64(0x7fffffffffffffffLL), zero = _mm512_setzero_si512();
+  const __m512i abs_mask = _mm512_set1_epi64(0x7fffffffffffffffLL);
   bool ok = true;
   size_t i = 0;
   struct Slow {
@@ -310,23 +306,23 @@ bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
     int64_t* d = digits + i * ExactSum::kDigits;
     __mmask8 any = 0;
     for (uint32_t s = 0; s < n_samples; ++s)
-      any |= _mm512_test_epi64_mask(_mm512_loadu_si512(g + size_t(s) * P + i), abs_mask);
+      any |= _mm512_test_epi64_mask(load8_bits(g + size_t(s) * P + i), abs_mask);
     if (!any) continue;  // nothing to add to these 8 parameters
     __m512i D[6];
     for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
     int n_slow = 0;
     for (uint32_t s = 0; s < n_samples; ++s) {
-      double* gp = g + size_t(s) * P + i;
-      const __m512i bits = _mm512_loadu_si512(gp);
+      Real* gp = g + size_t(s) * P + i;
+      const __m512i bits = load8_bits(gp);
       const __mmask8 nz = _mm512_test_epi64_mask(bits, abs_mask);
       if (!nz) continue;
       const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
       const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
       for (__mmask8 sl = nz & __mmask8(~fast); sl; sl &= __mmask8(sl - 1)) {
         const int lane = __builtin_ctz(sl);
-        slow[n_slow++] = {lane, gp[lane]};
+        slow[n_slow++] = {lane, double(gp[lane])};
       }
-      _mm512_mask_storeu_epi64(gp, nz, zero);
+      clear8(gp, nz);
       const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
       const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
       const __m512i lo = _mm512_sllv_epi64(m, sh);
@@ -348,10 +344,10 @@ bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
   for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than 8 samples)
     int64_t* d = digits + i * ExactSum::kDigits;
     for (uint32_t s = 0; s < n_samples; ++s) {
-      double& v = g[size_t(s) * P + i];
-      if (v == 0.0) continue;
-      ok &= exact_add(d, v);
-      v = 0.0;
+      Real& v = g[size_t(s) * P + i];
+      if (v == Real(0)) continue;
+      ok &= exact_add(d, double(v));
+      v = Real(0);
     }
   }
   return ok;
@@ -359,7 +355,12 @@ bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
 
 }  // namespace
 
-FoldFn avx512_fold() { return &fold_v; }
+template <typename Real>
+FoldFn<Real> avx512_fold() {
+  return &fold_v<Real>;
+}
+template FoldFn<float> avx512_fold<float>();
+template FoldFn<double> avx512_fold<double>();
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
@@ -375,7 +376,12 @@ template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
 #pragma GCC pop_options
 #else
 namespace delayprop::cpu {
-FoldFn avx512_fold() { return fold_for(Isa::Scalar); }
+template <typename Real>
+FoldFn<Real> avx512_fold() {
+  return fold_for<Real>(Isa::Scalar);
+}
+template FoldFn<float> avx512_fold<float>();
+template FoldFn<double> avx512_fold<double>();
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
   return scalar_kernels<Real, D>();
