@@ -113,7 +113,7 @@ uint64_t engine_memory_bytes(const Network& net, const EngineOptions& opt, std::
     if (b > rings_max) rings_max = b, rings_pop = p;
   }
   const long double per_thread_rings = rings * T;
-  const long double grads = T * P * (8.0L * real + 48);      // per-sample gradients + exact sum
+  const long double grads = T * P * (64.0L + 48);  // per-sample gradients (64 B, kFoldBlock) + exact sum
   const long double host = P * (real + 4) + P * (8.0L * 5 + 48);  // engine copies; params, best, m, v, grad, exact
   const long double total = per_thread_rings + grads + host;
   if (why) {

@@ -127,7 +127,7 @@ TEST(Simd, WideDelaysGiveTheBitsOfNarrowOnes) {
 
 // The fold of sample gradients into exact sums: the same digits on every set, for values of
 // every kind (zeros of both signs, values below the lowest bit, subnormals, large ones, and
-// an out-of-range one that must be reported), P not a multiple of 8, 1 to 8 samples, float32
+// an out-of-range one that must be reported), P not a multiple of 8, 1 to 16 samples, float32
 // and float64 sample gradients.
 template <typename Real>
 void check_fold() {
@@ -137,7 +137,7 @@ void check_fold() {
   const Real subnormal = Real(sizeof(Real) == 8 ? 1e-310 : 1e-40);
   for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) {
     if (!cpu::isa_supported(isa)) continue;
-    for (uint32_t S : {1u, 3u, 8u})
+    for (uint32_t S : {1u, 3u, 8u, 16u})
       for (bool bad : {false, true}) {
         const size_t P = 37;
         std::vector<Real> g(S * P);

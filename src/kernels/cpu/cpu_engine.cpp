@@ -22,8 +22,11 @@ namespace delayprop {
 namespace {
 
 // Sample gradients kept per thread before they are folded into the exact sum together:
-// the sum (6 int64 per parameter) is then streamed once per this many samples.
-constexpr uint32_t kFoldBlock = 8;
+// the sum (6 int64 per parameter) is then streamed once per this many samples; 64 bytes
+// per parameter (8 float64 or 16 float32 samples).
+template <typename Real>
+constexpr uint32_t kFoldBlock = 64 / sizeof(Real);
+static_assert(kFoldBlock<float> <= cpu::kFoldMax);
 
 // Input spikes are delivered for a block of steps at a time (their arrivals do not depend on
 // the network state), neuron block by neuron block, so that a block's input-ring rows stay in
@@ -70,7 +73,7 @@ class CpuEngine final : public Engine {
     // Targets of input populations keep a full history (input gradients row by row after the
     // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
     // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
-    double extra_budget = double(kFoldBlock) * double(net_.n_params) * sizeof(Real) / 4;
+    double extra_budget = double(kFoldBlock<Real>) * double(net_.n_params) * sizeof(Real) / 4;
     for (const auto& c : net_.conns) {
       if (net_.pops[c.pre].kind != PopKind::Input || full_hist_[c.post]) continue;
       const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(c.post));
@@ -206,7 +209,7 @@ class CpuEngine final : public Engine {
     {
       const int t = omp_get_thread_num();
       Workspace& ws = ws_[t];
-      const uint32_t block = std::min<uint32_t>(kFoldBlock, std::max<uint32_t>(B, 1));
+      const uint32_t block = std::min<uint32_t>(kFoldBlock<Real>, std::max<uint32_t>(B, 1));
       errors.run([&] {
         if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Real(0));
         ws.grad_sum.assign_zero(P);

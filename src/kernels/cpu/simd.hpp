@@ -76,6 +76,7 @@ constexpr uint32_t kXWidth = 16;
 // the exact range.
 template <typename Real>
 using FoldFn = bool (*)(Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+constexpr uint32_t kFoldMax = 16;  // the vector fold's fast loop takes up to this many samples
 template <typename Real>
 FoldFn<Real> fold_for(Isa isa);
 template <typename Real>

@@ -301,8 +301,8 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
     int lane;
     double x;
   };
-  Slow slow[64];
-  for (; i + 8 <= P && n_samples <= 8; i += 8) {
+  Slow slow[8 * kFoldMax];
+  for (; i + 8 <= P && n_samples <= kFoldMax; i += 8) {
     int64_t* d = digits + i * ExactSum::kDigits;
     __mmask8 any = 0;
     for (uint32_t s = 0; s < n_samples; ++s)
@@ -341,7 +341,7 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
     for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
     for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
   }
-  for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than 8 samples)
+  for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than kFoldMax samples)
     int64_t* d = digits + i * ExactSum::kDigits;
     for (uint32_t s = 0; s < n_samples; ++s) {
       Real& v = g[size_t(s) * P + i];
