@@ -109,7 +109,7 @@ class CpuEngine final : public Engine {
     }
     // The vector kernels index rings and histories with 32-bit lanes.
     for (uint32_t p = 0; p < np; ++p)
-      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31) ||
+      if (uint64_t(hist_rows_[p]) * x_cols(p) * 2 >= (uint64_t(1) << 31) ||
           uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31))
         isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
@@ -126,13 +126,12 @@ class CpuEngine final : public Engine {
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
     x_conn_.assign(np, -1);
-    uint32_t n_input_pops = 0;
-    for (const auto& pop : net_.pops) n_input_pops += pop.kind == PopKind::Input;
+    for (const auto& pop : net_.pops) n_input_pops_ += pop.kind == PopKind::Input;
     for (uint32_t p = 0; p < np; ++p) {
       int32_t only = -1, count = 0;
       for (uint32_t c = 0; c < net_.conns.size(); ++c)
         if (net_.conns[c].post == p && net_.pops[net_.conns[c].pre].kind == PopKind::Input) only = int32_t(c), ++count;
-      if (n_input_pops == 1 && count == 1) x_conn_[p] = only;
+      if (n_input_pops_ == 1 && count == 1) x_conn_[p] = only;
     }
     ws_.resize(size_t(opt_.threads));
   }
@@ -263,10 +262,11 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
-    // touches one cache line per synapse, not two.
+    // touches one cache line per synapse, not two; in blocks of kXWidth neurons
+    // (cpu::hist_cell).
     std::vector<std::vector<Real>> hist;
-    std::vector<uint32_t> in_offsets, in_fill;  // a sample's input spikes by channel ...
-    std::vector<int32_t> in_steps;             // ... their steps, in backward order
+    std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
+    std::vector<int32_t> in_steps;   // ... and their steps, in batch order
     // Gradients of up to kFoldBlock samples, not yet folded; a sample's gradient is summed in
     // the engine precision (MODEL.md §3.3), then folded exactly.
     std::vector<Real> sample_grads;
@@ -323,7 +323,7 @@ class CpuEngine final : public Engine {
       const size_t N = net_.pops[p].size;
       ws.lv[p].resize(N);
       ws.li[p].resize(N);
-      ws.hist[p].resize(size_t(hist_rows_[p]) * N * 2);
+      ws.hist[p].resize(size_t(hist_rows_[p]) * x_cols(p) * 2);
     }
   }
 
@@ -487,8 +487,9 @@ class CpuEngine final : public Engine {
     const Real* w = w_[c].data() + row;
     Real* gw = acc + conn.weight_offset + row;
     Real* gd = acc + conn.delay_offset + row;
-    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
-    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
+    const uint32_t rows = hist_rows_[conn.post];
+    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
+    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
   }
 
   void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Real* acc) {
@@ -540,20 +541,20 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* lv = ws.lv[p].data();
         Real* li = ws.li[p].data();
-        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * N * 2;
+        // Row n of the history: 2 kXWidth values per neuron block, blocks hstride apart.
+        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * cpu::kXWidth * 2;
+        const size_t hstride = size_t(hist_rows_[p]) * cpu::kXWidth * 2;
         if (p == net_.output) {
-          for (uint32_t j = 0; j < N; ++j) {
+          for (uint32_t j = 0; j < N; ++j)
             output_adjoint_step(k, ro, n, nstar[j], Real(g[j]), sumexp_.density[n], inv_T, lv[j], li[j]);
-            h[2 * j] = lv[j];
-            h[2 * j + 1] = li[j];
-          }
         } else {
-          for (uint32_t j = 0; j < N; ++j) {
-            adjoint_step(k, Real(0), lv[j], li[j]);
-            h[2 * j] = lv[j];
-            h[2 * j + 1] = li[j];
-          }
+          for (uint32_t j = 0; j < N; ++j) adjoint_step(k, Real(0), lv[j], li[j]);
         }
+        for (uint32_t j0 = 0; j0 < N; j0 += cpu::kXWidth, h += hstride)
+          for (uint32_t l = 0; l < cpu::kXWidth && j0 + l < N; ++l) {
+            h[2 * l] = lv[j0 + l];
+            h[2 * l + 1] = li[j0 + l];
+          }
       }
       // (d) of this step's input spikes into populations with a history ring.
       while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
@@ -568,38 +569,41 @@ class CpuEngine final : public Engine {
   }
 
   // (d) for the input spikes, after the time loop (MODEL.md §3.2): their targets keep every
-  // step of the history, so each input neuron's gradient row is read and written once per
-  // sample, its spikes applied in the order of the time loop (steps descending; within a
-  // step, batch order reversed). Each weight and delay gradient thus gets the same additions
-  // in the same order as when done step by step.
+  // step of the history, so the gradients of all of a sample's input spikes are computed in
+  // one pass per connection, neuron block by neuron block (a block's history stays in
+  // cache), spikes in the order of the time loop (steps descending; within a step, batch
+  // order reversed). Each weight and delay gradient thus gets the same additions in the same
+  // order as when done step by step.
   void input_gradients(uint32_t b, Workspace& ws, Real* acc) {
     if (!any_full_hist_) return;
     const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
-    const uint32_t C = net_.n_input_channels;
-    ws.in_offsets.assign(size_t(C) + 1, 0);
-    for (uint64_t e = i0; e < i1; ++e) ++ws.in_offsets[batch_.channels[e] + 1];
-    for (uint32_t c = 0; c < C; ++c) ws.in_offsets[c + 1] += ws.in_offsets[c];
-    ws.in_steps.resize(i1 - i0);
-    ws.in_fill.assign(ws.in_offsets.begin(), ws.in_offsets.end() - 1);
-    for (uint64_t e = i1; e-- > i0;) ws.in_steps[ws.in_fill[batch_.channels[e]]++] = batch_.steps[e];
-    for (uint32_t ch = 0; ch < C; ++ch) {
-      const uint32_t K = ws.in_offsets[ch + 1] - ws.in_offsets[ch];
-      if (K == 0) continue;
-      const int32_t* steps = ws.in_steps.data() + ws.in_offsets[ch];
-      const InputNeuron src = input_map_[ch];
-      for (uint32_t c : out_conns_[src.pop]) {
-        const auto& conn = net_.conns[c];
-        if (!full_hist_[conn.post]) continue;  // done step by step
-        const uint32_t N = conn.n_post;
-        const Real* hist = ws.hist[conn.post].data();
-        const Real tau_s = k_[conn.post].tau_s;
-        const size_t row = size_t(src.neuron) * N;
-        const Real* w = w_[c].data() + row;
-        Real* gw = acc + conn.weight_offset + row;
-        Real* gd = acc + conn.delay_offset + row;
-        if (wide_delays_) k32_.gradients(hist, w, s32_[c].data() + row, N, steps, K, tau_s, gw, gd);
-        else k16_.gradients(hist, w, s16_[c].data() + row, N, steps, K, tau_s, gw, gd);
+    for (uint32_t c = 0; c < net_.conns.size(); ++c) {
+      const auto& conn = net_.conns[c];
+      if (net_.pops[conn.pre].kind != PopKind::Input || !full_hist_[conn.post]) continue;
+      // The presynaptic neurons of the spikes (the batch's channels when the input is one
+      // population) and their steps, in batch order; the kernel goes backwards.
+      const uint32_t* pre = batch_.channels.data() + i0;
+      const int32_t* steps = batch_.steps.data() + i0;
+      uint32_t K = uint32_t(i1 - i0);
+      if (n_input_pops_ > 1) {
+        ws.in_pre.clear();
+        ws.in_steps.clear();
+        for (uint64_t e = i0; e < i1; ++e) {
+          const InputNeuron src = input_map_[batch_.channels[e]];
+          if (src.pop != conn.pre) continue;
+          ws.in_pre.push_back(src.neuron);
+          ws.in_steps.push_back(batch_.steps[e]);
+        }
+        pre = ws.in_pre.data(), steps = ws.in_steps.data(), K = uint32_t(ws.in_pre.size());
       }
+      if (K == 0) continue;
+      const Real* hist = ws.hist[conn.post].data();
+      const uint32_t rows = hist_rows_[conn.post];
+      const Real tau_s = k_[conn.post].tau_s;
+      Real* gw = acc + conn.weight_offset;
+      Real* gd = acc + conn.delay_offset;
+      if (wide_delays_) k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd);
+      else k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd);
     }
   }
 
@@ -615,6 +619,7 @@ class CpuEngine final : public Engine {
   // Per population: the one connection from the only input population when it is the only
   // input connection (all input spikes delivered by one kernel call), else -1.
   std::vector<int32_t> x_conn_;
+  uint32_t n_input_pops_ = 0;
   // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
   // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
   // N_T + S_max + 1 rows, mask all ones.

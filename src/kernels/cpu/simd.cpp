@@ -60,11 +60,11 @@ void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n
 }
 
 template <typename Real, typename D>
-void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
-                   Real* gw, Real* gd, Real* lanes) {
+void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+                   Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (uint32_t j = 0; j < N; ++j) {
     // Arrivals at or after the trial end read zeros: those slots are not written yet.
-    const size_t at = (ring_row(n, int32_t(s[j]), mask) * N + j) * 2;
+    const size_t at = hist_cell(ring_row(n, int32_t(s[j]), mask), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     Real& lane = lanes[j % kLanes];
     lane += synapse_jump_term(w[j], lv, li);
@@ -73,16 +73,17 @@ void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int3
 }
 
 template <typename Real, typename D>
-void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                      Real tau_s, Real* gw, Real* gd) {
-  for (uint32_t j = 0; j < N; ++j) {
-    Real a = gw[j], b = gd[j];
-    for (uint32_t k = 0; k < K; ++k) {
-      const size_t at = (size_t(arrival_step(steps[k], int32_t(s[j]))) * N + j) * 2;
-      add_synapse_gradients(w[j], hist[at], hist[at + 1], tau_s, a, b);
+void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const uint32_t* pre,
+                      const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd) {
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    for (uint32_t k = K; k-- > 0;) {
+      const size_t at = size_t(pre[k]) * N + j0;
+      for (uint32_t l = 0; l < width; ++l) {
+        const size_t c = hist_cell(size_t(arrival_step(steps[k], int32_t(s[at + l]))), j0 + l, rows) * 2;
+        add_synapse_gradients(w[at + l], hist[c], hist[c + 1], tau_s, gw[at + l], gd[at + l]);
+      }
     }
-    gw[j] = a;
-    gd[j] = b;
   }
 }
 

@@ -34,6 +34,18 @@ Isa best_isa();
 // cannot run.
 Isa resolve_isa(const std::string& request);
 
+// The neuron block width of the input ring (scatter_inputs) and of the adjoint histories:
+// one 64-byte line of float32.
+constexpr uint32_t kXWidth = 16;
+
+// Adjoint histories hold (lambda_V, lambda_I) interleaved per cell, in blocks of kXWidth
+// neurons (columns padded to whole blocks): the cell of (row, j) in a history of `rows` rows
+// is hist_cell(row, j, rows), its lambda_V at hist[2 cell]. One block's rows are contiguous,
+// so that a spike's 16 lanes read within a few KiB and a block's whole history fits in L2.
+inline size_t hist_cell(size_t row, uint32_t j, uint32_t rows) {
+  return size_t(j / kXWidth) * rows * kXWidth + row * kXWidth + j % kXWidth;
+}
+
 // Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
 // n_post; n = the spike's step; mask = ring slots - 1. The arrival cell of synapse j is
 // ring row ring_row(n, s[j], mask) = (n + 1 + s[j]) & mask, column j.
@@ -41,19 +53,21 @@ template <typename Real, typename D>
 struct SynapseKernels {
   // ring[cell_j] += w[j] for every j.
   void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask);
-  // hist holds (lambda_V, lambda_I) interleaved per cell. Adds w[j] (lambda_V - lambda_I)_j
+  // hist: an adjoint history of `rows` rows (hist_cell). Adds w[j] (lambda_V - lambda_I)_j
   // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
   // gd[j] -= w (lambda_I - lambda_V) for every j (the sample's gradient, in Real: MODEL.md
   // §3.3).
-  void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
-                 Real* gw, Real* gd, Real* lanes);
-  // The gradients of K spikes of one presynaptic neuron at once (MODEL.md §3.2 (d)), for a
-  // history that holds every step (no ring: row = step + 1 + s[j]): for k = 0 .. K-1 in
-  // order, gw[j] -= tau_s lambda_I, gd[j] -= w (lambda_I - lambda_V) at the arrival of spike
-  // k (step steps[k]). Each gw[j], gd[j] gets the same operations in the same order as from
-  // K calls of gather, but is read and written once.
-  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                    Real tau_s, Real* gw, Real* gd);
+  void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+                 Real tau_s, Real* gw, Real* gd, Real* lanes);
+  // The gradients of K spikes (MODEL.md §3.2 (d)) for a history of `rows` rows that holds
+  // every step (no ring: row = step + 1 + s[j]). w, s, gw, gd are whole connections (row i
+  // at i N); spike k is of presynaptic neuron pre[k] in step steps[k]. For k = K-1 down to 0,
+  // for every j: gw[pre[k] N + j] -= tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at
+  // the arrival of spike k: each gradient gets the same operations in the same order as from
+  // gather, spike by spike in that order. Done neuron block by neuron block, so that the
+  // block's history stays in cache.
+  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const uint32_t* pre,
+                    const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd);
   // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network
   // state), into an input ring x laid out in blocks of kXWidth neurons: the cell of (row, j)
   // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,
@@ -65,9 +79,6 @@ struct SynapseKernels {
   void (*scatter_inputs)(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
                          uint32_t N, uint32_t mask);
 };
-
-// The neuron block width of the input ring (scatter_inputs): one 64-byte line of float32.
-constexpr uint32_t kXWidth = 16;
 
 // Folds the gradients of n_samples samples (sample_grads: n_samples x P values of the
 // engine precision, zeroed on the way) into the exact sums digits (P x ExactSum::kDigits),

@@ -50,15 +50,32 @@ inline size_t cell(const int32_t* s, uint32_t j, int32_t n, uint32_t mask, uint3
 // The synapses past the last full block of 16, one by one, into the same lanes.
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, Real tau_s, Real* gw, Real* gd, Real* lanes) {
+                        uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = cell(s, j, n, mask, N) * 2;
+    const size_t at = hist_cell((uint32_t(n) + 1 + uint32_t(s[j])) & mask, j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
     gd[j] -= w[j] * (li - lv);
   }
 }
+
+// History cells hist_cell(((n + 1 + s[j]) & mask), j, rows) of synapses j0 .. j0 + 15, j0 a
+// multiple of 16 (the caller keeps the history's cells below 2^31).
+struct HistCells {
+  __m512i n1, mask, iota;
+  uint32_t block;  // cells per neuron block
+  HistCells(int32_t n, uint32_t m, uint32_t rows)
+      : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
+        mask(_mm512_set1_epi32(int(m))),
+        iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
+        block(rows * kXWidth) {}
+  template <typename D>
+  __m512i at(const D* s, uint32_t j0) const {
+    const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
+    return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(_mm512_set1_epi32(int(j0 / kXWidth * block)), iota));
+  }
+};
 
 template <typename D>
 void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
@@ -142,9 +159,9 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
 inline void sub16(float* g, __m512 x) { _mm512_storeu_ps(g, _mm512_sub_ps(_mm512_loadu_ps(g), x)); }
 
 template <typename D>
-void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
-                float* gw, float* gd, float* lanes) {
-  const Cells cells(n, mask, N);
+void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+              float tau_s, float* gw, float* gd, float* lanes) {
+  const HistCells cells(n, mask, rows);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512 ts = _mm512_set1_ps(tau_s);
@@ -163,13 +180,13 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     sub16(gd + j, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
   }
   _mm512_storeu_ps(lanes, acc);
-  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
 template <typename D>
-void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, double tau_s,
-                double* gw, double* gd, double* lanes) {
-  const Cells cells(n, mask, N);
+void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+              double tau_s, double* gw, double* gd, double* lanes) {
+  const HistCells cells(n, mask, rows);
   const __m512d ts = _mm512_set1_pd(tau_s);
   __m512d acc[2] = {_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8)};
   uint32_t j = 0;
@@ -189,88 +206,87 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   }
   _mm512_storeu_pd(lanes, acc[0]);
   _mm512_storeu_pd(lanes + 8, acc[1]);
-  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
-template <typename Real, typename D>
-inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
-                           const int32_t* steps, uint32_t K, Real tau_s, Real* gw, Real* gd) {
-  for (; j < N; ++j) {
-    Real a = gw[j], b = gd[j];
-    for (uint32_t k = 0; k < K; ++k) {
-      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
-      const Real lv = hist[at], li = hist[at + 1];
-      a -= tau_s * li;
-      b -= w[j] * (li - lv);
-    }
-    gw[j] = a;
-    gd[j] = b;
-  }
-}
-
-// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 15: spike k adds steps[k] * N.
+// See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
+// reverse order; a spike's cells in the block are hist_cell(steps[k] + 1 + s[j], j, rows).
+// The next spikes' rows are prefetched, their addresses being known ahead.
 template <typename D>
-inline __m512i base16(const D* s, uint32_t j0, uint32_t N) {
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i row = _mm512_add_epi32(load16(s + j0), _mm512_set1_epi32(1));
-  return _mm512_add_epi32(_mm512_mullo_epi32(row, _mm512_set1_epi32(int(N))),
-                          _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
-}
-
-template <typename D>
-void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 float tau_s, float* gw, float* gd) {
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 ts = _mm512_set1_ps(tau_s);
-  const long long* pairs = reinterpret_cast<const long long*>(hist);
-  uint32_t j = 0;
-  for (; j + 16 <= N; j += 16) {
-    const __m512i base = base16(s, j, N);
-    const __m512 wv = _mm512_loadu_ps(w + j);
-    __m512 a = _mm512_loadu_ps(gw + j), b = _mm512_loadu_ps(gd + j);
-    for (uint32_t k = 0; k < K; ++k) {
-      const __m512i c = _mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N)));
-      const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
-      const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
+    const __mmask8 m0 = __mmask8(m), m1 = __mmask8(m >> 8);
+    for (uint32_t k = K; k-- > 0;) {
+      if (k >= kAhead) {
+        const size_t ahead = size_t(pre[k - kAhead]) * N + j0;
+        _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(s + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(gw + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(gd + ahead), _MM_HINT_T0);
+      }
+      const size_t at = size_t(pre[k]) * N + j0;
+      const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
+      const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota);
+      const __m512 lo = _mm512_castsi512_ps(
+          _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m0, _mm512_castsi512_si256(c), pairs, 8));
+      const __m512 hi = _mm512_castsi512_ps(
+          _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m1, _mm512_extracti64x4_epi64(c, 1), pairs, 8));
       const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
       const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
-      a = _mm512_sub_ps(a, _mm512_mul_ps(ts, li));
-      b = _mm512_sub_ps(b, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
+      const __m512 wv = _mm512_maskz_loadu_ps(m, w + at);
+      _mm512_mask_storeu_ps(gw + at, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, gw + at), _mm512_mul_ps(ts, li)));
+      _mm512_mask_storeu_ps(gd + at, m,
+                            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, gd + at), _mm512_mul_ps(wv, _mm512_sub_ps(li, lv))));
     }
-    _mm512_storeu_ps(gw + j, a);
-    _mm512_storeu_ps(gd + j, b);
   }
-  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }
 
 template <typename D>
-void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 double tau_s, double* gw, double* gd) {
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512d ts = _mm512_set1_pd(tau_s);
-  uint32_t j = 0;
-  for (; j + 16 <= N; j += 16) {
-    const __m512i base = base16(s, j, N);
-    const __m512d w0 = _mm512_loadu_pd(w + j), w1 = _mm512_loadu_pd(w + j + 8);
-    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
-    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
-    for (uint32_t k = 0; k < K; ++k) {
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const double* hb = hist + size_t(j0 / kXWidth) * rows * kXWidth * 2;
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
+    for (uint32_t k = K; k-- > 0;) {
+      if (k >= kAhead) {
+        const size_t ahead = size_t(pre[k - kAhead]) * N + j0;
+        _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w + ahead + 8), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(s + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(gw + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(gw + ahead + 8), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(gd + ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(gd + ahead + 8), _MM_HINT_T0);
+      }
+      const size_t at = size_t(pre[k]) * N + j0;
+      const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       const __m512i c2 =
-          _mm512_slli_epi32(_mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
-      const __m256i at0 = _mm512_castsi512_si256(c2), at1 = _mm512_extracti64x4_epi64(c2, 1);
-      const __m512d lv0 = _mm512_i32gather_pd(at0, hist, 8), li0 = _mm512_i32gather_pd(at0, hist + 1, 8);
-      const __m512d lv1 = _mm512_i32gather_pd(at1, hist, 8), li1 = _mm512_i32gather_pd(at1, hist + 1, 8);
-      a0 = _mm512_sub_pd(a0, _mm512_mul_pd(ts, li0));
-      a1 = _mm512_sub_pd(a1, _mm512_mul_pd(ts, li1));
-      b0 = _mm512_sub_pd(b0, _mm512_mul_pd(w0, _mm512_sub_pd(li0, lv0)));
-      b1 = _mm512_sub_pd(b1, _mm512_mul_pd(w1, _mm512_sub_pd(li1, lv1)));
+          _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota), 1);
+      for (int h = 0; h < 2; ++h) {
+        const __mmask8 mh = __mmask8(m >> (8 * h));
+        const __m256i ch = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
+        const __m512d lv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, ch, hb, 8);
+        const __m512d li = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, ch, hb + 1, 8);
+        const __m512d wv = _mm512_maskz_loadu_pd(mh, w + at + 8 * h);
+        double* gwh = gw + at + 8 * h;
+        double* gdh = gd + at + 8 * h;
+        _mm512_mask_storeu_pd(gwh, mh, _mm512_sub_pd(_mm512_maskz_loadu_pd(mh, gwh), _mm512_mul_pd(ts, li)));
+        _mm512_mask_storeu_pd(gdh, mh,
+                              _mm512_sub_pd(_mm512_maskz_loadu_pd(mh, gdh), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
+      }
     }
-    _mm512_storeu_pd(gw + j, a0);
-    _mm512_storeu_pd(gw + j + 8, a1);
-    _mm512_storeu_pd(gd + j, b0);
-    _mm512_storeu_pd(gd + j + 8, b1);
   }
-  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }
 
 // The fold of kernels/common.hpp, 8 parameters at a time: the 6 digits of 8 parameters are
