@@ -211,7 +211,7 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 
 // See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
 // reverse order; a spike's cells in the block are hist_cell(steps[k] + 1 + s[j], j, rows).
-// The next spikes' rows are prefetched, their addresses being known ahead.
+// (Prefetching the next spikes' rows, as scatter_inputs does, made it slower.)
 template <typename D>
 void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const uint32_t* pre,
                  const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd) {
@@ -225,13 +225,6 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
     const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
     const __mmask8 m0 = __mmask8(m), m1 = __mmask8(m >> 8);
     for (uint32_t k = K; k-- > 0;) {
-      if (k >= kAhead) {
-        const size_t ahead = size_t(pre[k - kAhead]) * N + j0;
-        _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(s + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(gw + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(gd + ahead), _MM_HINT_T0);
-      }
       const size_t at = size_t(pre[k]) * N + j0;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota);
@@ -259,16 +252,6 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
     const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
     for (uint32_t k = K; k-- > 0;) {
-      if (k >= kAhead) {
-        const size_t ahead = size_t(pre[k - kAhead]) * N + j0;
-        _mm_prefetch(reinterpret_cast<const char*>(w + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w + ahead + 8), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(s + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(gw + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(gw + ahead + 8), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(gd + ahead), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(gd + ahead + 8), _MM_HINT_T0);
-      }
       const size_t at = size_t(pre[k]) * N + j0;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       const __m512i c2 =
