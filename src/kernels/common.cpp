@@ -61,28 +61,23 @@ bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, E
   return fold_sample_gradients(sample_grads.data(), n_samples, sum.size(), sum.digits().data());
 }
 
-namespace {
-template <typename Real>
-bool fold_sample_gradients_t(Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
+bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
   bool ok = true;
   for (size_t i = 0; i < P; ++i) {
     int64_t* d = digits + i * ExactSum::kDigits;
     for (uint32_t s = 0; s < n_samples; ++s) {
-      Real& v = sample_grads[size_t(s) * P + i];
-      if (v == Real(0)) continue;  // many parameters get nothing from a sample
-      ok &= exact_add(d, double(v));
-      v = Real(0);
+      double& v = sample_grads[size_t(s) * P + i];
+      if (v == 0.0) continue;  // many parameters get nothing from a sample
+      ok &= exact_add(d, v);
+      v = 0.0;
     }
   }
   return ok;
 }
-}  // namespace
-
-bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
-  return fold_sample_gradients_t(sample_grads, n_samples, P, digits);
-}
 bool fold_sample_gradients(float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
-  return fold_sample_gradients_t(sample_grads, n_samples, P, digits);
+  bool ok = true;
+  for (size_t i = 0; i < P; ++i) ok &= fold_float_parameter(sample_grads + i, P, n_samples, digits + i * ExactSum::kDigits);
+  return ok;
 }
 
 namespace {

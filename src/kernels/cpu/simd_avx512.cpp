@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/exact_sum.hpp"
+#include "kernels/common.hpp"
 #include "kernels/cpu/simd.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -273,13 +274,13 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
 }
 
 // The fold of kernels/common.hpp, 8 parameters at a time: the 6 digits of 8 parameters are
-// held in 6 registers (digit-major) while the samples' values are added; a value takes
-// exact_add's fast path in exactly the lanes where exact_add would (the same three parts at
-// the same digits), the others go through exact_add_general after the block. Integer sums:
-// the digits are those of the scalar fold.
+// held in 6 registers (digit-major) while the values are added; a value takes exact_add's
+// fast path in exactly the lanes where exact_add would (the same three parts at the same
+// digits), the others go through exact_add_general after the block. Float32 values: the
+// lanes where fold_float_parameter adds the samples' double sum add that sum, the others
+// each value. Integer sums: the digits are those of the scalar fold.
 static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold below is written for 6 x 32 bits");
 
-// The bits of g[0 .. 7] as doubles (floats converted: exact), and the clearing of the lanes m.
 inline __m512i load8_bits(const double* g) { return _mm512_loadu_si512(g); }
 inline __m512i load8_bits(const float* g) { return _mm512_castpd_si512(_mm512_cvtps_pd(_mm256_loadu_ps(g))); }
 inline void clear8(double* g, __mmask8 m) { _mm512_mask_storeu_epi64(g, m, _mm512_setzero_si512()); }
@@ -300,53 +301,92 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
     int lane;
     double x;
   };
-  Slow slow[8 * kFoldMax];
-  for (; i + 8 <= P && n_samples <= kFoldMax; i += 8) {
-    int64_t* d = digits + i * ExactSum::kDigits;
-    __mmask8 any = 0;
-    for (uint32_t s = 0; s < n_samples; ++s)
-      any |= _mm512_test_epi64_mask(load8_bits(g + size_t(s) * P + i), abs_mask);
-    if (!any) continue;  // nothing to add to these 8 parameters
-    __m512i D[6];
-    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
-    int n_slow = 0;
-    for (uint32_t s = 0; s < n_samples; ++s) {
-      Real* gp = g + size_t(s) * P + i;
-      const __m512i bits = load8_bits(gp);
-      const __mmask8 nz = _mm512_test_epi64_mask(bits, abs_mask);
-      if (!nz) continue;
-      const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
-      const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
-      for (__mmask8 sl = nz & __mmask8(~fast); sl; sl &= __mmask8(sl - 1)) {
+  Slow slow[8 * (kFoldMax + 1)];
+  int n_slow = 0;
+  __m512i D[6];
+  // Adds the doubles `bits` in the lanes `lanes` (zeros skipped) to D, or to the slow list;
+  // returns the lanes added.
+  auto add = [&](__m512i bits, __mmask8 lanes) {
+    const __mmask8 nz = lanes & _mm512_test_epi64_mask(bits, abs_mask);
+    if (!nz) return nz;
+    const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
+    const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
+    if (__mmask8 sl = nz & __mmask8(~fast)) {
+      alignas(64) double x[8];
+      _mm512_store_si512(x, bits);
+      for (; sl; sl &= __mmask8(sl - 1)) {
         const int lane = __builtin_ctz(sl);
-        slow[n_slow++] = {lane, double(gp[lane])};
-      }
-      clear8(gp, nz);
-      const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
-      const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
-      const __m512i lo = _mm512_sllv_epi64(m, sh);
-      const __m512i hi = _mm512_srlv_epi64(_mm512_srlv_epi64(m, _mm512_sub_epi64(c63, sh)), one);
-      const __m512i sign = _mm512_srai_epi64(bits, 63);
-      const __m512i p0 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_and_si512(lo, low32), sign), sign);
-      const __m512i p1 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_srli_epi64(lo, 32), sign), sign);
-      const __m512i p2 = _mm512_sub_epi64(_mm512_xor_si512(hi, sign), sign);
-      for (int q = 0; q < 4; ++q) {
-        const __mmask8 at = fast & _mm512_cmpeq_epi64_mask(d0, _mm512_set1_epi64(q));
-        D[q] = _mm512_mask_add_epi64(D[q], at, D[q], p0);
-        D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
-        D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
+        slow[n_slow++] = {lane, x[lane]};
       }
     }
+    const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
+    const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
+    const __m512i lo = _mm512_sllv_epi64(m, sh);
+    const __m512i hi = _mm512_srlv_epi64(_mm512_srlv_epi64(m, _mm512_sub_epi64(c63, sh)), one);
+    const __m512i sign = _mm512_srai_epi64(bits, 63);
+    const __m512i p0 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_and_si512(lo, low32), sign), sign);
+    const __m512i p1 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_srli_epi64(lo, 32), sign), sign);
+    const __m512i p2 = _mm512_sub_epi64(_mm512_xor_si512(hi, sign), sign);
+    for (int q = 0; q < 4; ++q) {
+      const __mmask8 at = fast & _mm512_cmpeq_epi64_mask(d0, _mm512_set1_epi64(q));
+      D[q] = _mm512_mask_add_epi64(D[q], at, D[q], p0);
+      D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
+      D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
+    }
+    return nz;
+  };
+  for (; i + 8 <= P && n_samples <= kFoldMax; i += 8) {
+    int64_t* d = digits + i * ExactSum::kDigits;
+    __mmask8 any = 0, presum = 0;
+    __m512d sum = _mm512_setzero_pd();
+    if constexpr (sizeof(Real) == 4) {
+      // The float exponents' range per lane, over the nonzero values, and the double sum.
+      const __m256i abs32 = _mm256_set1_epi32(0x7fffffff), ff = _mm256_set1_epi32(0xff);
+      __m256i elo = ff, ehi = _mm256_setzero_si256();
+      for (uint32_t s = 0; s < n_samples; ++s) {
+        const __m256 x = _mm256_loadu_ps(g + size_t(s) * P + i);
+        const __m256i bits = _mm256_castps_si256(x);
+        const __mmask8 nz = _mm256_test_epi32_mask(bits, abs32);
+        const __m256i e = _mm256_and_si256(_mm256_srli_epi32(bits, 23), ff);
+        elo = _mm256_mask_min_epu32(elo, nz, elo, e);
+        ehi = _mm256_mask_max_epu32(ehi, nz, ehi, e);
+        sum = _mm512_add_pd(sum, _mm512_cvtps_pd(x));
+        any |= nz;
+      }
+      presum = any & _mm256_cmpge_epu32_mask(elo, _mm256_set1_epi32(int(kPresumMinExp))) &
+               _mm256_cmple_epu32_mask(ehi, _mm256_set1_epi32(int(kPresumMaxExp))) &
+               _mm256_cmple_epu32_mask(_mm256_sub_epi32(ehi, elo), _mm256_set1_epi32(int(kPresumSpread)));
+      if (n_samples > kPresumTerms) presum = 0;
+    } else {
+      for (uint32_t s = 0; s < n_samples; ++s)
+        any |= _mm512_test_epi64_mask(load8_bits(g + size_t(s) * P + i), abs_mask);
+    }
+    if (!any) continue;  // nothing to add to these 8 parameters
+    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
+    n_slow = 0;
+    if (presum) {
+      add(_mm512_castpd_si512(sum), presum);
+      for (uint32_t s = 0; s < n_samples; ++s) clear8(g + size_t(s) * P + i, presum);
+    }
+    if (const __mmask8 rest = any & __mmask8(~presum))
+      for (uint32_t s = 0; s < n_samples; ++s) {
+        Real* gp = g + size_t(s) * P + i;
+        if (const __mmask8 added = add(load8_bits(gp), rest)) clear8(gp, added);
+      }
     for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
     for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
   }
   for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than kFoldMax samples)
     int64_t* d = digits + i * ExactSum::kDigits;
-    for (uint32_t s = 0; s < n_samples; ++s) {
-      Real& v = g[size_t(s) * P + i];
-      if (v == Real(0)) continue;
-      ok &= exact_add(d, double(v));
-      v = Real(0);
+    if constexpr (sizeof(Real) == 4) {
+      ok &= fold_float_parameter(g + i, P, n_samples, d);
+    } else {
+      for (uint32_t s = 0; s < n_samples; ++s) {
+        Real& v = g[size_t(s) * P + i];
+        if (v == Real(0)) continue;
+        ok &= exact_add(d, double(v));
+        v = Real(0);
+      }
     }
   }
   return ok;
