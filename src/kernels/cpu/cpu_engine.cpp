@@ -210,22 +210,22 @@ class CpuEngine final : public Engine {
       Workspace& ws = ws_[t];
       const uint32_t block = std::min<uint32_t>(kFoldBlock<Real>, std::max<uint32_t>(B, 1));
       errors.run([&] {
-        if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Real(0));
+        if (ws.sample_grads.size() < block * P + Workspace::kAlignPad) ws.sample_grads.assign(block * P + Workspace::kAlignPad, Real(0));
         ws.grad_sum.assign_zero(P);
       });
       uint32_t pending = 0;  // sample gradients waiting to be folded
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < int64_t(B); ++b) {
         errors.run([&] {
-          backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
+          backward_sample(uint32_t(b), ws, in, ws.grads() + size_t(pending) * P);
           if (++pending == block) {
-            if (!fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+            if (!fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
             pending = 0;
           }
         });
       }
       errors.run([&] {
-        if (pending && !fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+        if (pending && !fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
       });
     }
     errors.rethrow("backward");
@@ -267,9 +267,19 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<Real>> hist;
     std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
     std::vector<int32_t> in_steps;   // ... and their steps, in batch order
+    std::vector<uint8_t> in_seen;    // per presynaptic neuron: has a spike in the sample
+    std::vector<uint32_t> in_touched;  // the neurons with a spike
+    std::vector<Real> grad_scratch;    // SynapseKernels::gradients' scratch (zero between calls)
     // Gradients of up to kFoldBlock samples, not yet folded; a sample's gradient is summed in
     // the engine precision (MODEL.md §3.3), then folded exactly.
     std::vector<Real> sample_grads;
+    // sample_grads from its first 64-byte boundary on (kAlignPad values to spare), so that
+    // rows can be written by whole lines (SynapseKernels::gradients).
+    static constexpr size_t kAlignPad = 64 / sizeof(Real);
+    Real* grads() {
+      const uintptr_t at = reinterpret_cast<uintptr_t>(sample_grads.data());
+      return sample_grads.data() + ((64 - at % 64) % 64) / sizeof(Real);
+    }
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
 
@@ -597,13 +607,28 @@ class CpuEngine final : public Engine {
         pre = ws.in_pre.data(), steps = ws.in_steps.data(), K = uint32_t(ws.in_pre.size());
       }
       if (K == 0) continue;
+      // The distinct presynaptic neurons (their gradient rows are written), and the
+      // kernel's scratch.
+      ws.in_seen.assign(conn.n_pre, 0);
+      ws.in_touched.clear();
+      for (uint32_t k = 0; k < K; ++k)
+        if (!ws.in_seen[pre[k]]) ws.in_seen[pre[k]] = 1, ws.in_touched.push_back(pre[k]);
+      if (ws.grad_scratch.size() < size_t(conn.n_pre) * 2 * cpu::kXWidth)
+        ws.grad_scratch.assign(size_t(conn.n_pre) * 2 * cpu::kXWidth, Real(0));
+      Real* scratch = ws.grad_scratch.data();
+      const uint32_t* touched = ws.in_touched.data();
+      const uint32_t n_touched = uint32_t(ws.in_touched.size());
       const Real* hist = ws.hist[conn.post].data();
       const uint32_t rows = hist_rows_[conn.post];
       const Real tau_s = k_[conn.post].tau_s;
       Real* gw = acc + conn.weight_offset;
       Real* gd = acc + conn.delay_offset;
-      if (wide_delays_) k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd);
-      else k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd);
+      if (wide_delays_)
+        k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd, scratch,
+                       touched, n_touched);
+      else
+        k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd, scratch,
+                       touched, n_touched);
     }
   }
 

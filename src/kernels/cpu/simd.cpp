@@ -74,7 +74,8 @@ void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int3
 
 template <typename Real, typename D>
 void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const uint32_t* pre,
-                      const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd) {
+                      const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd,
+                      Real* /*scratch: not used*/, const uint32_t*, uint32_t) {
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
     for (uint32_t k = K; k-- > 0;) {

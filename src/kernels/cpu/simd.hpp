@@ -65,9 +65,13 @@ struct SynapseKernels {
   // for every j: gw[pre[k] N + j] -= tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at
   // the arrival of spike k: each gradient gets the same operations in the same order as from
   // gather, spike by spike in that order. Done neuron block by neuron block, so that the
-  // block's history stays in cache.
+  // block's history stays in cache. gw, gd hold zeros on entry in the rows of `touched`
+  // (n_touched distinct presynaptic neurons: those of pre); a set may sum a block in scratch
+  // (2 kXWidth values per presynaptic neuron, zero on entry and on return), which stays in
+  // cache, and write the touched rows' block once.
   void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const uint32_t* pre,
-                    const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd);
+                    const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd,
+                    Real* scratch, const uint32_t* touched, uint32_t n_touched);
   // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network
   // state), into an input ring x laid out in blocks of kXWidth neurons: the cell of (row, j)
   // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,

@@ -191,7 +191,8 @@ inline void gradients_lane(const Real* hist, const Real* w, const D* s, size_t a
 
 template <typename D>
 void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const uint32_t* pre,
-                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd) {
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd,
+                 float* /*scratch: not used*/, const uint32_t*, uint32_t) {
   const __m256 ts = _mm256_set1_ps(tau_s);
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
@@ -219,7 +220,8 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
 
 template <typename D>
 void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const uint32_t* pre,
-                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd) {
+                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd,
+                 double* /*scratch: not used*/, const uint32_t*, uint32_t) {
   const __m256d ts = _mm256_set1_pd(tau_s);
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {

@@ -212,10 +212,41 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 
 // See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
 // reverse order; a spike's cells in the block are hist_cell(steps[k] + 1 + s[j], j, rows).
-// (Prefetching the next spikes' rows, as scatter_inputs does, made it slower.)
+// A block's gradients are summed in scratch (gw then gd, 2 x 16 values per presynaptic
+// neuron: it stays in L2, the sample's gradient rows do not), then written to the touched
+// rows, bypassing the cache where a row's block is a whole aligned line (the fold reads them
+// many samples later), and scratch is cleared. (Prefetching the next spikes' rows instead
+// made it slower.)
+template <typename Real>
+inline void write_block(Real* g, const Real* a, __mmask16 m) {
+  if constexpr (sizeof(Real) == 4) {
+    if (m == 0xffff && !(reinterpret_cast<uintptr_t>(g) & 63)) _mm512_stream_ps(g, _mm512_loadu_ps(a));
+    else _mm512_mask_storeu_ps(g, m, _mm512_loadu_ps(a));
+  } else {
+    for (int h = 0; h < 2; ++h) {
+      const __mmask8 mh = __mmask8(m >> (8 * h));
+      if (mh == 0xff && !(reinterpret_cast<uintptr_t>(g + 8 * h) & 63)) _mm512_stream_pd(g + 8 * h, _mm512_loadu_pd(a + 8 * h));
+      else _mm512_mask_storeu_pd(g + 8 * h, mh, _mm512_loadu_pd(a + 8 * h));
+    }
+  }
+}
+
+template <typename Real>
+inline void write_blocks(Real* gw, Real* gd, Real* scratch, const uint32_t* touched, uint32_t n_touched, uint32_t N,
+                         uint32_t j0, __mmask16 m) {
+  for (uint32_t t = 0; t < n_touched; ++t) {
+    const size_t at = size_t(touched[t]) * N + j0;
+    Real* a = scratch + size_t(touched[t]) * 2 * kXWidth;
+    write_block(gw + at, a, m);
+    write_block(gd + at, a + kXWidth, m);
+    for (uint32_t l = 0; l < 2 * kXWidth; ++l) a[l] = Real(0);
+  }
+}
+
 template <typename D>
 void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const uint32_t* pre,
-                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd) {
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd, float* scratch,
+                 const uint32_t* touched, uint32_t n_touched) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -227,6 +258,7 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
     const __mmask8 m0 = __mmask8(m), m1 = __mmask8(m >> 8);
     for (uint32_t k = K; k-- > 0;) {
       const size_t at = size_t(pre[k]) * N + j0;
+      float* a = scratch + size_t(pre[k]) * 2 * kXWidth;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota);
       const __m512 lo = _mm512_castsi512_ps(
@@ -236,16 +268,18 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
       const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
       const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
       const __m512 wv = _mm512_maskz_loadu_ps(m, w + at);
-      _mm512_mask_storeu_ps(gw + at, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, gw + at), _mm512_mul_ps(ts, li)));
-      _mm512_mask_storeu_ps(gd + at, m,
-                            _mm512_sub_ps(_mm512_maskz_loadu_ps(m, gd + at), _mm512_mul_ps(wv, _mm512_sub_ps(li, lv))));
+      _mm512_storeu_ps(a, _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_mul_ps(ts, li)));
+      _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), _mm512_mul_ps(wv, _mm512_sub_ps(li, lv))));
     }
+    write_blocks(gw, gd, scratch, touched, n_touched, N, j0, m);
   }
+  _mm_sfence();
 }
 
 template <typename D>
 void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const uint32_t* pre,
-                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd) {
+                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd,
+                 double* scratch, const uint32_t* touched, uint32_t n_touched) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512d ts = _mm512_set1_pd(tau_s);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
@@ -254,6 +288,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
     const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
     for (uint32_t k = K; k-- > 0;) {
       const size_t at = size_t(pre[k]) * N + j0;
+      double* a = scratch + size_t(pre[k]) * 2 * kXWidth;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       const __m512i c2 =
           _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota), 1);
@@ -263,14 +298,14 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
         const __m512d lv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, ch, hb, 8);
         const __m512d li = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, ch, hb + 1, 8);
         const __m512d wv = _mm512_maskz_loadu_pd(mh, w + at + 8 * h);
-        double* gwh = gw + at + 8 * h;
-        double* gdh = gd + at + 8 * h;
-        _mm512_mask_storeu_pd(gwh, mh, _mm512_sub_pd(_mm512_maskz_loadu_pd(mh, gwh), _mm512_mul_pd(ts, li)));
-        _mm512_mask_storeu_pd(gdh, mh,
-                              _mm512_sub_pd(_mm512_maskz_loadu_pd(mh, gdh), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
+        double* ah = a + 8 * h;
+        _mm512_storeu_pd(ah, _mm512_sub_pd(_mm512_loadu_pd(ah), _mm512_mul_pd(ts, li)));
+        _mm512_storeu_pd(ah + kXWidth, _mm512_sub_pd(_mm512_loadu_pd(ah + kXWidth), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
       }
     }
+    write_blocks(gw, gd, scratch, touched, n_touched, N, j0, m);
   }
+  _mm_sfence();
 }
 
 // The fold of kernels/common.hpp, 8 parameters at a time: the 6 digits of 8 parameters are
