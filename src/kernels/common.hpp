@@ -39,15 +39,15 @@ std::vector<InputNeuron> input_channel_map(const Network& net);
 void zero_frozen_gradients(const Network& net, ExactVector& grad);
 
 // Adds the gradients of n_samples samples (sample_grads holds them one after the other,
-// each sum.size() values) to the exact sum and clears them. One pass over the sum for all
+// each sum.size() values) to the exact sum (sample_grads is only read). One pass over the sum for all
 // of them: the sum is read and written once per call, not once per sample. Returns false
 // when a value is not finite or out of the exact range.
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum);
 // The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits; float
 // sample gradients (the CPU engine's in float32) parameter by parameter, by
 // fold_float_parameter.
-bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
-bool fold_sample_gradients(float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
 
 // Float32 sample gradients of one parameter are summed in double before the fold when that is
 // exact: every nonzero value's biased float exponent b in [kPresumMinExp, kPresumMaxExp]
@@ -58,9 +58,9 @@ bool fold_sample_gradients(float* sample_grads, uint32_t n_samples, size_t P, in
 constexpr uint32_t kPresumMinExp = 20, kPresumMaxExp = 181, kPresumSpread = 25, kPresumTerms = 16;
 static_assert(int(kPresumMinExp) - 150 >= ExactSum::kLsbExp && int(kPresumMaxExp) - 126 + 4 < ExactSum::kTopExp);
 
-// Folds values g[0], g[stride], .. g[(n - 1) stride] of one parameter into its digits d and
-// clears them: their double sum when that is exact (above), else one by one.
-inline bool fold_float_parameter(float* g, size_t stride, uint32_t n, int64_t* d) {
+// Folds values g[0], g[stride], .. g[(n - 1) stride] of one parameter into its digits d:
+// their double sum when that is exact (above), else one by one.
+inline bool fold_float_parameter(const float* g, size_t stride, uint32_t n, int64_t* d) {
   uint32_t lo = 255, hi = 0;
   bool any = false;
   for (uint32_t s = 0; s < n; ++s) {
@@ -75,14 +75,12 @@ inline bool fold_float_parameter(float* g, size_t stride, uint32_t n, int64_t* d
   bool ok = true;
   if (n <= kPresumTerms && lo >= kPresumMinExp && hi <= kPresumMaxExp && hi - lo <= kPresumSpread) {
     double sum = 0;
-    for (uint32_t s = 0; s < n; ++s) sum += double(g[s * stride]), g[s * stride] = 0.0f;
+    for (uint32_t s = 0; s < n; ++s) sum += double(g[s * stride]);
     return exact_add(d, sum);
   }
   for (uint32_t s = 0; s < n; ++s) {
-    float& v = g[s * stride];
-    if (v == 0.0f) continue;
-    ok &= exact_add(d, double(v));
-    v = 0.0f;
+    const float v = g[s * stride];
+    if (v != 0.0f) ok &= exact_add(d, double(v));
   }
   return ok;
 }

@@ -133,6 +133,17 @@ class CpuEngine final : public Engine {
         if (net_.conns[c].post == p && net_.pops[net_.conns[c].pre].kind == PopKind::Input) only = int32_t(c), ++count;
       if (n_input_pops_ == 1 && count == 1) x_conn_[p] = only;
     }
+    std::vector<std::pair<size_t, size_t>> written;
+    for (const auto& c : net_.conns)
+      if (net_.pops[c.pre].kind == PopKind::Input && full_hist_[c.post])
+        written.push_back({c.weight_offset, c.n_synapses()}), written.push_back({c.delay_offset, c.n_synapses()});
+    std::sort(written.begin(), written.end());
+    size_t at = 0;
+    for (const auto& [o, n] : written) {
+      if (o > at) zero_ranges_.push_back({at, o - at});
+      at = std::max(at, o + n);
+    }
+    if (net_.n_params > at) zero_ranges_.push_back({at, net_.n_params - at});
     ws_.resize(size_t(opt_.threads));
   }
 
@@ -267,9 +278,7 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<Real>> hist;
     std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
     std::vector<int32_t> in_steps;   // ... and their steps, in batch order
-    std::vector<uint8_t> in_seen;    // per presynaptic neuron: has a spike in the sample
-    std::vector<uint32_t> in_touched;  // the neurons with a spike
-    std::vector<Real> grad_scratch;    // SynapseKernels::gradients' scratch (zero between calls)
+    std::vector<Real> grad_scratch;  // SynapseKernels::gradients' scratch (zero between calls)
     // Gradients of up to kFoldBlock samples, not yet folded; a sample's gradient is summed in
     // the engine precision (MODEL.md §3.3), then folded exactly.
     std::vector<Real> sample_grads;
@@ -504,6 +513,9 @@ class CpuEngine final : public Engine {
 
   void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Real* acc) {
     ensure_backward(ws);
+    // The sample's gradient starts at 0 where it is accumulated; input_gradients writes the
+    // rest (the fold only reads the buffer).
+    for (const auto& r : zero_ranges_) std::fill_n(acc + r.first, r.second, Real(0));
     const size_t np = net_.pops.size();
     for (size_t p = 0; p < np; ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
@@ -606,29 +618,21 @@ class CpuEngine final : public Engine {
         }
         pre = ws.in_pre.data(), steps = ws.in_steps.data(), K = uint32_t(ws.in_pre.size());
       }
-      if (K == 0) continue;
-      // The distinct presynaptic neurons (their gradient rows are written), and the
-      // kernel's scratch.
-      ws.in_seen.assign(conn.n_pre, 0);
-      ws.in_touched.clear();
-      for (uint32_t k = 0; k < K; ++k)
-        if (!ws.in_seen[pre[k]]) ws.in_seen[pre[k]] = 1, ws.in_touched.push_back(pre[k]);
+      // Every row of the connection's gradients is written (none is cleared before).
       if (ws.grad_scratch.size() < size_t(conn.n_pre) * 2 * cpu::kXWidth)
         ws.grad_scratch.assign(size_t(conn.n_pre) * 2 * cpu::kXWidth, Real(0));
       Real* scratch = ws.grad_scratch.data();
-      const uint32_t* touched = ws.in_touched.data();
-      const uint32_t n_touched = uint32_t(ws.in_touched.size());
       const Real* hist = ws.hist[conn.post].data();
       const uint32_t rows = hist_rows_[conn.post];
       const Real tau_s = k_[conn.post].tau_s;
       Real* gw = acc + conn.weight_offset;
       Real* gd = acc + conn.delay_offset;
       if (wide_delays_)
-        k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd, scratch,
-                       touched, n_touched);
+        k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s, gw, gd,
+                       scratch);
       else
-        k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, pre, steps, K, rows, tau_s, gw, gd, scratch,
-                       touched, n_touched);
+        k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s, gw, gd,
+                       scratch);
     }
   }
 
@@ -652,6 +656,9 @@ class CpuEngine final : public Engine {
   std::vector<uint8_t> full_hist_;
   std::vector<uint8_t> has_input_;  // per population: an input population projects to it
   bool any_full_hist_ = false;
+  // (offset, count) of the parameters whose sample gradients are accumulated (all but the
+  // connections from input populations into full histories: input_gradients writes those).
+  std::vector<std::pair<size_t, size_t>> zero_ranges_;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
   cpu::Isa isa_ = cpu::Isa::Scalar;

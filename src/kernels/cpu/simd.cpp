@@ -2,6 +2,7 @@
 // choice of a set at run time.
 #include "kernels/cpu/simd.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/error.hpp"
@@ -73,9 +74,11 @@ void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int3
 }
 
 template <typename Real, typename D>
-void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const uint32_t* pre,
+void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
                       const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd,
-                      Real* /*scratch: not used*/, const uint32_t*, uint32_t) {
+                      Real* /*scratch: not used*/) {
+  std::fill_n(gw, size_t(n_pre) * N, Real(0));
+  std::fill_n(gd, size_t(n_pre) * N, Real(0));
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
     for (uint32_t k = K; k-- > 0;) {

@@ -60,18 +60,16 @@ struct SynapseKernels {
   void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
                  Real tau_s, Real* gw, Real* gd, Real* lanes);
   // The gradients of K spikes (MODEL.md §3.2 (d)) for a history of `rows` rows that holds
-  // every step (no ring: row = step + 1 + s[j]). w, s, gw, gd are whole connections (row i
-  // at i N); spike k is of presynaptic neuron pre[k] in step steps[k]. For k = K-1 down to 0,
-  // for every j: gw[pre[k] N + j] -= tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at
-  // the arrival of spike k: each gradient gets the same operations in the same order as from
-  // gather, spike by spike in that order. Done neuron block by neuron block, so that the
-  // block's history stays in cache. gw, gd hold zeros on entry in the rows of `touched`
-  // (n_touched distinct presynaptic neurons: those of pre); a set may sum a block in scratch
-  // (2 kXWidth values per presynaptic neuron, zero on entry and on return), which stays in
-  // cache, and write the touched rows' block once.
-  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const uint32_t* pre,
-                    const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd,
-                    Real* scratch, const uint32_t* touched, uint32_t n_touched);
+  // every step (no ring: row = step + 1 + s[j]). w, s, gw, gd are whole connections of
+  // n_pre rows (row i at i N); spike k is of presynaptic neuron pre[k] in step steps[k].
+  // Sets every gw, gd to 0, then for k = K-1 down to 0, for every j: gw[pre[k] N + j] -=
+  // tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at the arrival of spike k: each
+  // gradient gets the same operations in the same order as from gather, spike by spike in
+  // that order. Done neuron block by neuron block, so that the block's history stays in
+  // cache; a set may sum a block in scratch (2 kXWidth values per presynaptic neuron, zero
+  // on entry and on return), which stays in cache, and write the rows' block once.
+  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                    const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* scratch);
   // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network
   // state), into an input ring x laid out in blocks of kXWidth neurons: the cell of (row, j)
   // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,
@@ -85,12 +83,12 @@ struct SynapseKernels {
 };
 
 // Folds the gradients of n_samples samples (sample_grads: n_samples x P values of the
-// engine precision, zeroed on the way) into the exact sums digits (P x ExactSum::kDigits),
-// like fold_sample_gradients (kernels/common.hpp): the same integers are added, so the
-// digits are the same whatever the set. Returns false when a value is not finite or out of
-// the exact range.
+// engine precision, only read) into the exact sums digits (P x ExactSum::kDigits), like
+// fold_sample_gradients (kernels/common.hpp): the same integers are added, so the digits are
+// the same whatever the set. Returns false when a value is not finite or out of the exact
+// range.
 template <typename Real>
-using FoldFn = bool (*)(Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+using FoldFn = bool (*)(const Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
 constexpr uint32_t kFoldMax = 16;  // the vector fold's fast loop takes up to this many samples
 template <typename Real>
 FoldFn<Real> fold_for(Isa isa);

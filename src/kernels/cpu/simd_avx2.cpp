@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -178,8 +179,8 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
-// See SynapseKernels::gradients: neuron block by neuron block, spikes in reverse order, 8
-// synapses at a time; a block narrower than 16 one synapse at a time.
+// See SynapseKernels::gradients: the rows cleared, then neuron block by neuron block, spikes
+// in reverse order, 8 synapses at a time; a block narrower than 16 one synapse at a time.
 template <typename Real, typename D>
 inline void gradients_lane(const Real* hist, const Real* w, const D* s, size_t at, uint32_t j, int32_t step,
                            uint32_t rows, Real tau_s, Real* gw, Real* gd) {
@@ -190,9 +191,11 @@ inline void gradients_lane(const Real* hist, const Real* w, const D* s, size_t a
 }
 
 template <typename D>
-void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const uint32_t* pre,
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
                  const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd,
-                 float* /*scratch: not used*/, const uint32_t*, uint32_t) {
+                 float* /*scratch: not used*/) {
+  std::fill_n(gw, size_t(n_pre) * N, float(0));
+  std::fill_n(gd, size_t(n_pre) * N, float(0));
   const __m256 ts = _mm256_set1_ps(tau_s);
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
@@ -219,9 +222,11 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
 }
 
 template <typename D>
-void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const uint32_t* pre,
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
                  const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd,
-                 double* /*scratch: not used*/, const uint32_t*, uint32_t) {
+                 double* /*scratch: not used*/) {
+  std::fill_n(gw, size_t(n_pre) * N, double(0));
+  std::fill_n(gd, size_t(n_pre) * N, double(0));
   const __m256d ts = _mm256_set1_pd(tau_s);
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {

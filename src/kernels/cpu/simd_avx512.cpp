@@ -213,10 +213,10 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 // See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
 // reverse order; a spike's cells in the block are hist_cell(steps[k] + 1 + s[j], j, rows).
 // A block's gradients are summed in scratch (gw then gd, 2 x 16 values per presynaptic
-// neuron: it stays in L2, the sample's gradient rows do not), then written to the touched
-// rows, bypassing the cache where a row's block is a whole aligned line (the fold reads them
-// many samples later), and scratch is cleared. (Prefetching the next spikes' rows instead
-// made it slower.)
+// neuron: it stays in L2, the sample's gradient rows do not), then written to every row,
+// bypassing the cache where a row's block is a whole aligned line (the fold reads them
+// many samples later; no read for ownership), and scratch is cleared. (Prefetching the
+// next spikes' rows instead made it slower.)
 template <typename Real>
 inline void write_block(Real* g, const Real* a, __mmask16 m) {
   if constexpr (sizeof(Real) == 4) {
@@ -232,11 +232,10 @@ inline void write_block(Real* g, const Real* a, __mmask16 m) {
 }
 
 template <typename Real>
-inline void write_blocks(Real* gw, Real* gd, Real* scratch, const uint32_t* touched, uint32_t n_touched, uint32_t N,
-                         uint32_t j0, __mmask16 m) {
-  for (uint32_t t = 0; t < n_touched; ++t) {
-    const size_t at = size_t(touched[t]) * N + j0;
-    Real* a = scratch + size_t(touched[t]) * 2 * kXWidth;
+inline void write_blocks(Real* gw, Real* gd, Real* scratch, uint32_t n_pre, uint32_t N, uint32_t j0, __mmask16 m) {
+  for (uint32_t i = 0; i < n_pre; ++i) {
+    const size_t at = size_t(i) * N + j0;
+    Real* a = scratch + size_t(i) * 2 * kXWidth;
     write_block(gw + at, a, m);
     write_block(gd + at, a + kXWidth, m);
     for (uint32_t l = 0; l < 2 * kXWidth; ++l) a[l] = Real(0);
@@ -244,9 +243,8 @@ inline void write_blocks(Real* gw, Real* gd, Real* scratch, const uint32_t* touc
 }
 
 template <typename D>
-void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const uint32_t* pre,
-                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd, float* scratch,
-                 const uint32_t* touched, uint32_t n_touched) {
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd, float* scratch) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -271,15 +269,15 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, cons
       _mm512_storeu_ps(a, _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_mul_ps(ts, li)));
       _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), _mm512_mul_ps(wv, _mm512_sub_ps(li, lv))));
     }
-    write_blocks(gw, gd, scratch, touched, n_touched, N, j0, m);
+    write_blocks(gw, gd, scratch, n_pre, N, j0, m);
   }
   _mm_sfence();
 }
 
 template <typename D>
-void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const uint32_t* pre,
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
                  const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd,
-                 double* scratch, const uint32_t* touched, uint32_t n_touched) {
+                 double* scratch) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512d ts = _mm512_set1_pd(tau_s);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
@@ -303,7 +301,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, co
         _mm512_storeu_pd(ah + kXWidth, _mm512_sub_pd(_mm512_loadu_pd(ah + kXWidth), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
       }
     }
-    write_blocks(gw, gd, scratch, touched, n_touched, N, j0, m);
+    write_blocks(gw, gd, scratch, n_pre, N, j0, m);
   }
   _mm_sfence();
 }
@@ -318,11 +316,9 @@ static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold be
 
 inline __m512i load8_bits(const double* g) { return _mm512_loadu_si512(g); }
 inline __m512i load8_bits(const float* g) { return _mm512_castpd_si512(_mm512_cvtps_pd(_mm256_loadu_ps(g))); }
-inline void clear8(double* g, __mmask8 m) { _mm512_mask_storeu_epi64(g, m, _mm512_setzero_si512()); }
-inline void clear8(float* g, __mmask8 m) { _mm256_mask_storeu_epi32(g, m, _mm256_setzero_si256()); }
 
 template <typename Real>
-bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
+bool fold_v(const Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
   constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
   const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
   const __m512i mant = _mm512_set1_epi64((int64_t(1) << 52) - 1), implicit = _mm512_set1_epi64(int64_t(1) << 52);
@@ -339,11 +335,10 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
   Slow slow[8 * (kFoldMax + 1)];
   int n_slow = 0;
   __m512i D[6];
-  // Adds the doubles `bits` in the lanes `lanes` (zeros skipped) to D, or to the slow list;
-  // returns the lanes added.
+  // Adds the doubles `bits` in the lanes `lanes` (zeros skipped) to D, or to the slow list.
   auto add = [&](__m512i bits, __mmask8 lanes) {
     const __mmask8 nz = lanes & _mm512_test_epi64_mask(bits, abs_mask);
-    if (!nz) return nz;
+    if (!nz) return;
     const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
     const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
     if (__mmask8 sl = nz & __mmask8(~fast)) {
@@ -368,7 +363,6 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
       D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
       D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
     }
-    return nz;
   };
   for (; i + 8 <= P && n_samples <= kFoldMax; i += 8) {
     int64_t* d = digits + i * ExactSum::kDigits;
@@ -399,15 +393,9 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
     if (!any) continue;  // nothing to add to these 8 parameters
     for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
     n_slow = 0;
-    if (presum) {
-      add(_mm512_castpd_si512(sum), presum);
-      for (uint32_t s = 0; s < n_samples; ++s) clear8(g + size_t(s) * P + i, presum);
-    }
+    if (presum) add(_mm512_castpd_si512(sum), presum);
     if (const __mmask8 rest = any & __mmask8(~presum))
-      for (uint32_t s = 0; s < n_samples; ++s) {
-        Real* gp = g + size_t(s) * P + i;
-        if (const __mmask8 added = add(load8_bits(gp), rest)) clear8(gp, added);
-      }
+      for (uint32_t s = 0; s < n_samples; ++s) add(load8_bits(g + size_t(s) * P + i), rest);
     for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
     for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
   }
@@ -416,12 +404,8 @@ bool fold_v(Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
     if constexpr (sizeof(Real) == 4) {
       ok &= fold_float_parameter(g + i, P, n_samples, d);
     } else {
-      for (uint32_t s = 0; s < n_samples; ++s) {
-        Real& v = g[size_t(s) * P + i];
-        if (v == Real(0)) continue;
-        ok &= exact_add(d, double(v));
-        v = Real(0);
-      }
+      for (uint32_t s = 0; s < n_samples; ++s)
+        if (const double v = g[size_t(s) * P + i]; v != 0.0) ok &= exact_add(d, v);
     }
   }
   return ok;
