@@ -256,7 +256,8 @@ class CpuEngine final : public Engine {
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
-      bytes += ws.sample_grads.capacity() * sizeof(Real) + ws.grad_sum.digits().size() * sizeof(int64_t);
+      bytes += (ws.sample_grads.capacity() + ws.grad_scratch.capacity()) * sizeof(Real) +
+               ws.grad_sum.digits().size() * sizeof(int64_t);
     for (const auto& w : w_) bytes += w.capacity() * sizeof(Real);
     for (const auto& s : s16_) bytes += s.capacity() * sizeof(uint16_t);
     for (const auto& s : s32_) bytes += s.capacity() * sizeof(int32_t);
