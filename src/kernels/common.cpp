@@ -74,7 +74,8 @@ bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_
 }
 bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
   bool ok = true;
-  for (size_t i = 0; i < P; ++i) ok &= fold_float_parameter(sample_grads + i, P, n_samples, digits + i * ExactSum::kDigits);
+  for (size_t i = 0; i < P; ++i)
+    ok &= fold_float_parameter(sample_grads + i, P, n_samples, digits + i * ExactSum::kDigits);
   return ok;
 }
 

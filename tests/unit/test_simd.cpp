@@ -157,7 +157,7 @@ void check_fold() {
           for (size_t k = 0; k < g.size(); ++k) exact_add(d0.data() + (k % P) * ExactSum::kDigits, double(g[k]));
           const bool ok1 = cpu::fold_for<Real>(cpu::Isa::Scalar)(g.data(), S, P, d1.data());
           const bool ok2 = cpu::fold_for<Real>(isa)(g2.data(), S, P, d2.data());
-          const std::string what = std::string(cpu::to_string(isa)) + " " + (sizeof(Real) == 8 ? "float64" : "float32") +
+          const std::string what = std::string(cpu::to_string(isa)) + (sizeof(Real) == 8 ? " float64" : " float32") +
                                    (narrow ? " narrow " : " wide ") + std::to_string(S) + " samples";
           EXPECT_EQ(ok1, !bad) << what;
           EXPECT_EQ(ok1, ok2) << what;

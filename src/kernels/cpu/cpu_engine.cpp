@@ -70,8 +70,8 @@ class CpuEngine final : public Engine {
     has_input_.assign(np, 0);
     for (const auto& c : net_.conns)
       if (net_.pops[c.pre].kind == PopKind::Input) has_input_[c.post] = 1;
-    // Targets of input populations keep a full history (input gradients row by row after the
-    // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
+    // Targets of input populations keep a full history (input gradients block by block after
+    // the time loop) while the extra memory stays within a quarter of the thread's sample-gradient
     // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
     double extra_budget = double(kFoldBlock<Real>) * double(net_.n_params) * sizeof(Real) / 4;
     for (const auto& c : net_.conns) {
@@ -221,7 +221,8 @@ class CpuEngine final : public Engine {
       Workspace& ws = ws_[t];
       const uint32_t block = std::min<uint32_t>(kFoldBlock<Real>, std::max<uint32_t>(B, 1));
       errors.run([&] {
-        if (ws.sample_grads.size() < block * P + Workspace::kAlignPad) ws.sample_grads.assign(block * P + Workspace::kAlignPad, Real(0));
+        const size_t n = block * P + Workspace::kAlignPad;
+        if (ws.sample_grads.size() < n) ws.sample_grads.assign(n, Real(0));
         ws.grad_sum.assign_zero(P);
       });
       uint32_t pending = 0;  // sample gradients waiting to be folded

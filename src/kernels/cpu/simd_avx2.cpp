@@ -249,8 +249,8 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
           const __m256d lv = gather_f64(hb, cq), li = gather_f64(hb + 1, cq);
           const size_t jq = at + h + q;
           _mm256_storeu_pd(gw + jq, _mm256_sub_pd(_mm256_loadu_pd(gw + jq), _mm256_mul_pd(ts, li)));
-          _mm256_storeu_pd(gd + jq,
-                           _mm256_sub_pd(_mm256_loadu_pd(gd + jq), _mm256_mul_pd(_mm256_loadu_pd(w + jq), _mm256_sub_pd(li, lv))));
+          const __m256d wv = _mm256_loadu_pd(w + jq);
+          _mm256_storeu_pd(gd + jq, _mm256_sub_pd(_mm256_loadu_pd(gd + jq), _mm256_mul_pd(wv, _mm256_sub_pd(li, lv))));
         }
       }
     }

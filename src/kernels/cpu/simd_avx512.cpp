@@ -74,7 +74,8 @@ struct HistCells {
   template <typename D>
   __m512i at(const D* s, uint32_t j0) const {
     const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
-    return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(_mm512_set1_epi32(int(j0 / kXWidth * block)), iota));
+    const __m512i base = _mm512_set1_epi32(int(j0 / kXWidth * block));
+    return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(base, iota));
   }
 };
 
@@ -225,8 +226,9 @@ inline void write_block(Real* g, const Real* a, __mmask16 m) {
   } else {
     for (int h = 0; h < 2; ++h) {
       const __mmask8 mh = __mmask8(m >> (8 * h));
-      if (mh == 0xff && !(reinterpret_cast<uintptr_t>(g + 8 * h) & 63)) _mm512_stream_pd(g + 8 * h, _mm512_loadu_pd(a + 8 * h));
-      else _mm512_mask_storeu_pd(g + 8 * h, mh, _mm512_loadu_pd(a + 8 * h));
+      const __m512d v = _mm512_loadu_pd(a + 8 * h);
+      if (mh == 0xff && !(reinterpret_cast<uintptr_t>(g + 8 * h) & 63)) _mm512_stream_pd(g + 8 * h, v);
+      else _mm512_mask_storeu_pd(g + 8 * h, mh, v);
     }
   }
 }
@@ -267,7 +269,8 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
       const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
       const __m512 wv = _mm512_maskz_loadu_ps(m, w + at);
       _mm512_storeu_ps(a, _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_mul_ps(ts, li)));
-      _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), _mm512_mul_ps(wv, _mm512_sub_ps(li, lv))));
+      const __m512 d = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+      _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), d));
     }
     write_blocks(gw, gd, scratch, n_pre, N, j0, m);
   }
@@ -288,8 +291,8 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
       const size_t at = size_t(pre[k]) * N + j0;
       double* a = scratch + size_t(pre[k]) * 2 * kXWidth;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
-      const __m512i c2 =
-          _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota), 1);
+      const __m512i row = _mm512_add_epi32(load16_masked(s + at, m), n1);
+      const __m512i c2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(row, 4), iota), 1);
       for (int h = 0; h < 2; ++h) {
         const __mmask8 mh = __mmask8(m >> (8 * h));
         const __m256i ch = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
@@ -298,7 +301,8 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
         const __m512d wv = _mm512_maskz_loadu_pd(mh, w + at + 8 * h);
         double* ah = a + 8 * h;
         _mm512_storeu_pd(ah, _mm512_sub_pd(_mm512_loadu_pd(ah), _mm512_mul_pd(ts, li)));
-        _mm512_storeu_pd(ah + kXWidth, _mm512_sub_pd(_mm512_loadu_pd(ah + kXWidth), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
+        const __m512d d = _mm512_mul_pd(wv, _mm512_sub_pd(li, lv));
+        _mm512_storeu_pd(ah + kXWidth, _mm512_sub_pd(_mm512_loadu_pd(ah + kXWidth), d));
       }
     }
     write_blocks(gw, gd, scratch, n_pre, N, j0, m);
