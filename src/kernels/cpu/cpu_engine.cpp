@@ -118,6 +118,7 @@ class CpuEngine final : public Engine {
       if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
     }
     fold_ = cpu::fold_for<Real>(isa_);
+    adjoint_ = cpu::adjoint_for<Real>(isa_);
     k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
     k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
@@ -568,17 +569,10 @@ class CpuEngine final : public Engine {
         // Row n of the history: 2 kXWidth values per neuron block, blocks hstride apart.
         Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * cpu::kXWidth * 2;
         const size_t hstride = size_t(hist_rows_[p]) * cpu::kXWidth * 2;
-        if (p == net_.output) {
+        if (p == net_.output)
           for (uint32_t j = 0; j < N; ++j)
             output_adjoint_step(k, ro, n, nstar[j], Real(g[j]), sumexp_.density[n], inv_T, lv[j], li[j]);
-        } else {
-          for (uint32_t j = 0; j < N; ++j) adjoint_step(k, Real(0), lv[j], li[j]);
-        }
-        for (uint32_t j0 = 0; j0 < N; j0 += cpu::kXWidth, h += hstride)
-          for (uint32_t l = 0; l < cpu::kXWidth && j0 + l < N; ++l) {
-            h[2 * l] = lv[j0 + l];
-            h[2 * l + 1] = li[j0 + l];
-          }
+        adjoint_(k, p != net_.output, lv, li, N, h, hstride);
       }
       // (d) of this step's input spikes into populations with a history ring.
       while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
@@ -668,6 +662,7 @@ class CpuEngine final : public Engine {
   cpu::SynapseKernels<Real, uint16_t> k16_{};
   cpu::SynapseKernels<Real, int32_t> k32_{};
   cpu::FoldFn<Real> fold_ = nullptr;
+  cpu::AdjointFn<Real> adjoint_ = nullptr;
   std::vector<std::vector<Real>> w_;
   std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
   std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits

@@ -105,7 +105,27 @@ void scatter_inputs_scalar(Real* x, const Real* w, const D* s, const uint32_t* r
   }
 }
 
+template <typename Real>
+void adjoint_scalar(const StepConstants<Real>& k, bool step, Real* lv, Real* li, uint32_t N, Real* h,
+                    size_t hstride) {
+  if (step)
+    for (uint32_t j = 0; j < N; ++j) adjoint_step(k, Real(0), lv[j], li[j]);
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth, h += hstride)
+    for (uint32_t l = 0; l < kXWidth && j0 + l < N; ++l) {
+      h[2 * l] = lv[j0 + l];
+      h[2 * l + 1] = li[j0 + l];
+    }
+}
+
 }  // namespace
+
+template <typename Real>
+AdjointFn<Real> adjoint_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_adjoint<Real>();
+  return &adjoint_scalar<Real>;
+}
+template AdjointFn<float> adjoint_for<float>(Isa);
+template AdjointFn<double> adjoint_for<double>(Isa);
 
 template <typename Real>
 FoldFn<Real> fold_for(Isa isa) {

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/model_math.hpp"
+
 namespace delayprop::cpu {
 
 enum class Isa { Scalar, Avx2, Avx512 };
@@ -94,6 +96,18 @@ template <typename Real>
 FoldFn<Real> fold_for(Isa isa);
 template <typename Real>
 FoldFn<Real> avx512_fold();  // only where isa_supported(Isa::Avx512)
+
+// One backward step of a population's adjoints (MODEL.md §3 (b) with no loss density:
+// adjoint_step(k, 0, lv[j], li[j]) for every j) when `step`, then row n of its history:
+// (lv[j], li[j]) of block b at h + b hstride + 2 (j mod 16) (hist_cell). Element-wise: the
+// same bits on every set.
+template <typename Real>
+using AdjointFn = void (*)(const StepConstants<Real>& k, bool step, Real* lv, Real* li, uint32_t N, Real* h,
+                           size_t hstride);
+template <typename Real>
+AdjointFn<Real> adjoint_for(Isa isa);
+template <typename Real>
+AdjointFn<Real> avx512_adjoint();  // only where isa_supported(Isa::Avx512)
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels();
