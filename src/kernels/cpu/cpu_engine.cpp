@@ -98,7 +98,7 @@ class CpuEngine final : public Engine {
         }
         if (full_hist_[p]) {
           // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
-          // spikes' gradients can be computed after the time loop, row by row.
+          // spikes' gradients can be computed after the time loop, block by block.
           hist_rows_[p] = net_.n_steps + smax + 1;
           hist_mask_[p] = ~uint32_t(0);
         } else {

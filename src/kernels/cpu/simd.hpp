@@ -2,7 +2,8 @@
 // The CPU backend's per-spike synapse kernels (MODEL.md §2.3, §3.2 (a)+(d)), one set per
 // instruction set, chosen at run time: the forward scatter of one spike into the arrival ring,
 // the backward gather of one spike from the adjoint history with its gradients, the
-// gradients of an input neuron's spikes row by row, and the fold into the exact sums.
+// gradients of a sample's input spikes block by block, the adjoint steps with the store of
+// the history row, and the fold into the exact sums.
 //
 // Every set gives the same bits (MODEL.md §3.2, "The order of R"): the scatter and the
 // per-synapse gradients are element-wise; R = sum_j w_j (lambda_V - lambda_I)_j is summed in
