@@ -61,17 +61,21 @@ bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, E
   return fold_sample_gradients(sample_grads.data(), n_samples, sum.size(), sum.digits().data());
 }
 
-bool fold_sample_gradients(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
+bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
   bool ok = true;
   for (size_t i = 0; i < P; ++i) {
     int64_t* d = digits + i * ExactSum::kDigits;
     for (uint32_t s = 0; s < n_samples; ++s) {
-      double& v = sample_grads[size_t(s) * P + i];
-      if (v == 0.0) continue;  // many parameters get nothing from a sample
-      ok &= exact_add(d, v);
-      v = 0.0;
+      const double v = sample_grads[size_t(s) * P + i];
+      if (v != 0.0) ok &= exact_add(d, v);  // many parameters get nothing from a sample
     }
   }
+  return ok;
+}
+bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
+  bool ok = true;
+  for (size_t i = 0; i < P; ++i)
+    ok &= fold_float_parameter(sample_grads + i, P, n_samples, digits + i * ExactSum::kDigits);
   return ok;
 }
 
@@ -103,7 +107,7 @@ uint64_t engine_memory_bytes(const Network& net, const EngineOptions& opt, std::
     if (b > rings_max) rings_max = b, rings_pop = p;
   }
   const long double per_thread_rings = rings * T;
-  const long double grads = T * P * (8.0L * 8 + 48);         // per-sample gradients + exact sum
+  const long double grads = T * P * (64.0L + 48);  // per-sample gradients (64 B, kFoldBlock) + exact sum
   const long double host = P * (real + 4) + P * (8.0L * 5 + 48);  // engine copies; params, best, m, v, grad, exact
   const long double total = per_thread_rings + grads + host;
   if (why) {

@@ -127,32 +127,57 @@ TEST(Simd, WideDelaysGiveTheBitsOfNarrowOnes) {
 
 // The fold of sample gradients into exact sums: the same digits on every set, for values of
 // every kind (zeros of both signs, values below the lowest bit, subnormals, large ones, and
-// an out-of-range one that must be reported), P not a multiple of 8, 1 to 8 samples.
-TEST(Simd, FoldGivesTheScalarDigits) {
+// an out-of-range one that must be reported), P not a multiple of 8, 1 to 16 samples, float32
+// and float64 sample gradients; values of wide and of narrow exponent ranges (float32
+// values of a narrow range are summed in double first: fold_float_parameter), and the same
+// exact sums as adding every value on its own.
+template <typename Real>
+void check_fold() {
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::uniform_int_distribution<int> e(-140, 50);
+  const Real subnormal = Real(sizeof(Real) == 8 ? 1e-310 : 1e-40);
   for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) {
     if (!cpu::isa_supported(isa)) continue;
-    for (uint32_t S : {1u, 3u, 8u})
-      for (bool bad : {false, true}) {
-        const size_t P = 37;
-        std::vector<double> g(S * P);
-        for (size_t k = 0; k < g.size(); ++k) {
-          const int kind = int(rng() % 10);
-          g[k] = kind == 0 ? 0.0 : kind == 1 ? -0.0 : kind == 2 ? 1e-310 : std::ldexp(u(rng), e(rng));
+    for (bool narrow : {false, true})
+      for (uint32_t S : {1u, 3u, 8u, 16u})
+        for (bool bad : {false, true}) {
+          std::uniform_int_distribution<int> e(narrow ? -10 : -140, narrow ? 10 : 50);
+          const size_t P = 37;
+          std::vector<Real> g(S * P);
+          for (size_t k = 0; k < g.size(); ++k) {
+            const int kind = int(rng() % (narrow ? 40 : 10));
+            // Narrow: magnitudes in [2^-11, 2^10), within 21 binades.
+            const double x = narrow ? (rng() & 1 ? 1 : -1) * (0.5 + 0.5 * std::abs(u(rng))) : u(rng);
+            g[k] = kind == 0 ? Real(0) : kind == 1 ? -Real(0) : kind == 2 ? subnormal : Real(std::ldexp(x, e(rng)));
+          }
+          if (bad) g[S * P / 2] = Real(1e30);  // >= 2^60: out of range
+          const std::vector<Real> g0 = g;
+          std::vector<Real> g2 = g;
+          std::vector<int64_t> d1(P * ExactSum::kDigits, 0), d2(P * ExactSum::kDigits, 0), d0 = d1;
+          for (size_t k = 0; k < g.size(); ++k) exact_add(d0.data() + (k % P) * ExactSum::kDigits, double(g[k]));
+          const bool ok1 = cpu::fold_for<Real>(cpu::Isa::Scalar)(g.data(), S, P, d1.data());
+          const bool ok2 = cpu::fold_for<Real>(isa)(g2.data(), S, P, d2.data());
+          const std::string what = std::string(cpu::to_string(isa)) + (sizeof(Real) == 8 ? " float64" : " float32") +
+                                   (narrow ? " narrow " : " wide ") + std::to_string(S) + " samples";
+          EXPECT_EQ(ok1, !bad) << what;
+          EXPECT_EQ(ok1, ok2) << what;
+          EXPECT_EQ(d1, d2) << what;
+          EXPECT_EQ(0, std::memcmp(g.data(), g0.data(), g.size() * sizeof(Real))) << what << ": values changed";
+          EXPECT_EQ(0, std::memcmp(g2.data(), g0.data(), g.size() * sizeof(Real))) << what << ": values changed";
+          if (!bad) {
+            for (size_t i = 0; i < P; ++i) {
+              exact_normalise(d0.data() + i * ExactSum::kDigits);
+              exact_normalise(d1.data() + i * ExactSum::kDigits);
+            }
+            EXPECT_EQ(d0, d1) << what << ": not the exact sum of the values";
+          }
         }
-        if (bad) g[S * P / 2] = 1e30;  // >= 2^60: out of range
-        std::vector<double> g2 = g;
-        std::vector<int64_t> d1(P * ExactSum::kDigits, 0), d2(P * ExactSum::kDigits, 0);
-        const bool ok1 = cpu::fold_for(cpu::Isa::Scalar)(g.data(), S, P, d1.data());
-        const bool ok2 = cpu::fold_for(isa)(g2.data(), S, P, d2.data());
-        EXPECT_EQ(ok1, !bad);
-        EXPECT_EQ(ok1, ok2) << cpu::to_string(isa);
-        EXPECT_EQ(d1, d2) << cpu::to_string(isa) << " " << S << " samples";
-        EXPECT_TRUE(same_bits(g, g2)) << "sample values must be cleared alike";
-      }
   }
+}
+
+TEST(Simd, FoldGivesTheScalarDigits) {
+  check_fold<float>();
+  check_fold<double>();
 }
 
 // The block delivery of input spikes (SynapseKernels::scatter_inputs, a ring in blocks of 16

@@ -2,7 +2,7 @@
 // parallel on OpenMP threads. Per-thread memory is O(neurons x max delay) (arrival and
 // adjoint-history rings) and the tape is O(spikes): nothing is kept per time step and neuron.
 //
-// Determinism: a sample's computation, its gradient included (in double), is sequential;
+// Determinism: a sample's computation, its gradient included, is sequential;
 // the samples' gradients are summed exactly (core/exact_sum.hpp), so the result does not
 // depend on which thread ran which sample, nor on how a batch is split over ranks.
 #include "kernels/cpu/cpu_engine.hpp"
@@ -21,12 +21,12 @@
 namespace delayprop {
 namespace {
 
-// A sample's gradient is accumulated in double whatever the engine precision.
-using Acc = double;
-
 // Sample gradients kept per thread before they are folded into the exact sum together:
-// the sum (6 int64 per parameter) is then streamed once per this many samples.
-constexpr uint32_t kFoldBlock = 8;
+// the sum (6 int64 per parameter) is then streamed once per this many samples; 64 bytes
+// per parameter (8 float64 or 16 float32 samples).
+template <typename Real>
+constexpr uint32_t kFoldBlock = 64 / sizeof(Real);
+static_assert(kFoldBlock<float> <= cpu::kFoldMax);
 
 // Input spikes are delivered for a block of steps at a time (their arrivals do not depend on
 // the network state), neuron block by neuron block, so that a block's input-ring rows stay in
@@ -70,10 +70,10 @@ class CpuEngine final : public Engine {
     has_input_.assign(np, 0);
     for (const auto& c : net_.conns)
       if (net_.pops[c.pre].kind == PopKind::Input) has_input_[c.post] = 1;
-    // Targets of input populations keep a full history (input gradients row by row after the
-    // time loop) while the extra memory stays within a quarter of the thread's sample-gradient
+    // Targets of input populations keep a full history (input gradients block by block after
+    // the time loop) while the extra memory stays within a quarter of the thread's sample-gradient
     // buffer, so that the engine grows by a bounded share; otherwise a ring (step by step).
-    double extra_budget = double(kFoldBlock) * double(net_.n_params) * sizeof(Acc) / 4;
+    double extra_budget = double(kFoldBlock<Real>) * double(net_.n_params) * sizeof(Real) / 4;
     for (const auto& c : net_.conns) {
       if (net_.pops[c.pre].kind != PopKind::Input || full_hist_[c.post]) continue;
       const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(c.post));
@@ -98,7 +98,7 @@ class CpuEngine final : public Engine {
         }
         if (full_hist_[p]) {
           // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
-          // spikes' gradients can be computed after the time loop, row by row.
+          // spikes' gradients can be computed after the time loop, block by block.
           hist_rows_[p] = net_.n_steps + smax + 1;
           hist_mask_[p] = ~uint32_t(0);
         } else {
@@ -109,7 +109,7 @@ class CpuEngine final : public Engine {
     }
     // The vector kernels index rings and histories with 32-bit lanes.
     for (uint32_t p = 0; p < np; ++p)
-      if (uint64_t(hist_rows_[p]) * net_.pops[p].size * 2 >= (uint64_t(1) << 31) ||
+      if (uint64_t(hist_rows_[p]) * x_cols(p) * 2 >= (uint64_t(1) << 31) ||
           uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31))
         isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
@@ -117,7 +117,8 @@ class CpuEngine final : public Engine {
       // Delays in steps are 16-bit unless a connection's max delay needs more.
       if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
     }
-    fold_ = cpu::fold_for(isa_);
+    fold_ = cpu::fold_for<Real>(isa_);
+    adjoint_ = cpu::adjoint_for<Real>(isa_);
     k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
     k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
@@ -126,14 +127,24 @@ class CpuEngine final : public Engine {
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
     x_conn_.assign(np, -1);
-    uint32_t n_input_pops = 0;
-    for (const auto& pop : net_.pops) n_input_pops += pop.kind == PopKind::Input;
+    for (const auto& pop : net_.pops) n_input_pops_ += pop.kind == PopKind::Input;
     for (uint32_t p = 0; p < np; ++p) {
       int32_t only = -1, count = 0;
       for (uint32_t c = 0; c < net_.conns.size(); ++c)
         if (net_.conns[c].post == p && net_.pops[net_.conns[c].pre].kind == PopKind::Input) only = int32_t(c), ++count;
-      if (n_input_pops == 1 && count == 1) x_conn_[p] = only;
+      if (n_input_pops_ == 1 && count == 1) x_conn_[p] = only;
     }
+    std::vector<std::pair<size_t, size_t>> written;
+    for (const auto& c : net_.conns)
+      if (net_.pops[c.pre].kind == PopKind::Input && full_hist_[c.post])
+        written.push_back({c.weight_offset, c.n_synapses()}), written.push_back({c.delay_offset, c.n_synapses()});
+    std::sort(written.begin(), written.end());
+    size_t at = 0;
+    for (const auto& [o, n] : written) {
+      if (o > at) zero_ranges_.push_back({at, o - at});
+      at = std::max(at, o + n);
+    }
+    if (net_.n_params > at) zero_ranges_.push_back({at, net_.n_params - at});
     ws_.resize(size_t(opt_.threads));
   }
 
@@ -209,24 +220,25 @@ class CpuEngine final : public Engine {
     {
       const int t = omp_get_thread_num();
       Workspace& ws = ws_[t];
-      const uint32_t block = std::min<uint32_t>(kFoldBlock, std::max<uint32_t>(B, 1));
+      const uint32_t block = std::min<uint32_t>(kFoldBlock<Real>, std::max<uint32_t>(B, 1));
       errors.run([&] {
-        if (ws.sample_grads.size() < block * P) ws.sample_grads.assign(block * P, Acc(0));
+        const size_t n = block * P + Workspace::kAlignPad;
+        if (ws.sample_grads.size() < n) ws.sample_grads.assign(n, Real(0));
         ws.grad_sum.assign_zero(P);
       });
       uint32_t pending = 0;  // sample gradients waiting to be folded
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < int64_t(B); ++b) {
         errors.run([&] {
-          backward_sample(uint32_t(b), ws, in, ws.sample_grads.data() + size_t(pending) * P);
+          backward_sample(uint32_t(b), ws, in, ws.grads() + size_t(pending) * P);
           if (++pending == block) {
-            if (!fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+            if (!fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
             pending = 0;
           }
         });
       }
       errors.run([&] {
-        if (pending && !fold_(ws.sample_grads.data(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+        if (pending && !fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
       });
     }
     errors.rethrow("backward");
@@ -246,7 +258,8 @@ class CpuEngine final : public Engine {
     for (const auto& t : tapes_)
       for (const auto& p : t) bytes += p.capacity() * sizeof(TapeEntry<Real>);
     for (const auto& ws : ws_)
-      bytes += ws.sample_grads.capacity() * sizeof(Acc) + ws.grad_sum.digits().size() * sizeof(int64_t);
+      bytes += (ws.sample_grads.capacity() + ws.grad_scratch.capacity()) * sizeof(Real) +
+               ws.grad_sum.digits().size() * sizeof(int64_t);
     for (const auto& w : w_) bytes += w.capacity() * sizeof(Real);
     for (const auto& s : s16_) bytes += s.capacity() * sizeof(uint16_t);
     for (const auto& s : s32_) bytes += s.capacity() * sizeof(int32_t);
@@ -263,11 +276,22 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<std::vector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
-    // touches one cache line per synapse, not two.
+    // touches one cache line per synapse, not two; in blocks of kXWidth neurons
+    // (cpu::hist_cell).
     std::vector<std::vector<Real>> hist;
-    std::vector<uint32_t> in_offsets, in_fill;  // a sample's input spikes by channel ...
-    std::vector<int32_t> in_steps;             // ... their steps, in backward order
-    std::vector<Acc> sample_grads;  // gradients of up to kFoldBlock samples, not yet folded
+    std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
+    std::vector<int32_t> in_steps;   // ... and their steps, in batch order
+    std::vector<Real> grad_scratch;  // SynapseKernels::gradients' scratch (zero between calls)
+    // Gradients of up to kFoldBlock samples, not yet folded; a sample's gradient is summed in
+    // the engine precision (MODEL.md §3.3), then folded exactly.
+    std::vector<Real> sample_grads;
+    // sample_grads from its first 64-byte boundary on (kAlignPad values to spare), so that
+    // rows can be written by whole lines (SynapseKernels::gradients).
+    static constexpr size_t kAlignPad = 64 / sizeof(Real);
+    Real* grads() {
+      const uintptr_t at = reinterpret_cast<uintptr_t>(sample_grads.data());
+      return sample_grads.data() + ((64 - at % 64) % 64) / sizeof(Real);
+    }
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
 
@@ -321,7 +345,7 @@ class CpuEngine final : public Engine {
       const size_t N = net_.pops[p].size;
       ws.lv[p].resize(N);
       ws.li[p].resize(N);
-      ws.hist[p].resize(size_t(hist_rows_[p]) * N * 2);
+      ws.hist[p].resize(size_t(hist_rows_[p]) * x_cols(p) * 2);
     }
   }
 
@@ -468,14 +492,14 @@ class CpuEngine final : public Engine {
   // MODEL.md §3.2: 16 lanes over all outgoing connections, then one fixed tree) and
   // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read zeros: those history
   // slots are not written yet.
-  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Acc* acc) {
+  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Real* acc) {
     alignas(64) Real lanes[cpu::kLanes] = {};
     for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, acc, lanes);
     return cpu::reduce_lanes(lanes);
   }
 
   // One connection's part of gather().
-  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Acc* acc, Real* lanes) {
+  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Real* acc, Real* lanes) {
     const auto& conn = net_.conns[c];
     const uint32_t N = conn.n_post;
     const uint32_t mask = hist_mask_[conn.post];
@@ -483,14 +507,18 @@ class CpuEngine final : public Engine {
     const Real tau_s = k_[conn.post].tau_s;
     const size_t row = size_t(i) * N;
     const Real* w = w_[c].data() + row;
-    Acc* gw = acc + conn.weight_offset + row;
-    Acc* gd = acc + conn.delay_offset + row;
-    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
-    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, tau_s, gw, gd, lanes);
+    Real* gw = acc + conn.weight_offset + row;
+    Real* gd = acc + conn.delay_offset + row;
+    const uint32_t rows = hist_rows_[conn.post];
+    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
+    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
   }
 
-  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Acc* acc) {
+  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Real* acc) {
     ensure_backward(ws);
+    // The sample's gradient starts at 0 where it is accumulated; input_gradients writes the
+    // rest (the fold only reads the buffer).
+    for (const auto& r : zero_ranges_) std::fill_n(acc + r.first, r.second, Real(0));
     const size_t np = net_.pops.size();
     for (size_t p = 0; p < np; ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
@@ -538,20 +566,13 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* lv = ws.lv[p].data();
         Real* li = ws.li[p].data();
-        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * N * 2;
-        if (p == net_.output) {
-          for (uint32_t j = 0; j < N; ++j) {
+        // Row n of the history: 2 kXWidth values per neuron block, blocks hstride apart.
+        Real* h = ws.hist[p].data() + size_t(uint32_t(n) & hist_mask_[p]) * cpu::kXWidth * 2;
+        const size_t hstride = size_t(hist_rows_[p]) * cpu::kXWidth * 2;
+        if (p == net_.output)
+          for (uint32_t j = 0; j < N; ++j)
             output_adjoint_step(k, ro, n, nstar[j], Real(g[j]), sumexp_.density[n], inv_T, lv[j], li[j]);
-            h[2 * j] = lv[j];
-            h[2 * j + 1] = li[j];
-          }
-        } else {
-          for (uint32_t j = 0; j < N; ++j) {
-            adjoint_step(k, Real(0), lv[j], li[j]);
-            h[2 * j] = lv[j];
-            h[2 * j + 1] = li[j];
-          }
-        }
+        adjoint_(k, p != net_.output, lv, li, N, h, hstride);
       }
       // (d) of this step's input spikes into populations with a history ring.
       while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
@@ -566,38 +587,48 @@ class CpuEngine final : public Engine {
   }
 
   // (d) for the input spikes, after the time loop (MODEL.md §3.2): their targets keep every
-  // step of the history, so each input neuron's gradient row is read and written once per
-  // sample, its spikes applied in the order of the time loop (steps descending; within a
-  // step, batch order reversed). Each weight and delay gradient thus gets the same additions
-  // in the same order as when done step by step.
-  void input_gradients(uint32_t b, Workspace& ws, Acc* acc) {
+  // step of the history, so the gradients of all of a sample's input spikes are computed in
+  // one pass per connection, neuron block by neuron block (a block's history stays in
+  // cache), spikes in the order of the time loop (steps descending; within a step, batch
+  // order reversed). Each weight and delay gradient thus gets the same additions in the same
+  // order as when done step by step.
+  void input_gradients(uint32_t b, Workspace& ws, Real* acc) {
     if (!any_full_hist_) return;
     const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
-    const uint32_t C = net_.n_input_channels;
-    ws.in_offsets.assign(size_t(C) + 1, 0);
-    for (uint64_t e = i0; e < i1; ++e) ++ws.in_offsets[batch_.channels[e] + 1];
-    for (uint32_t c = 0; c < C; ++c) ws.in_offsets[c + 1] += ws.in_offsets[c];
-    ws.in_steps.resize(i1 - i0);
-    ws.in_fill.assign(ws.in_offsets.begin(), ws.in_offsets.end() - 1);
-    for (uint64_t e = i1; e-- > i0;) ws.in_steps[ws.in_fill[batch_.channels[e]]++] = batch_.steps[e];
-    for (uint32_t ch = 0; ch < C; ++ch) {
-      const uint32_t K = ws.in_offsets[ch + 1] - ws.in_offsets[ch];
-      if (K == 0) continue;
-      const int32_t* steps = ws.in_steps.data() + ws.in_offsets[ch];
-      const InputNeuron src = input_map_[ch];
-      for (uint32_t c : out_conns_[src.pop]) {
-        const auto& conn = net_.conns[c];
-        if (!full_hist_[conn.post]) continue;  // done step by step
-        const uint32_t N = conn.n_post;
-        const Real* hist = ws.hist[conn.post].data();
-        const Real tau_s = k_[conn.post].tau_s;
-        const size_t row = size_t(src.neuron) * N;
-        const Real* w = w_[c].data() + row;
-        Acc* gw = acc + conn.weight_offset + row;
-        Acc* gd = acc + conn.delay_offset + row;
-        if (wide_delays_) k32_.gradients(hist, w, s32_[c].data() + row, N, steps, K, tau_s, gw, gd);
-        else k16_.gradients(hist, w, s16_[c].data() + row, N, steps, K, tau_s, gw, gd);
+    for (uint32_t c = 0; c < net_.conns.size(); ++c) {
+      const auto& conn = net_.conns[c];
+      if (net_.pops[conn.pre].kind != PopKind::Input || !full_hist_[conn.post]) continue;
+      // The presynaptic neurons of the spikes (the batch's channels when the input is one
+      // population) and their steps, in batch order; the kernel goes backwards.
+      const uint32_t* pre = batch_.channels.data() + i0;
+      const int32_t* steps = batch_.steps.data() + i0;
+      uint32_t K = uint32_t(i1 - i0);
+      if (n_input_pops_ > 1) {
+        ws.in_pre.clear();
+        ws.in_steps.clear();
+        for (uint64_t e = i0; e < i1; ++e) {
+          const InputNeuron src = input_map_[batch_.channels[e]];
+          if (src.pop != conn.pre) continue;
+          ws.in_pre.push_back(src.neuron);
+          ws.in_steps.push_back(batch_.steps[e]);
+        }
+        pre = ws.in_pre.data(), steps = ws.in_steps.data(), K = uint32_t(ws.in_pre.size());
       }
+      // Every row of the connection's gradients is written (none is cleared before).
+      if (ws.grad_scratch.size() < size_t(conn.n_pre) * 2 * cpu::kXWidth)
+        ws.grad_scratch.assign(size_t(conn.n_pre) * 2 * cpu::kXWidth, Real(0));
+      Real* scratch = ws.grad_scratch.data();
+      const Real* hist = ws.hist[conn.post].data();
+      const uint32_t rows = hist_rows_[conn.post];
+      const Real tau_s = k_[conn.post].tau_s;
+      Real* gw = acc + conn.weight_offset;
+      Real* gd = acc + conn.delay_offset;
+      if (wide_delays_)
+        k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s, gw, gd,
+                       scratch);
+      else
+        k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s, gw, gd,
+                       scratch);
     }
   }
 
@@ -613,6 +644,7 @@ class CpuEngine final : public Engine {
   // Per population: the one connection from the only input population when it is the only
   // input connection (all input spikes delivered by one kernel call), else -1.
   std::vector<int32_t> x_conn_;
+  uint32_t n_input_pops_ = 0;
   // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
   // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
   // N_T + S_max + 1 rows, mask all ones.
@@ -620,13 +652,17 @@ class CpuEngine final : public Engine {
   std::vector<uint8_t> full_hist_;
   std::vector<uint8_t> has_input_;  // per population: an input population projects to it
   bool any_full_hist_ = false;
+  // (offset, count) of the parameters whose sample gradients are accumulated (all but the
+  // connections from input populations into full histories: input_gradients writes those).
+  std::vector<std::pair<size_t, size_t>> zero_ranges_;
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
   cpu::Isa isa_ = cpu::Isa::Scalar;
   bool wide_delays_ = false;  // some connection's max delay needs more than 16 bits
   cpu::SynapseKernels<Real, uint16_t> k16_{};
   cpu::SynapseKernels<Real, int32_t> k32_{};
-  cpu::FoldFn fold_ = nullptr;
+  cpu::FoldFn<Real> fold_ = nullptr;
+  cpu::AdjointFn<Real> adjoint_ = nullptr;
   std::vector<std::vector<Real>> w_;
   std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
   std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits

@@ -2,6 +2,7 @@
 // choice of a set at run time.
 #include "kernels/cpu/simd.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/error.hpp"
@@ -60,11 +61,11 @@ void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n
 }
 
 template <typename Real, typename D>
-void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
-                   double* gw, double* gd, Real* lanes) {
+void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+                   Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (uint32_t j = 0; j < N; ++j) {
     // Arrivals at or after the trial end read zeros: those slots are not written yet.
-    const size_t at = (ring_row(n, int32_t(s[j]), mask) * N + j) * 2;
+    const size_t at = hist_cell(ring_row(n, int32_t(s[j]), mask), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     Real& lane = lanes[j % kLanes];
     lane += synapse_jump_term(w[j], lv, li);
@@ -73,16 +74,20 @@ void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int3
 }
 
 template <typename Real, typename D>
-void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                      Real tau_s, double* gw, double* gd) {
-  for (uint32_t j = 0; j < N; ++j) {
-    double a = gw[j], b = gd[j];
-    for (uint32_t k = 0; k < K; ++k) {
-      const size_t at = (size_t(arrival_step(steps[k], int32_t(s[j]))) * N + j) * 2;
-      add_synapse_gradients(w[j], hist[at], hist[at + 1], tau_s, a, b);
+void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                      const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd,
+                      Real* /*scratch: not used*/) {
+  std::fill_n(gw, size_t(n_pre) * N, Real(0));
+  std::fill_n(gd, size_t(n_pre) * N, Real(0));
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    for (uint32_t k = K; k-- > 0;) {
+      const size_t at = size_t(pre[k]) * N + j0;
+      for (uint32_t l = 0; l < width; ++l) {
+        const size_t c = hist_cell(size_t(arrival_step(steps[k], int32_t(s[at + l]))), j0 + l, rows) * 2;
+        add_synapse_gradients(w[at + l], hist[c], hist[c + 1], tau_s, gw[at + l], gd[at + l]);
+      }
     }
-    gw[j] = a;
-    gd[j] = b;
   }
 }
 
@@ -100,12 +105,35 @@ void scatter_inputs_scalar(Real* x, const Real* w, const D* s, const uint32_t* r
   }
 }
 
+template <typename Real>
+void adjoint_scalar(const StepConstants<Real>& k, bool step, Real* lv, Real* li, uint32_t N, Real* h,
+                    size_t hstride) {
+  if (step)
+    for (uint32_t j = 0; j < N; ++j) adjoint_step(k, Real(0), lv[j], li[j]);
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth, h += hstride)
+    for (uint32_t l = 0; l < kXWidth && j0 + l < N; ++l) {
+      h[2 * l] = lv[j0 + l];
+      h[2 * l + 1] = li[j0 + l];
+    }
+}
+
 }  // namespace
 
-FoldFn fold_for(Isa isa) {
-  if (isa == Isa::Avx512) return avx512_fold();
-  return static_cast<FoldFn>(&fold_sample_gradients);
+template <typename Real>
+AdjointFn<Real> adjoint_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_adjoint<Real>();
+  return &adjoint_scalar<Real>;
 }
+template AdjointFn<float> adjoint_for<float>(Isa);
+template AdjointFn<double> adjoint_for<double>(Isa);
+
+template <typename Real>
+FoldFn<Real> fold_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_fold<Real>();
+  return static_cast<FoldFn<Real>>(&fold_sample_gradients);
+}
+template FoldFn<float> fold_for<float>(Isa);
+template FoldFn<double> fold_for<double>(Isa);
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels() {

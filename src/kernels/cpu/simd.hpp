@@ -2,7 +2,8 @@
 // The CPU backend's per-spike synapse kernels (MODEL.md §2.3, §3.2 (a)+(d)), one set per
 // instruction set, chosen at run time: the forward scatter of one spike into the arrival ring,
 // the backward gather of one spike from the adjoint history with its gradients, the
-// gradients of an input neuron's spikes row by row, and the fold into the exact sums.
+// gradients of a sample's input spikes block by block, the adjoint steps with the store of
+// the history row, and the fold into the exact sums.
 //
 // Every set gives the same bits (MODEL.md §3.2, "The order of R"): the scatter and the
 // per-synapse gradients are element-wise; R = sum_j w_j (lambda_V - lambda_I)_j is summed in
@@ -17,6 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+#include "core/model_math.hpp"
 
 namespace delayprop::cpu {
 
@@ -34,6 +37,18 @@ Isa best_isa();
 // cannot run.
 Isa resolve_isa(const std::string& request);
 
+// The neuron block width of the input ring (scatter_inputs) and of the adjoint histories:
+// one 64-byte line of float32.
+constexpr uint32_t kXWidth = 16;
+
+// Adjoint histories hold (lambda_V, lambda_I) interleaved per cell, in blocks of kXWidth
+// neurons (columns padded to whole blocks): the cell of (row, j) in a history of `rows` rows
+// is hist_cell(row, j, rows), its lambda_V at hist[2 cell]. One block's rows are contiguous,
+// so that a spike's 16 lanes read within a few KiB and a block's whole history fits in L2.
+inline size_t hist_cell(size_t row, uint32_t j, uint32_t rows) {
+  return size_t(j / kXWidth) * rows * kXWidth + row * kXWidth + j % kXWidth;
+}
+
 // Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
 // n_post; n = the spike's step; mask = ring slots - 1. The arrival cell of synapse j is
 // ring row ring_row(n, s[j], mask) = (n + 1 + s[j]) & mask, column j.
@@ -41,18 +56,23 @@ template <typename Real, typename D>
 struct SynapseKernels {
   // ring[cell_j] += w[j] for every j.
   void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask);
-  // hist holds (lambda_V, lambda_I) interleaved per cell. Adds w[j] (lambda_V - lambda_I)_j
+  // hist: an adjoint history of `rows` rows (hist_cell). Adds w[j] (lambda_V - lambda_I)_j
   // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
-  // gd[j] -= w (lambda_I - lambda_V) for every j.
-  void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, Real tau_s,
-                 double* gw, double* gd, Real* lanes);
-  // The gradients of K spikes of one presynaptic neuron at once (MODEL.md §3.2 (d)), for a
-  // history that holds every step (no ring: row = step + 1 + s[j]): for k = 0 .. K-1 in
-  // order, gw[j] -= tau_s lambda_I, gd[j] -= w (lambda_I - lambda_V) at the arrival of spike
-  // k (step steps[k]). Each gw[j], gd[j] gets the same operations in the same order as from
-  // K calls of gather, but is read and written once.
-  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                    Real tau_s, double* gw, double* gd);
+  // gd[j] -= w (lambda_I - lambda_V) for every j (the sample's gradient, in Real: MODEL.md
+  // §3.3).
+  void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+                 Real tau_s, Real* gw, Real* gd, Real* lanes);
+  // The gradients of K spikes (MODEL.md §3.2 (d)) for a history of `rows` rows that holds
+  // every step (no ring: row = step + 1 + s[j]). w, s, gw, gd are whole connections of
+  // n_pre rows (row i at i N); spike k is of presynaptic neuron pre[k] in step steps[k].
+  // Sets every gw, gd to 0, then for k = K-1 down to 0, for every j: gw[pre[k] N + j] -=
+  // tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at the arrival of spike k: each
+  // gradient gets the same operations in the same order as from gather, spike by spike in
+  // that order. Done neuron block by neuron block, so that the block's history stays in
+  // cache; a set may sum a block in scratch (2 kXWidth values per presynaptic neuron, zero
+  // on entry and on return), which stays in cache, and write the rows' block once.
+  void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                    const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* scratch);
   // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network
   // state), into an input ring x laid out in blocks of kXWidth neurons: the cell of (row, j)
   // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,
@@ -65,16 +85,30 @@ struct SynapseKernels {
                          uint32_t N, uint32_t mask);
 };
 
-// The neuron block width of the input ring (scatter_inputs): one 64-byte line of float32.
-constexpr uint32_t kXWidth = 16;
+// Folds the gradients of n_samples samples (sample_grads: n_samples x P values of the
+// engine precision, only read) into the exact sums digits (P x ExactSum::kDigits), like
+// fold_sample_gradients (kernels/common.hpp): the same integers are added, so the digits are
+// the same whatever the set. Returns false when a value is not finite or out of the exact
+// range.
+template <typename Real>
+using FoldFn = bool (*)(const Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+constexpr uint32_t kFoldMax = 16;  // the vector fold's fast loop takes up to this many samples
+template <typename Real>
+FoldFn<Real> fold_for(Isa isa);
+template <typename Real>
+FoldFn<Real> avx512_fold();  // only where isa_supported(Isa::Avx512)
 
-// Folds the gradients of n_samples samples (sample_grads: n_samples x P values, zeroed on
-// the way) into the exact sums digits (P x ExactSum::kDigits), like fold_sample_gradients
-// (kernels/common.hpp): the same integers are added, so the digits are the same whatever the
-// set. Returns false when a value is not finite or out of the exact range.
-using FoldFn = bool (*)(double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
-FoldFn fold_for(Isa isa);
-FoldFn avx512_fold();  // only where isa_supported(Isa::Avx512)
+// One backward step of a population's adjoints (MODEL.md §3 (b) with no loss density:
+// adjoint_step(k, 0, lv[j], li[j]) for every j) when `step`, then row n of its history:
+// (lv[j], li[j]) of block b at h + b hstride + 2 (j mod 16) (hist_cell). Element-wise: the
+// same bits on every set.
+template <typename Real>
+using AdjointFn = void (*)(const StepConstants<Real>& k, bool step, Real* lv, Real* li, uint32_t N, Real* h,
+                           size_t hstride);
+template <typename Real>
+AdjointFn<Real> adjoint_for(Isa isa);
+template <typename Real>
+AdjointFn<Real> avx512_adjoint();  // only where isa_supported(Isa::Avx512)
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels();

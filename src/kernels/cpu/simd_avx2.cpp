@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -46,15 +47,33 @@ inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N)
 
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+                        uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = cell(s, j, n, mask, N) * 2;
+    const size_t at = hist_cell((uint32_t(n) + 1 + uint32_t(s[j])) & mask, j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
     gd[j] -= w[j] * (li - lv);
   }
 }
+
+// History cells hist_cell((n + 1 + s[j]) & mask, j, rows) of synapses j0 .. j0 + 7, j0 a
+// multiple of 8 (the caller keeps the history's cells below 2^31).
+struct HistCells {
+  __m256i n1, mask, iota;
+  uint32_t block;  // cells per neuron block
+  HistCells(int32_t n, uint32_t m, uint32_t rows)
+      : n1(_mm256_set1_epi32(int(uint32_t(n) + 1))),
+        mask(_mm256_set1_epi32(int(m))),
+        iota(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+        block(rows * kXWidth) {}
+  template <typename D>
+  __m256i at(const D* s, uint32_t j0) const {
+    const __m256i row = _mm256_and_si256(_mm256_add_epi32(load8(s + j0), n1), mask);
+    const int base = int(j0 / kXWidth * block + j0 % kXWidth);
+    return _mm256_add_epi32(_mm256_slli_epi32(row, 4), _mm256_add_epi32(_mm256_set1_epi32(base), iota));
+  }
+};
 
 template <typename Real, typename D>
 void scatter_v(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
@@ -95,12 +114,23 @@ inline __m256d gather_f64(const double* base, __m128i at) {
   return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), base, at, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
 }
 
-inline void sub4(double* g, __m128 x) { _mm256_storeu_pd(g, _mm256_sub_pd(_mm256_loadu_pd(g), _mm256_cvtps_pd(x))); }
+inline void sub8(float* g, __m256 x) { _mm256_storeu_ps(g, _mm256_sub_ps(_mm256_loadu_ps(g), x)); }
+
+// lambda_V and lambda_I of the 8 float cells c (pairs: (lambda_V, lambda_I) per cell).
+inline void pairs8(const long long* pairs, __m256i c, __m256& lv, __m256& li) {
+  const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
+  const __m256 p1 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_extracti128_si256(c, 1)));
+  // p0 = l0 i0 l1 i1 | l2 i2 l3 i3, p1 = l4 i4 l5 i5 | l6 i6 l7 i7
+  const __m256 lvs = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));  // l0 l1 l4 l5 | l2 l3 l6 l7
+  const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+  lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
+  li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
+}
 
 template <typename D>
-void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
-              double* gw, double* gd, float* lanes) {
-  const Cells cells(n, mask, N);
+void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+              float tau_s, float* gw, float* gd, float* lanes) {
+  const HistCells cells(n, mask, rows);
   const __m256 ts = _mm256_set1_ps(tau_s);
   const long long* pairs = reinterpret_cast<const long long*>(hist);  // (lambda_V, lambda_I) per cell
   __m256 acc[2] = {_mm256_loadu_ps(lanes), _mm256_loadu_ps(lanes + 8)};
@@ -109,32 +139,23 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     for (int h = 0; h < 2; ++h) {
       const uint32_t jh = j + 8 * h;
       const __m256i c = cells.at(s, jh);
-      const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
-      const __m256 p1 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_extracti128_si256(c, 1)));
-      // p0 = l0 i0 l1 i1 | l2 i2 l3 i3, p1 = l4 i4 l5 i5 | l6 i6 l7 i7
-      const __m256 lvs = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));  // l0 l1 l4 l5 | l2 l3 l6 l7
-      const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
-      const __m256 lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
-      const __m256 li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
+      __m256 lv, li;
+      pairs8(pairs, c, lv, li);
       const __m256 wv = _mm256_loadu_ps(w + jh);
       acc[h] = _mm256_add_ps(acc[h], _mm256_mul_ps(wv, _mm256_sub_ps(lv, li)));
-      const __m256 a = _mm256_mul_ps(ts, li);
-      const __m256 b = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
-      sub4(gw + jh, _mm256_castps256_ps128(a));
-      sub4(gw + jh + 4, _mm256_extractf128_ps(a, 1));
-      sub4(gd + jh, _mm256_castps256_ps128(b));
-      sub4(gd + jh + 4, _mm256_extractf128_ps(b, 1));
+      sub8(gw + jh, _mm256_mul_ps(ts, li));
+      sub8(gd + jh, _mm256_mul_ps(wv, _mm256_sub_ps(li, lv)));
     }
   }
   _mm256_storeu_ps(lanes, acc[0]);
   _mm256_storeu_ps(lanes + 8, acc[1]);
-  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
 template <typename D>
-void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, double tau_s,
-              double* gw, double* gd, double* lanes) {
-  const Cells cells(n, mask, N);
+void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+              double tau_s, double* gw, double* gd, double* lanes) {
+  const HistCells cells(n, mask, rows);
   const __m256d ts = _mm256_set1_pd(tau_s);
   __m256d acc[4];
   for (int q = 0; q < 4; ++q) acc[q] = _mm256_loadu_pd(lanes + 4 * q);
@@ -155,93 +176,85 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
     }
   }
   for (int q = 0; q < 4; ++q) _mm256_storeu_pd(lanes + 4 * q, acc[q]);
-  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
+// See SynapseKernels::gradients: the rows cleared, then neuron block by neuron block, spikes
+// in reverse order, 8 synapses at a time; a block narrower than 16 one synapse at a time.
 template <typename Real, typename D>
-inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
-                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
-  for (; j < N; ++j) {
-    double a = gw[j], b = gd[j];
-    for (uint32_t k = 0; k < K; ++k) {
-      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
-      const Real lv = hist[at], li = hist[at + 1];
-      a -= tau_s * li;
-      b -= w[j] * (li - lv);
-    }
-    gw[j] = a;
-    gd[j] = b;
-  }
-}
-
-// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 7: spike k adds steps[k] * N.
-template <typename D>
-inline __m256i base8(const D* s, uint32_t j0, uint32_t N) {
-  const __m256i row = _mm256_add_epi32(load8(s + j0), _mm256_set1_epi32(1));
-  return _mm256_add_epi32(_mm256_mullo_epi32(row, _mm256_set1_epi32(int(N))),
-                          _mm256_add_epi32(_mm256_set1_epi32(int(j0)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+inline void gradients_lane(const Real* hist, const Real* w, const D* s, size_t at, uint32_t j, int32_t step,
+                           uint32_t rows, Real tau_s, Real* gw, Real* gd) {
+  const size_t c = hist_cell(size_t(uint32_t(step) + 1 + uint32_t(s[at])), j, rows) * 2;
+  const Real lv = hist[c], li = hist[c + 1];
+  gw[at] -= tau_s * li;
+  gd[at] -= w[at] * (li - lv);
 }
 
 template <typename D>
-void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 float tau_s, double* gw, double* gd) {
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd,
+                 float* /*scratch: not used*/) {
+  std::fill_n(gw, size_t(n_pre) * N, float(0));
+  std::fill_n(gd, size_t(n_pre) * N, float(0));
   const __m256 ts = _mm256_set1_ps(tau_s);
-  const long long* pairs = reinterpret_cast<const long long*>(hist);
-  uint32_t j = 0;
-  for (; j + 8 <= N; j += 8) {
-    const __m256i base = base8(s, j, N);
-    const __m256 wv = _mm256_loadu_ps(w + j);
-    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
-    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
-    for (uint32_t k = 0; k < K; ++k) {
-      const __m256i c = _mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N)));
-      const __m256 p0 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_castsi256_si128(c)));
-      const __m256 p1 = _mm256_castsi256_ps(gather_pairs(pairs, _mm256_extracti128_si256(c, 1)));
-      const __m256 lvs = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0));
-      const __m256 lis = _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
-      const __m256 lv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lvs), _MM_SHUFFLE(3, 1, 2, 0)));
-      const __m256 li = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(lis), _MM_SHUFFLE(3, 1, 2, 0)));
-      const __m256 x = _mm256_mul_ps(ts, li);
-      const __m256 y = _mm256_mul_ps(wv, _mm256_sub_ps(li, lv));
-      a0 = _mm256_sub_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
-      a1 = _mm256_sub_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
-      b0 = _mm256_sub_pd(b0, _mm256_cvtps_pd(_mm256_castps256_ps128(y)));
-      b1 = _mm256_sub_pd(b1, _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1)));
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
+    for (uint32_t k = K; k-- > 0;) {
+      const size_t at = size_t(pre[k]) * N + j0;
+      if (width < kXWidth) {
+        for (uint32_t l = 0; l < width; ++l) gradients_lane(hist, w, s, at + l, j0 + l, steps[k], rows, tau_s, gw, gd);
+        continue;
+      }
+      const __m256i n1 = _mm256_set1_epi32(int(uint32_t(steps[k]) + 1));
+      for (uint32_t h = 0; h < 16; h += 8) {
+        const __m256i c = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(load8(s + at + h), n1), 4),
+                                           _mm256_add_epi32(_mm256_set1_epi32(int(h)), iota));
+        __m256 lv, li;
+        pairs8(pairs, c, lv, li);
+        const __m256 wv = _mm256_loadu_ps(w + at + h);
+        sub8(gw + at + h, _mm256_mul_ps(ts, li));
+        sub8(gd + at + h, _mm256_mul_ps(wv, _mm256_sub_ps(li, lv)));
+      }
     }
-    _mm256_storeu_pd(gw + j, a0);
-    _mm256_storeu_pd(gw + j + 4, a1);
-    _mm256_storeu_pd(gd + j, b0);
-    _mm256_storeu_pd(gd + j + 4, b1);
   }
-  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }
 
 template <typename D>
-void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 double tau_s, double* gw, double* gd) {
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd,
+                 double* /*scratch: not used*/) {
+  std::fill_n(gw, size_t(n_pre) * N, double(0));
+  std::fill_n(gd, size_t(n_pre) * N, double(0));
   const __m256d ts = _mm256_set1_pd(tau_s);
-  uint32_t j = 0;
-  for (; j + 8 <= N; j += 8) {
-    const __m256i base = base8(s, j, N);
-    const __m256d w0 = _mm256_loadu_pd(w + j), w1 = _mm256_loadu_pd(w + j + 4);
-    __m256d a0 = _mm256_loadu_pd(gw + j), a1 = _mm256_loadu_pd(gw + j + 4);
-    __m256d b0 = _mm256_loadu_pd(gd + j), b1 = _mm256_loadu_pd(gd + j + 4);
-    for (uint32_t k = 0; k < K; ++k) {
-      const __m256i c2 = _mm256_slli_epi32(_mm256_add_epi32(base, _mm256_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
-      const __m128i at0 = _mm256_castsi256_si128(c2), at1 = _mm256_extracti128_si256(c2, 1);
-      const __m256d lv0 = gather_f64(hist, at0), li0 = gather_f64(hist + 1, at0);
-      const __m256d lv1 = gather_f64(hist, at1), li1 = gather_f64(hist + 1, at1);
-      a0 = _mm256_sub_pd(a0, _mm256_mul_pd(ts, li0));
-      a1 = _mm256_sub_pd(a1, _mm256_mul_pd(ts, li1));
-      b0 = _mm256_sub_pd(b0, _mm256_mul_pd(w0, _mm256_sub_pd(li0, lv0)));
-      b1 = _mm256_sub_pd(b1, _mm256_mul_pd(w1, _mm256_sub_pd(li1, lv1)));
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const double* hb = hist + size_t(j0 / kXWidth) * rows * kXWidth * 2;
+    for (uint32_t k = K; k-- > 0;) {
+      const size_t at = size_t(pre[k]) * N + j0;
+      if (width < kXWidth) {
+        for (uint32_t l = 0; l < width; ++l) gradients_lane(hist, w, s, at + l, j0 + l, steps[k], rows, tau_s, gw, gd);
+        continue;
+      }
+      const __m256i n1 = _mm256_set1_epi32(int(uint32_t(steps[k]) + 1));
+      for (uint32_t h = 0; h < 16; h += 8) {
+        const __m256i c2 = _mm256_slli_epi32(
+            _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(load8(s + at + h), n1), 4),
+                             _mm256_add_epi32(_mm256_set1_epi32(int(h)), iota)),
+            1);
+        for (uint32_t q = 0; q < 8; q += 4) {
+          const __m128i cq = q ? _mm256_extracti128_si256(c2, 1) : _mm256_castsi256_si128(c2);
+          const __m256d lv = gather_f64(hb, cq), li = gather_f64(hb + 1, cq);
+          const size_t jq = at + h + q;
+          _mm256_storeu_pd(gw + jq, _mm256_sub_pd(_mm256_loadu_pd(gw + jq), _mm256_mul_pd(ts, li)));
+          const __m256d wv = _mm256_loadu_pd(w + jq);
+          _mm256_storeu_pd(gd + jq, _mm256_sub_pd(_mm256_loadu_pd(gd + jq), _mm256_mul_pd(wv, _mm256_sub_pd(li, lv))));
+        }
+      }
     }
-    _mm256_storeu_pd(gw + j, a0);
-    _mm256_storeu_pd(gw + j + 4, a1);
-    _mm256_storeu_pd(gd + j, b0);
-    _mm256_storeu_pd(gd + j + 4, b1);
   }
-  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
 }
 
 }  // namespace

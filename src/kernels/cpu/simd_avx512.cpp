@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/exact_sum.hpp"
+#include "kernels/common.hpp"
 #include "kernels/cpu/simd.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -50,15 +51,33 @@ inline size_t cell(const int32_t* s, uint32_t j, int32_t n, uint32_t mask, uint3
 // The synapses past the last full block of 16, one by one, into the same lanes.
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, Real tau_s, double* gw, double* gd, Real* lanes) {
+                        uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = cell(s, j, n, mask, N) * 2;
+    const size_t at = hist_cell((uint32_t(n) + 1 + uint32_t(s[j])) & mask, j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
     gd[j] -= w[j] * (li - lv);
   }
 }
+
+// History cells hist_cell(((n + 1 + s[j]) & mask), j, rows) of synapses j0 .. j0 + 15, j0 a
+// multiple of 16 (the caller keeps the history's cells below 2^31).
+struct HistCells {
+  __m512i n1, mask, iota;
+  uint32_t block;  // cells per neuron block
+  HistCells(int32_t n, uint32_t m, uint32_t rows)
+      : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
+        mask(_mm512_set1_epi32(int(m))),
+        iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
+        block(rows * kXWidth) {}
+  template <typename D>
+  __m512i at(const D* s, uint32_t j0) const {
+    const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
+    const __m512i base = _mm512_set1_epi32(int(j0 / kXWidth * block));
+    return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(base, iota));
+  }
+};
 
 template <typename D>
 void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
@@ -139,13 +158,12 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
   }
 }
 
-// gw[j .. j + 7] -= x (float -> double, exact), likewise gd.
-inline void sub8(double* g, __m256 x) { _mm512_storeu_pd(g, _mm512_sub_pd(_mm512_loadu_pd(g), _mm512_cvtps_pd(x))); }
+inline void sub16(float* g, __m512 x) { _mm512_storeu_ps(g, _mm512_sub_ps(_mm512_loadu_ps(g), x)); }
 
 template <typename D>
-void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, float tau_s,
-                double* gw, double* gd, float* lanes) {
-  const Cells cells(n, mask, N);
+void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+              float tau_s, float* gw, float* gd, float* lanes) {
+  const HistCells cells(n, mask, rows);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512 ts = _mm512_set1_ps(tau_s);
@@ -160,21 +178,17 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
     const __m512 wv = _mm512_loadu_ps(w + j);
     acc = _mm512_add_ps(acc, _mm512_mul_ps(wv, _mm512_sub_ps(lv, li)));
-    const __m512 a = _mm512_mul_ps(ts, li);
-    const __m512 b = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
-    sub8(gw + j, _mm512_castps512_ps256(a));
-    sub8(gw + j + 8, _mm512_extractf32x8_ps(a, 1));
-    sub8(gd + j, _mm512_castps512_ps256(b));
-    sub8(gd + j + 8, _mm512_extractf32x8_ps(b, 1));
+    sub16(gw + j, _mm512_mul_ps(ts, li));
+    sub16(gd + j, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
   }
   _mm512_storeu_ps(lanes, acc);
-  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
 template <typename D>
-void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, double tau_s,
-                double* gw, double* gd, double* lanes) {
-  const Cells cells(n, mask, N);
+void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
+              double tau_s, double* gw, double* gd, double* lanes) {
+  const HistCells cells(n, mask, rows);
   const __m512d ts = _mm512_set1_pd(tau_s);
   __m512d acc[2] = {_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8)};
   uint32_t j = 0;
@@ -194,172 +208,279 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   }
   _mm512_storeu_pd(lanes, acc[0]);
   _mm512_storeu_pd(lanes + 8, acc[1]);
-  gather_tail(hist, w, s, j, N, n, mask, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
 }
 
-template <typename Real, typename D>
-inline void gradients_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N,
-                           const int32_t* steps, uint32_t K, Real tau_s, double* gw, double* gd) {
-  for (; j < N; ++j) {
-    double a = gw[j], b = gd[j];
-    for (uint32_t k = 0; k < K; ++k) {
-      const size_t at = (size_t(uint32_t(steps[k]) + 1 + uint32_t(s[j])) * N + j) * 2;
-      const Real lv = hist[at], li = hist[at + 1];
-      a -= tau_s * li;
-      b -= w[j] * (li - lv);
+// See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
+// reverse order; a spike's cells in the block are hist_cell(steps[k] + 1 + s[j], j, rows).
+// A block's gradients are summed in scratch (gw then gd, 2 x 16 values per presynaptic
+// neuron: it stays in L2, the sample's gradient rows do not), then written to every row,
+// bypassing the cache where a row's block is a whole aligned line (the fold reads them
+// many samples later; no read for ownership), and scratch is cleared. (Prefetching the
+// next spikes' rows instead made it slower.)
+template <typename Real>
+inline void write_block(Real* g, const Real* a, __mmask16 m) {
+  if constexpr (sizeof(Real) == 4) {
+    if (m == 0xffff && !(reinterpret_cast<uintptr_t>(g) & 63)) _mm512_stream_ps(g, _mm512_loadu_ps(a));
+    else _mm512_mask_storeu_ps(g, m, _mm512_loadu_ps(a));
+  } else {
+    for (int h = 0; h < 2; ++h) {
+      const __mmask8 mh = __mmask8(m >> (8 * h));
+      const __m512d v = _mm512_loadu_pd(a + 8 * h);
+      if (mh == 0xff && !(reinterpret_cast<uintptr_t>(g + 8 * h) & 63)) _mm512_stream_pd(g + 8 * h, v);
+      else _mm512_mask_storeu_pd(g + 8 * h, mh, v);
     }
-    gw[j] = a;
-    gd[j] = b;
   }
 }
 
-// Cell indices (s[j] + 1) * N + j of synapses j0 .. j0 + 15: spike k adds steps[k] * N.
-template <typename D>
-inline __m512i base16(const D* s, uint32_t j0, uint32_t N) {
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i row = _mm512_add_epi32(load16(s + j0), _mm512_set1_epi32(1));
-  return _mm512_add_epi32(_mm512_mullo_epi32(row, _mm512_set1_epi32(int(N))),
-                          _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
+template <typename Real>
+inline void write_blocks(Real* gw, Real* gd, Real* scratch, uint32_t n_pre, uint32_t N, uint32_t j0, __mmask16 m) {
+  for (uint32_t i = 0; i < n_pre; ++i) {
+    const size_t at = size_t(i) * N + j0;
+    Real* a = scratch + size_t(i) * 2 * kXWidth;
+    write_block(gw + at, a, m);
+    write_block(gd + at, a + kXWidth, m);
+    for (uint32_t l = 0; l < 2 * kXWidth; ++l) a[l] = Real(0);
+  }
 }
 
 template <typename D>
-void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 float tau_s, double* gw, double* gd) {
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd, float* scratch) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 ts = _mm512_set1_ps(tau_s);
-  const long long* pairs = reinterpret_cast<const long long*>(hist);
-  uint32_t j = 0;
-  for (; j + 16 <= N; j += 16) {
-    const __m512i base = base16(s, j, N);
-    const __m512 wv = _mm512_loadu_ps(w + j);
-    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
-    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
-    for (uint32_t k = 0; k < K; ++k) {
-      const __m512i c = _mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N)));
-      const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
-      const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
+    const __mmask8 m0 = __mmask8(m), m1 = __mmask8(m >> 8);
+    for (uint32_t k = K; k-- > 0;) {
+      const size_t at = size_t(pre[k]) * N + j0;
+      float* a = scratch + size_t(pre[k]) * 2 * kXWidth;
+      const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
+      const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota);
+      const __m512 lo = _mm512_castsi512_ps(
+          _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m0, _mm512_castsi512_si256(c), pairs, 8));
+      const __m512 hi = _mm512_castsi512_ps(
+          _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m1, _mm512_extracti64x4_epi64(c, 1), pairs, 8));
       const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
       const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
-      const __m512 x = _mm512_mul_ps(ts, li);
-      const __m512 y = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
-      a0 = _mm512_sub_pd(a0, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
-      a1 = _mm512_sub_pd(a1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1)));
-      b0 = _mm512_sub_pd(b0, _mm512_cvtps_pd(_mm512_castps512_ps256(y)));
-      b1 = _mm512_sub_pd(b1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(y, 1)));
+      const __m512 wv = _mm512_maskz_loadu_ps(m, w + at);
+      _mm512_storeu_ps(a, _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_mul_ps(ts, li)));
+      const __m512 d = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+      _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), d));
     }
-    _mm512_storeu_pd(gw + j, a0);
-    _mm512_storeu_pd(gw + j + 8, a1);
-    _mm512_storeu_pd(gd + j, b0);
-    _mm512_storeu_pd(gd + j + 8, b1);
+    write_blocks(gw, gd, scratch, n_pre, N, j0, m);
   }
-  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+  _mm_sfence();
 }
 
 template <typename D>
-void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, const int32_t* steps, uint32_t K,
-                 double tau_s, double* gw, double* gd) {
+void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, double tau_s, double* gw, double* gd,
+                 double* scratch) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512d ts = _mm512_set1_pd(tau_s);
-  uint32_t j = 0;
-  for (; j + 16 <= N; j += 16) {
-    const __m512i base = base16(s, j, N);
-    const __m512d w0 = _mm512_loadu_pd(w + j), w1 = _mm512_loadu_pd(w + j + 8);
-    __m512d a0 = _mm512_loadu_pd(gw + j), a1 = _mm512_loadu_pd(gw + j + 8);
-    __m512d b0 = _mm512_loadu_pd(gd + j), b1 = _mm512_loadu_pd(gd + j + 8);
-    for (uint32_t k = 0; k < K; ++k) {
-      const __m512i c2 =
-          _mm512_slli_epi32(_mm512_add_epi32(base, _mm512_set1_epi32(int(uint32_t(steps[k]) * N))), 1);
-      const __m256i at0 = _mm512_castsi512_si256(c2), at1 = _mm512_extracti64x4_epi64(c2, 1);
-      const __m512d lv0 = _mm512_i32gather_pd(at0, hist, 8), li0 = _mm512_i32gather_pd(at0, hist + 1, 8);
-      const __m512d lv1 = _mm512_i32gather_pd(at1, hist, 8), li1 = _mm512_i32gather_pd(at1, hist + 1, 8);
-      a0 = _mm512_sub_pd(a0, _mm512_mul_pd(ts, li0));
-      a1 = _mm512_sub_pd(a1, _mm512_mul_pd(ts, li1));
-      b0 = _mm512_sub_pd(b0, _mm512_mul_pd(w0, _mm512_sub_pd(li0, lv0)));
-      b1 = _mm512_sub_pd(b1, _mm512_mul_pd(w1, _mm512_sub_pd(li1, lv1)));
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const double* hb = hist + size_t(j0 / kXWidth) * rows * kXWidth * 2;
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
+    for (uint32_t k = K; k-- > 0;) {
+      const size_t at = size_t(pre[k]) * N + j0;
+      double* a = scratch + size_t(pre[k]) * 2 * kXWidth;
+      const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
+      const __m512i row = _mm512_add_epi32(load16_masked(s + at, m), n1);
+      const __m512i c2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(row, 4), iota), 1);
+      for (int h = 0; h < 2; ++h) {
+        const __mmask8 mh = __mmask8(m >> (8 * h));
+        const __m256i ch = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
+        const __m512d lv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, ch, hb, 8);
+        const __m512d li = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, ch, hb + 1, 8);
+        const __m512d wv = _mm512_maskz_loadu_pd(mh, w + at + 8 * h);
+        double* ah = a + 8 * h;
+        _mm512_storeu_pd(ah, _mm512_sub_pd(_mm512_loadu_pd(ah), _mm512_mul_pd(ts, li)));
+        const __m512d d = _mm512_mul_pd(wv, _mm512_sub_pd(li, lv));
+        _mm512_storeu_pd(ah + kXWidth, _mm512_sub_pd(_mm512_loadu_pd(ah + kXWidth), d));
+      }
     }
-    _mm512_storeu_pd(gw + j, a0);
-    _mm512_storeu_pd(gw + j + 8, a1);
-    _mm512_storeu_pd(gd + j, b0);
-    _mm512_storeu_pd(gd + j + 8, b1);
+    write_blocks(gw, gd, scratch, n_pre, N, j0, m);
   }
-  gradients_tail(hist, w, s, j, N, steps, K, tau_s, gw, gd);
+  _mm_sfence();
 }
 
 // The fold of kernels/common.hpp, 8 parameters at a time: the 6 digits of 8 parameters are
-// held in 6 registers (digit-major) while the samples' values are added; a value takes
-// exact_add's fast path in exactly the lanes where exact_add would (the same three parts at
-// the same digits), the others go through exact_add_general after the block. Integer sums:
-// the digits are those of the scalar fold.
+// held in 6 registers (digit-major) while the values are added; a value takes exact_add's
+// fast path in exactly the lanes where exact_add would (the same three parts at the same
+// digits), the others go through exact_add_general after the block. Float32 values: the
+// lanes where fold_float_parameter adds the samples' double sum add that sum, the others
+// each value. Integer sums: the digits are those of the scalar fold.
 static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold below is written for 6 x 32 bits");
-bool fold_v(double* g, uint32_t n_samples, size_t P, int64_t* digits) {
+
+inline __m512i load8_bits(const double* g) { return _mm512_loadu_si512(g); }
+inline __m512i load8_bits(const float* g) { return _mm512_castpd_si512(_mm512_cvtps_pd(_mm256_loadu_ps(g))); }
+
+template <typename Real>
+bool fold_v(const Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
   constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
   const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
   const __m512i mant = _mm512_set1_epi64((int64_t(1) << 52) - 1), implicit = _mm512_set1_epi64(int64_t(1) << 52);
   const __m512i e7ff = _mm512_set1_epi64(0x7ff), bias = _mm512_set1_epi64(1075 + ExactSum::kLsbExp);
   const __m512i fast_max = _mm512_set1_epi64(kFastMax), low32 = _mm512_set1_epi64(0xffffffffLL);
   const __m512i c31 = _mm512_set1_epi64(31), c63 = _mm512_set1_epi64(63), one = _mm512_set1_epi64(1);
-  const __m512i abs_mask = _mm512_set1_epi64(0x7fffffffffffffffLL), zero = _mm512_setzero_si512();
+  const __m512i abs_mask = _mm512_set1_epi64(0x7fffffffffffffffLL);
   bool ok = true;
   size_t i = 0;
   struct Slow {
     int lane;
     double x;
   };
-  Slow slow[64];
-  for (; i + 8 <= P && n_samples <= 8; i += 8) {
-    int64_t* d = digits + i * ExactSum::kDigits;
-    __mmask8 any = 0;
-    for (uint32_t s = 0; s < n_samples; ++s)
-      any |= _mm512_test_epi64_mask(_mm512_loadu_si512(g + size_t(s) * P + i), abs_mask);
-    if (!any) continue;  // nothing to add to these 8 parameters
-    __m512i D[6];
-    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
-    int n_slow = 0;
-    for (uint32_t s = 0; s < n_samples; ++s) {
-      double* gp = g + size_t(s) * P + i;
-      const __m512i bits = _mm512_loadu_si512(gp);
-      const __mmask8 nz = _mm512_test_epi64_mask(bits, abs_mask);
-      if (!nz) continue;
-      const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
-      const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
-      for (__mmask8 sl = nz & __mmask8(~fast); sl; sl &= __mmask8(sl - 1)) {
+  Slow slow[8 * (kFoldMax + 1)];
+  int n_slow = 0;
+  __m512i D[6];
+  // Adds the doubles `bits` in the lanes `lanes` (zeros skipped) to D, or to the slow list.
+  auto add = [&](__m512i bits, __mmask8 lanes) {
+    const __mmask8 nz = lanes & _mm512_test_epi64_mask(bits, abs_mask);
+    if (!nz) return;
+    const __m512i k = _mm512_sub_epi64(_mm512_and_si512(_mm512_srli_epi64(bits, 52), e7ff), bias);
+    const __mmask8 fast = nz & _mm512_cmple_epu64_mask(k, fast_max);  // 0 <= k <= kFastMax
+    if (__mmask8 sl = nz & __mmask8(~fast)) {
+      alignas(64) double x[8];
+      _mm512_store_si512(x, bits);
+      for (; sl; sl &= __mmask8(sl - 1)) {
         const int lane = __builtin_ctz(sl);
-        slow[n_slow++] = {lane, gp[lane]};
-      }
-      _mm512_mask_storeu_epi64(gp, nz, zero);
-      const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
-      const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
-      const __m512i lo = _mm512_sllv_epi64(m, sh);
-      const __m512i hi = _mm512_srlv_epi64(_mm512_srlv_epi64(m, _mm512_sub_epi64(c63, sh)), one);
-      const __m512i sign = _mm512_srai_epi64(bits, 63);
-      const __m512i p0 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_and_si512(lo, low32), sign), sign);
-      const __m512i p1 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_srli_epi64(lo, 32), sign), sign);
-      const __m512i p2 = _mm512_sub_epi64(_mm512_xor_si512(hi, sign), sign);
-      for (int q = 0; q < 4; ++q) {
-        const __mmask8 at = fast & _mm512_cmpeq_epi64_mask(d0, _mm512_set1_epi64(q));
-        D[q] = _mm512_mask_add_epi64(D[q], at, D[q], p0);
-        D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
-        D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
+        slow[n_slow++] = {lane, x[lane]};
       }
     }
+    const __m512i m = _mm512_or_si512(_mm512_and_si512(bits, mant), implicit);
+    const __m512i d0 = _mm512_srli_epi64(k, 5), sh = _mm512_and_si512(k, c31);
+    const __m512i lo = _mm512_sllv_epi64(m, sh);
+    const __m512i hi = _mm512_srlv_epi64(_mm512_srlv_epi64(m, _mm512_sub_epi64(c63, sh)), one);
+    const __m512i sign = _mm512_srai_epi64(bits, 63);
+    const __m512i p0 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_and_si512(lo, low32), sign), sign);
+    const __m512i p1 = _mm512_sub_epi64(_mm512_xor_si512(_mm512_srli_epi64(lo, 32), sign), sign);
+    const __m512i p2 = _mm512_sub_epi64(_mm512_xor_si512(hi, sign), sign);
+    for (int q = 0; q < 4; ++q) {
+      const __mmask8 at = fast & _mm512_cmpeq_epi64_mask(d0, _mm512_set1_epi64(q));
+      D[q] = _mm512_mask_add_epi64(D[q], at, D[q], p0);
+      D[q + 1] = _mm512_mask_add_epi64(D[q + 1], at, D[q + 1], p1);
+      D[q + 2] = _mm512_mask_add_epi64(D[q + 2], at, D[q + 2], p2);
+    }
+  };
+  for (; i + 8 <= P && n_samples <= kFoldMax; i += 8) {
+    int64_t* d = digits + i * ExactSum::kDigits;
+    __mmask8 any = 0, presum = 0;
+    __m512d sum = _mm512_setzero_pd();
+    if constexpr (sizeof(Real) == 4) {
+      // The float exponents' range per lane, over the nonzero values, and the double sum.
+      const __m256i abs32 = _mm256_set1_epi32(0x7fffffff), ff = _mm256_set1_epi32(0xff);
+      __m256i elo = ff, ehi = _mm256_setzero_si256();
+      for (uint32_t s = 0; s < n_samples; ++s) {
+        const __m256 x = _mm256_loadu_ps(g + size_t(s) * P + i);
+        const __m256i bits = _mm256_castps_si256(x);
+        const __mmask8 nz = _mm256_test_epi32_mask(bits, abs32);
+        const __m256i e = _mm256_and_si256(_mm256_srli_epi32(bits, 23), ff);
+        elo = _mm256_mask_min_epu32(elo, nz, elo, e);
+        ehi = _mm256_mask_max_epu32(ehi, nz, ehi, e);
+        sum = _mm512_add_pd(sum, _mm512_cvtps_pd(x));
+        any |= nz;
+      }
+      presum = any & _mm256_cmpge_epu32_mask(elo, _mm256_set1_epi32(int(kPresumMinExp))) &
+               _mm256_cmple_epu32_mask(ehi, _mm256_set1_epi32(int(kPresumMaxExp))) &
+               _mm256_cmple_epu32_mask(_mm256_sub_epi32(ehi, elo), _mm256_set1_epi32(int(kPresumSpread)));
+      if (n_samples > kPresumTerms) presum = 0;
+    } else {
+      for (uint32_t s = 0; s < n_samples; ++s)
+        any |= _mm512_test_epi64_mask(load8_bits(g + size_t(s) * P + i), abs_mask);
+    }
+    if (!any) continue;  // nothing to add to these 8 parameters
+    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
+    n_slow = 0;
+    if (presum) add(_mm512_castpd_si512(sum), presum);
+    if (const __mmask8 rest = any & __mmask8(~presum))
+      for (uint32_t s = 0; s < n_samples; ++s) add(load8_bits(g + size_t(s) * P + i), rest);
     for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
     for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
   }
-  for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than 8 samples)
+  for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than kFoldMax samples)
     int64_t* d = digits + i * ExactSum::kDigits;
-    for (uint32_t s = 0; s < n_samples; ++s) {
-      double& v = g[size_t(s) * P + i];
-      if (v == 0.0) continue;
-      ok &= exact_add(d, v);
-      v = 0.0;
+    if constexpr (sizeof(Real) == 4) {
+      ok &= fold_float_parameter(g + i, P, n_samples, d);
+    } else {
+      for (uint32_t s = 0; s < n_samples; ++s)
+        if (const double v = g[size_t(s) * P + i]; v != 0.0) ok &= exact_add(d, v);
     }
   }
   return ok;
 }
 
+// See AdjointFn: adjoint_step's operations spelled out (s = 0 kept, so that zeros keep their
+// signs), 16 neurons at a time, the pairs interleaved by two permutes.
+inline void adjoint16(const StepConstants<float>& k, bool step, float* lv, float* li, float* h) {
+  __m512 L = _mm512_loadu_ps(lv), I = _mm512_loadu_ps(li);
+  if (step) {
+    const __m512 z = _mm512_setzero_ps();
+    const __m512 omb = _mm512_set1_ps(1.0f - k.beta), oma = _mm512_set1_ps(1.0f - k.alpha);
+    I = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(k.beta), I),
+                                    _mm512_mul_ps(_mm512_set1_ps(k.a_coef), _mm512_add_ps(L, z))),
+                      _mm512_mul_ps(omb, z));
+    L = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(k.alpha), L), _mm512_mul_ps(oma, z));
+    _mm512_storeu_ps(lv, L);
+    _mm512_storeu_ps(li, I);
+  }
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  _mm512_storeu_ps(h, _mm512_permutex2var_ps(L, lo, I));
+  _mm512_storeu_ps(h + 16, _mm512_permutex2var_ps(L, hi, I));
+}
+
+inline void adjoint16(const StepConstants<double>& k, bool step, double* lv, double* li, double* h) {
+  for (int q = 0; q < 2; ++q) {
+    __m512d L = _mm512_loadu_pd(lv + 8 * q), I = _mm512_loadu_pd(li + 8 * q);
+    if (step) {
+      const __m512d z = _mm512_setzero_pd();
+      const __m512d omb = _mm512_set1_pd(1.0 - k.beta), oma = _mm512_set1_pd(1.0 - k.alpha);
+      I = _mm512_sub_pd(_mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(k.beta), I),
+                                      _mm512_mul_pd(_mm512_set1_pd(k.a_coef), _mm512_add_pd(L, z))),
+                        _mm512_mul_pd(omb, z));
+      L = _mm512_sub_pd(_mm512_mul_pd(_mm512_set1_pd(k.alpha), L), _mm512_mul_pd(oma, z));
+      _mm512_storeu_pd(lv + 8 * q, L);
+      _mm512_storeu_pd(li + 8 * q, I);
+    }
+    const __m512i lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+    const __m512i hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    _mm512_storeu_pd(h + 16 * q, _mm512_permutex2var_pd(L, lo, I));
+    _mm512_storeu_pd(h + 16 * q + 8, _mm512_permutex2var_pd(L, hi, I));
+  }
+}
+
+template <typename Real>
+void adjoint_v(const StepConstants<Real>& k, bool step, Real* lv, Real* li, uint32_t N, Real* h, size_t hstride) {
+  uint32_t j0 = 0;
+  for (; j0 + kXWidth <= N; j0 += kXWidth, h += hstride) adjoint16(k, step, lv + j0, li + j0, h);
+  for (uint32_t l = 0; j0 + l < N; ++l) {
+    if (step) adjoint_step(k, Real(0), lv[j0 + l], li[j0 + l]);
+    h[2 * l] = lv[j0 + l];
+    h[2 * l + 1] = li[j0 + l];
+  }
+}
+
 }  // namespace
 
-FoldFn avx512_fold() { return &fold_v; }
+template <typename Real>
+AdjointFn<Real> avx512_adjoint() {
+  return &adjoint_v<Real>;
+}
+template AdjointFn<float> avx512_adjoint<float>();
+template AdjointFn<double> avx512_adjoint<double>();
+
+template <typename Real>
+FoldFn<Real> avx512_fold() {
+  return &fold_v<Real>;
+}
+template FoldFn<float> avx512_fold<float>();
+template FoldFn<double> avx512_fold<double>();
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
@@ -375,7 +496,18 @@ template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
 #pragma GCC pop_options
 #else
 namespace delayprop::cpu {
-FoldFn avx512_fold() { return fold_for(Isa::Scalar); }
+template <typename Real>
+AdjointFn<Real> avx512_adjoint() {
+  return adjoint_for<Real>(Isa::Scalar);
+}
+template AdjointFn<float> avx512_adjoint<float>();
+template AdjointFn<double> avx512_adjoint<double>();
+template <typename Real>
+FoldFn<Real> avx512_fold() {
+  return fold_for<Real>(Isa::Scalar);
+}
+template FoldFn<float> avx512_fold<float>();
+template FoldFn<double> avx512_fold<double>();
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
   return scalar_kernels<Real, D>();

@@ -149,7 +149,7 @@ struct Buffers {
   uint32_t* counts;            // [LIF neurons] summed over the batch
   const Real* g;               // [B][K] dL/dy
   const Real* kick;            // [n_state] regulariser kicks (0 = none)
-  double* gpart;               // [C][n_params] per-sample gradients, in double as on the CPU
+  double* gpart;               // [C][n_params] per-sample gradients, in double
 };
 
 template <typename Real>
