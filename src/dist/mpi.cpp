@@ -6,6 +6,8 @@
 #include "dist/comm.hpp"
 #include "dist/launcher.hpp"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #ifdef DELAYPROP_HAVE_MPI
@@ -161,8 +163,12 @@ int MpiSession::run_main(const char* prog, const std::function<int()>& body) {
       return code;
     }
     std::fflush(nullptr);
-    std::cerr << prog << (code == 2 ? ": usage error" : ": error") << " (rank " << rank_ << " of " << size_
-              << "): " << one_line(e.what()) << std::endl;
+    // Every rank may fail with the same line at the same moment: one write per line, so that
+    // the launcher's merged stderr never interleaves two of them.
+    const std::string line = std::string(prog) + (code == 2 ? ": usage error" : ": error") + " (rank " +
+                             std::to_string(rank_) + " of " + std::to_string(size_) + "): " + one_line(e.what()) + "\n";
+    std::cerr.flush();
+    [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
     MPI_Abort(MPI_COMM_WORLD, code);
     std::_Exit(code);
   }
