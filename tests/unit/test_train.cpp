@@ -41,6 +41,20 @@ nlohmann::json summary(const std::string& dir) {
   std::ifstream f(dir + "/summary.json");
   return nlohmann::json::parse(f);
 }
+
+// Trains cfg into a fresh temporary directory; returns the directory and its epoch lines.
+std::pair<std::string, std::vector<nlohmann::json>> train_epochs(const Config& cfg, const std::string& name) {
+  auto comm = dist::make_local_communicator();
+  TrainOptions opt;
+  opt.out_dir = temp_dir(name);
+  opt.progress = false;
+  train(cfg, *comm, opt);
+  std::ifstream f(opt.out_dir + "/metrics.jsonl");
+  std::vector<nlohmann::json> epochs;
+  for (std::string line; std::getline(f, line);)
+    if (line.find("\"epoch\"") != std::string::npos) epochs.push_back(nlohmann::json::parse(line));
+  return {opt.out_dir, epochs};
+}
 }  // namespace
 
 TEST(Train, SequenceTaskLearnedWithinSixPresentations) {
@@ -145,18 +159,9 @@ TEST(Train, SilentBelowWidensTheSilentNeuronBump) {
          "network.connection.0.weight_init.mean=1.5", "optimizer.lr_weights=0", "optimizer.lr_delays=0",
          "train.output_bump=0", "train.silent_bump=" + std::to_string(bump),
          "train.silent_below=" + std::to_string(below)});
-    auto comm = dist::make_local_communicator();
-    TrainOptions opt;
-    opt.out_dir = temp_dir("silent_below_" + name);
-    opt.progress = false;
-    train(cfg, *comm, opt);
-    std::ifstream f(opt.out_dir + "/metrics.jsonl");
-    std::string line, last;
-    while (std::getline(f, line))
-      if (line.find("\"epoch\"") != std::string::npos) last = line;
-    const auto hidden = nlohmann::json::parse(last)["activity"]["hidden"];
-    return std::make_tuple(final_params(opt.out_dir), double(hidden["silent_fraction"]),
-                           double(hidden["spikes_per_neuron"]));
+    const auto [dir, epochs] = train_epochs(cfg, "silent_below_" + name);
+    const auto hidden = epochs.back()["activity"]["hidden"];
+    return std::make_tuple(final_params(dir), double(hidden["silent_fraction"]), double(hidden["spikes_per_neuron"]));
   };
   const Config cfg = load_config(kSource + "/configs/yinyang.toml");
   const Connection& in_hidden = cfg.net.conns.at(0);
@@ -198,16 +203,10 @@ TEST(Train, DelaysFromEpochHoldsTheDelaysThenLearnsThem) {
     Config cfg = load_config(kSource + "/configs/yinyang.toml",
                              {"train.epochs=" + std::to_string(epochs), "data.n_train=150", "data.n_valid=50",
                               "data.n_test=50", "train.seed=3", delays});
-    auto comm = dist::make_local_communicator();
-    TrainOptions opt;
-    opt.out_dir = temp_dir("delays_from_" + name);
-    opt.progress = false;
-    train(cfg, *comm, opt);
-    std::ifstream f(opt.out_dir + "/metrics.jsonl");
+    const auto [dir, lines] = train_epochs(cfg, "delays_from_" + name);
     std::vector<double> lr_d;
-    for (std::string line; std::getline(f, line);)
-      if (line.find("\"epoch\"") != std::string::npos) lr_d.push_back(nlohmann::json::parse(line)["lr_delays"]);
-    return std::make_pair(final_params(opt.out_dir), lr_d);
+    for (const auto& e : lines) lr_d.push_back(e["lr_delays"]);
+    return std::make_pair(final_params(dir), lr_d);
   };
   const Config cfg = load_config(kSource + "/configs/yinyang.toml");
   const auto [held, held_lr] = run("held", 2, "optimizer.delays_from_epoch=2");
