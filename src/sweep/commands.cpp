@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -69,7 +70,12 @@ int cmd_local(const Sweep& s, int jobs) {
             << " to run, " << jobs << " at a time\n"
             << std::flush;
   using clock = std::chrono::steady_clock;
-  std::map<pid_t, std::pair<size_t, clock::time_point>> active;
+  struct Active {
+    size_t index;
+    clock::time_point start;
+    std::unique_ptr<MpiTmpdir> mpi_tmp;
+  };
+  std::map<pid_t, Active> active;
   size_t next = 0, finished = 0;
   std::vector<std::string> failed;
   while (next < todo.size() || !active.empty()) {
@@ -77,8 +83,9 @@ int cmd_local(const Sweep& s, int jobs) {
       const Run& r = runs[todo[next++]];
       fs::create_directories(r.dir);
       const RunState st = run_state(r.dir);
-      const pid_t pid = spawn(launch_command(r, st), r.dir / "train.log");
-      active[pid] = {r.index, clock::now()};
+      auto mpi_tmp = std::make_unique<MpiTmpdir>();
+      const pid_t pid = spawn(launch_command(r, st), r.dir / "train.log", mpi_tmp->env());
+      active[pid] = {r.index, clock::now(), std::move(mpi_tmp)};
       std::cout << "start  " << r.name << (st == RunState::Resume ? " (resume)" : "") << "\n" << std::flush;
     }
     int status = 0;
@@ -89,8 +96,8 @@ int cmd_local(const Sweep& s, int jobs) {
     }
     auto it = active.find(pid);
     if (it == active.end()) continue;
-    const Run& r = runs[it->second.first];
-    const double secs = std::chrono::duration<double>(clock::now() - it->second.second).count();
+    const Run& r = runs[it->second.index];
+    const double secs = std::chrono::duration<double>(clock::now() - it->second.start).count();
     active.erase(it);
     ++finished;
     const int code = exit_code(status);
@@ -202,7 +209,8 @@ int cmd_run(const fs::path& manifest, long long index) {
   std::cout << "run " << index << " " << r.name << (st == RunState::Resume ? " (resume)" : "") << "\n  "
             << join_command(cmd) << "\n"
             << std::flush;
-  const pid_t pid = spawn(cmd, {});
+  const MpiTmpdir mpi_tmp;  // array tasks sharing a node launch together
+  const pid_t pid = spawn(cmd, {}, mpi_tmp.env());
   // SLURM signals this process (the batch shell exec'd it; --signal=B:USR1@T, scancel
   // --signal, the time limit's SIGTERM): pass it on to the run, which checkpoints and exits 75.
   g_child = pid;

@@ -119,7 +119,7 @@ fs::path find_shipped(const std::string& rel) {
   fail("cannot find ", rel, " (tried:", tried, "); set DELAYPROP_HOME to the delayprop source directory");
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const EnvVars& env) {
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
@@ -136,11 +136,31 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
         close(fd);
       }
     }
+    for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
     execvp(cargv[0], cargv.data());
     std::fprintf(stderr, "delayprop-sweep: cannot run %s: %s\n", cargv[0], std::strerror(errno));
     _exit(127);
   }
   return pid;
+}
+
+MpiTmpdir::MpiTmpdir() {
+  // Open MPI 4 reads the first, Open MPI 5 (PRRTE) the second.
+  if (std::getenv("OMPI_MCA_orte_tmpdir_base") || std::getenv("PRTE_MCA_prte_tmpdir_base")) return;
+  // Short: the directory holds Unix sockets, whose paths must stay under 108 bytes.
+  std::string tmpl = (fs::temp_directory_path() / "delayprop-mpi.XXXXXX").string();
+  require(mkdtemp(tmpl.data()) != nullptr, tmpl, ": cannot create a directory: ", std::strerror(errno));
+  dir_ = tmpl;
+}
+
+MpiTmpdir::~MpiTmpdir() {
+  std::error_code ec;
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
+}
+
+EnvVars MpiTmpdir::env() const {
+  if (dir_.empty()) return {};
+  return {{"OMPI_MCA_orte_tmpdir_base", dir_.string()}, {"PRTE_MCA_prte_tmpdir_base", dir_.string()}};
 }
 
 int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }

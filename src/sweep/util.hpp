@@ -38,8 +38,28 @@ fs::path self_exe_dir();
 // tree, in the installed share/delayprop, in the source tree, or under the current directory.
 fs::path find_shipped(const std::string& rel);
 
-// Starts argv; stdout and stderr go to `log` (appended) unless it is empty.
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& log);
+using EnvVars = std::vector<std::pair<std::string, std::string>>;
+
+// Starts argv with `env` added to the environment; stdout and stderr go to `log` (appended)
+// unless it is empty.
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const EnvVars& env = {});
+
+// Open MPI creates its session directory (<tmp>/ompi.<host>.<uid>) when a launch starts and
+// removes it when the last one ends; two launches starting together race on that mkdir and
+// one fails ("File exists"). A training run gets its own base directory for it, removed when
+// the object goes, unless the user chose one.
+class MpiTmpdir {
+ public:
+  MpiTmpdir();
+  ~MpiTmpdir();
+  MpiTmpdir(const MpiTmpdir&) = delete;
+  MpiTmpdir& operator=(const MpiTmpdir&) = delete;
+  // The variables to set for the launch (none when the user set them).
+  EnvVars env() const;
+
+ private:
+  fs::path dir_;
+};
 // The exit code of a waitpid status (128 + signal for a killed process).
 int exit_code(int status);
 // Waits for pid (retrying on EINTR) and returns its exit code.

@@ -75,6 +75,7 @@ check "threads = cpus per task" grep -q -- '"--threads"' runs/localtest/manifest
 check "bash can parse the script" bash -n "$S"
 
 # --- local: the crashy runs fail once, everything else finishes --------------------------
+# The two 2-rank runs start together, so Open MPI's session directory must not be shared.
 set +e
 "$SWEEP" local sweep.toml -j 2 --train "$FAKE" > local1.txt 2>&1
 rc=$?
@@ -83,6 +84,7 @@ cat local1.txt
 check "first local pass reports the 2 failures" test "$rc" = 1
 check "6 finished, 2 failed" grep -q "6 finished, 0 skipped, 2 failed" local1.txt
 check "interrupted run left a checkpoint" test -f runs/localtest/crashy_train.batch_size-5_s7/checkpoint.h5
+check "no MPI session directory left behind" test -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'delayprop-mpi.*' -newer sweep.toml 2>/dev/null)"
 
 "$SWEEP" local sweep.toml -j 2 --train "$FAKE" > local2.txt 2>&1
 cat local2.txt
@@ -140,5 +142,9 @@ if [ -x "$TRAIN" ]; then
   check "plan: no manifest for it" test ! -e runs/nodata/manifest.json
 fi
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+if [ "$fails" -ne 0 ]; then
+  for f in runs/localtest/*/train.log; do [ -s "$f" ] && { echo "== $f"; cat "$f"; }; done
+  echo "$fails check(s) failed"
+  exit 1
+fi
 echo "all checks passed"
