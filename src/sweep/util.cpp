@@ -146,20 +146,23 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const Env
 
 MpiTmpdir::MpiTmpdir() {
   // Open MPI 4 reads the first, Open MPI 5 (PRRTE) the second.
-  if (std::getenv("OMPI_MCA_orte_tmpdir_base") || std::getenv("PRTE_MCA_prte_tmpdir_base")) return;
+  fs::path base = fs::temp_directory_path();
+  for (const char* name : {"OMPI_MCA_orte_tmpdir_base", "PRTE_MCA_prte_tmpdir_base"})
+    if (const char* v = std::getenv(name); v && *v) base = v;
   // Short: the directory holds Unix sockets, whose paths must stay under 108 bytes.
-  std::string tmpl = (fs::temp_directory_path() / "delayprop-mpi.XXXXXX").string();
+  std::error_code ec;
+  fs::create_directories(base, ec);
+  std::string tmpl = (base / "delayprop-mpi.XXXXXX").string();
   require(mkdtemp(tmpl.data()) != nullptr, tmpl, ": cannot create a directory: ", std::strerror(errno));
   dir_ = tmpl;
 }
 
 MpiTmpdir::~MpiTmpdir() {
   std::error_code ec;
-  if (!dir_.empty()) fs::remove_all(dir_, ec);
+  fs::remove_all(dir_, ec);
 }
 
 EnvVars MpiTmpdir::env() const {
-  if (dir_.empty()) return {};
   return {{"OMPI_MCA_orte_tmpdir_base", dir_.string()}, {"PRTE_MCA_prte_tmpdir_base", dir_.string()}};
 }
 

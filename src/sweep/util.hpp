@@ -46,15 +46,15 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const Env
 
 // Open MPI creates its session directory (<tmp>/ompi.<host>.<uid>) when a launch starts and
 // removes it when the last one ends; two launches starting together race on that mkdir and
-// one fails ("File exists"). A training run gets its own base directory for it, removed when
-// the object goes, unless the user chose one.
+// one fails ("File exists"). A training run gets its own base directory for it, made under
+// the user's base if set (else the temporary directory) and removed when the object goes.
 class MpiTmpdir {
  public:
   MpiTmpdir();
   ~MpiTmpdir();
   MpiTmpdir(const MpiTmpdir&) = delete;
   MpiTmpdir& operator=(const MpiTmpdir&) = delete;
-  // The variables to set for the launch (none when the user set them).
+  // The variables to set for the launch.
   EnvVars env() const;
 
  private:

@@ -7,24 +7,13 @@ endif()
 add_executable(delayprop_mpi_check ${CMAKE_CURRENT_LIST_DIR}/mpi_check.cpp)
 target_link_libraries(delayprop_mpi_check PRIVATE delayprop_dist)
 
-# Open MPI refuses more ranks than cores without --oversubscribe, and refuses root (CI
-# runs as root) without the two variables below; MPICH needs neither.
-execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _dp_mpiexec_version
-                ERROR_QUIET)
-set(DP_MPIEXEC_FLAGS ${MPIEXEC_PREFLAGS})
-if(_dp_mpiexec_version MATCHES "Open MPI|OpenRTE")
-  list(APPEND DP_MPIEXEC_FLAGS --oversubscribe)
-endif()
-set(DP_MPI_ENV OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-    OMPI_MCA_rmaps_base_oversubscribe=1)
-
 foreach(np 1 2 3 4)
   foreach(mode collectives coverage)
     add_test(NAME dist_${mode}_np${np}
              COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${DP_MPIEXEC_FLAGS}
                      $<TARGET_FILE:delayprop_mpi_check> ${mode} --expect-size ${np})
-    set_tests_properties(dist_${mode}_np${np} PROPERTIES TIMEOUT 60 LABELS dist
-                         ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS ${np})
+    set_tests_properties(dist_${mode}_np${np} PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS ${np})
+    dp_mpi_test(dist_${mode}_np${np})
   endforeach()
 endforeach()
 
@@ -42,8 +31,8 @@ foreach(case ${_dp_fail_cases})
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/expect_abort.sh 20 "${pattern}" --
                    ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${DP_MPIEXEC_FLAGS}
                    $<TARGET_FILE:delayprop_mpi_check> ${mode})
-  set_tests_properties(dist_${mode}_np3 PROPERTIES TIMEOUT 60 LABELS dist
-                       ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
+  set_tests_properties(dist_${mode}_np3 PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS 3)
+  dp_mpi_test(dist_${mode}_np3)
 endforeach()
 
 # One rank stops answering (alive, never joins): the waiting ranks' watchdog
@@ -55,8 +44,8 @@ add_test(NAME dist_stall_np3
                  "rank [01]: all-reduce did not complete within 3 s"
                  -- ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 3 ${DP_MPIEXEC_FLAGS}
                  $<TARGET_FILE:delayprop_mpi_check> stall)
-set_tests_properties(dist_stall_np3 PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS 3
-                     ENVIRONMENT "${DP_MPI_ENV};DELAYPROP_COMM_TIMEOUT_S=3")
+set_tests_properties(dist_stall_np3 PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS 3)
+dp_mpi_test(dist_stall_np3 DELAYPROP_COMM_TIMEOUT_S=3)
 
 # The same global batches trained with 1, 2, 3 and 4 ranks, with 2 threads, and killed under
 # 2 ranks then resumed under 3, end with bitwise the same parameters (exact gradient sums,
@@ -78,13 +67,14 @@ if(TARGET delayprop-train)
                        ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${DP_MPIEXEC_FLAGS} --
                        --set engine.precision=${prec} ${parts})
       set_tests_properties(dist_train_ranks_bitwise_${name}_${prec} PROPERTIES TIMEOUT 300 LABELS dist
-                           ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 4)
+                           PROCESSORS 4)
+      dp_mpi_test(dist_train_ranks_bitwise_${name}_${prec})
     endforeach()
   endforeach()
 
   # The real driver, one of 3 ranks failing (MPMD launch; `-x` is Open MPI's): killed in
   # its 2nd batch (test hook), or refusing its config while the others start training.
-  if(_dp_mpiexec_version MATCHES "Open MPI|OpenRTE")
+  if(DP_MPIEXEC_IS_OPEN_MPI)
     set(_dp_train ${MPIEXEC_EXECUTABLE} ${DP_MPIEXEC_FLAGS} ${MPIEXEC_NUMPROC_FLAG} 2
         $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml --quiet --overwrite)
     add_test(NAME dist_train_rank_killed
@@ -101,7 +91,9 @@ if(TARGET delayprop-train)
                      $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml
                      --quiet --overwrite --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_rank_error --set engine.threads=0)
     set_tests_properties(dist_train_rank_killed dist_train_rank_error PROPERTIES TIMEOUT 60
-                         LABELS dist ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 3)
+                         LABELS dist PROCESSORS 3)
+    dp_mpi_test(dist_train_rank_killed)
+    dp_mpi_test(dist_train_rank_error)
 
     # Ranks whose configs differ (once a deadlock or an MPI_ERR_TRUNCATE naming no cause, or
     # accepted): every rank ends with the same line naming the differing key, before training.
@@ -126,8 +118,8 @@ if(TARGET delayprop-train)
                        : ${MPIEXEC_NUMPROC_FLAG} 1
                        $<TARGET_FILE:delayprop-train> --config ${CMAKE_CURRENT_LIST_DIR}/yinyang_small.toml
                        --quiet --out ${CMAKE_CURRENT_BINARY_DIR}/dist_train_ranks_differ_${name} --set ${set})
-      set_tests_properties(dist_train_ranks_differ_${name} PROPERTIES TIMEOUT 60 LABELS dist
-                           ENVIRONMENT "${DP_MPI_ENV}" PROCESSORS 2)
+      set_tests_properties(dist_train_ranks_differ_${name} PROPERTIES TIMEOUT 60 LABELS dist PROCESSORS 2)
+      dp_mpi_test(dist_train_ranks_differ_${name})
     endforeach()
   endif()
 endif()
