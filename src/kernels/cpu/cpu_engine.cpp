@@ -35,17 +35,6 @@ static_assert(kFoldBlock<float> <= cpu::kFoldMax);
 // of the longest delay.
 constexpr uint32_t kXStepsMin = 32;
 
-// Calls f(j, input cell of neuron j) for j = 0 .. N-1 on one row of an input ring in blocks
-// of kXWidth neurons (row = the row's first block, blocks stride apart); whole blocks with a
-// fixed trip count, which the compiler vectorises.
-template <typename Real, typename F>
-inline void for_x_blocks(uint32_t N, Real* row, size_t stride, F&& f) {
-  uint32_t j0 = 0;
-  for (; j0 + cpu::kXWidth <= N; j0 += cpu::kXWidth, row += stride)
-    for (uint32_t l = 0; l < cpu::kXWidth; ++l) f(j0 + l, row[l]);
-  for (uint32_t l = 0; j0 + l < N; ++l) f(j0 + l, row[l]);
-}
-
 template <typename Real>
 struct TapeEntry {
   int32_t step;
@@ -119,6 +108,7 @@ class CpuEngine final : public Engine {
     }
     fold_ = cpu::fold_for<Real>(isa_);
     adjoint_ = cpu::adjoint_for<Real>(isa_);
+    neuron_ = cpu::neuron_for<Real>(isa_);
     k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
     k32_ = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
@@ -274,6 +264,7 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<Real>> xring;
     std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
+    std::vector<uint32_t> above;                  // neurons at or above threshold in a step
     std::vector<std::vector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two; in blocks of kXWidth neurons
@@ -331,6 +322,7 @@ class CpuEngine final : public Engine {
       if (has_input_[p]) ws.xring[p].resize(size_t(x_slots_[p]) * x_cols(p));
       ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
+      ws.above.resize(std::max<size_t>(ws.above.size(), N));
     }
   }
 
@@ -446,27 +438,32 @@ class CpuEngine final : public Engine {
         Real* xslot = has_input_[p] ? ws.xring[p].data() + size_t(uint32_t(n) & (x_slots_[p] - 1)) * cpu::kXWidth
                                     : nullptr;
         const size_t xstride = size_t(x_slots_[p]) * cpu::kXWidth;
+        Real* i0 = ws.i0[p].data();
         if (pop.kind == PopKind::LI) {
-          if (xslot)
-            for_x_blocks(N, xslot, xstride, [&](uint32_t j, Real& x) { neuron_step(k, V[j], I[j], x, slot[j]); });
-          else
-            for (uint32_t j = 0; j < N; ++j) neuron_step(k, V[j], I[j], slot[j]);
+          neuron_(k, V, I, slot, xslot, xstride, i0, N, nullptr);
           if (p == net_.output)
             for (uint32_t j = 0; j < K; ++j)
               accumulate_readout(ro, n, V[j], sumexp_.weight[n], net_.n_steps, yacc[j], ymax[j], nstar[j]);
           continue;
         }
         const size_t tape_start = tape[p].size();
-        uint8_t* fired = pop.single_spike ? ws.fired[p].data() : nullptr;
-        // The neuron steps first (a loop the compiler vectorises), then threshold and reset.
-        Real* i0 = ws.i0[p].data();
-        if (xslot)
-          for_x_blocks(N, xslot, xstride, [&](uint32_t j, Real& x) { i0[j] = neuron_step(k, V[j], I[j], x, slot[j]); });
-        else
-          for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, V[j], I[j], slot[j]);
-        for (uint32_t j = 0; j < N; ++j) {
-          Real x = Real(0);
-          if (lif_fire(k, i0[j], V[j], fired ? fired + j : nullptr, x)) tape[p].push_back({n, j, x});
+        if (pop.single_spike) {
+          // A neuron that spiked stays at V = 0: every neuron goes through lif_fire.
+          neuron_(k, V, I, slot, xslot, xstride, i0, N, nullptr);
+          uint8_t* fired = ws.fired[p].data();
+          for (uint32_t j = 0; j < N; ++j) {
+            Real x = Real(0);
+            if (lif_fire(k, i0[j], V[j], fired + j, x)) tape[p].push_back({n, j, x});
+          }
+        } else {
+          // Only the neurons at or above threshold.
+          uint32_t* above = ws.above.data();
+          const uint32_t n_above = neuron_(k, V, I, slot, xslot, xstride, i0, N, above);
+          for (uint32_t a = 0; a < n_above; ++a) {
+            const uint32_t j = above[a];
+            Real x = Real(0);
+            if (lif_fire(k, i0[j], V[j], nullptr, x)) tape[p].push_back({n, j, x});
+          }
         }
         for (size_t e = tape_start; e < tape[p].size(); ++e) {
           const uint32_t j = tape[p][e].neuron;
@@ -663,6 +660,7 @@ class CpuEngine final : public Engine {
   cpu::SynapseKernels<Real, int32_t> k32_{};
   cpu::FoldFn<Real> fold_ = nullptr;
   cpu::AdjointFn<Real> adjoint_ = nullptr;
+  cpu::NeuronFn<Real> neuron_ = nullptr;
   std::vector<std::vector<Real>> w_;
   std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
   std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits

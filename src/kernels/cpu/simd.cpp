@@ -117,7 +117,34 @@ void adjoint_scalar(const StepConstants<Real>& k, bool step, Real* lv, Real* li,
     }
 }
 
+template <typename Real>
+uint32_t neuron_scalar(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Real* x, size_t xstride, Real* i0,
+                       uint32_t N, uint32_t* spiked) {
+  if (x) {
+    // Whole blocks with a fixed trip count, which the compiler vectorises.
+    uint32_t j0 = 0;
+    for (; j0 + kXWidth <= N; j0 += kXWidth, x += xstride)
+      for (uint32_t l = 0; l < kXWidth; ++l) i0[j0 + l] = neuron_step(k, v[j0 + l], i[j0 + l], x[l], cell[j0 + l]);
+    for (uint32_t l = 0; j0 + l < N; ++l) i0[j0 + l] = neuron_step(k, v[j0 + l], i[j0 + l], x[l], cell[j0 + l]);
+  } else {
+    for (uint32_t j = 0; j < N; ++j) i0[j] = neuron_step(k, v[j], i[j], cell[j]);
+  }
+  uint32_t n = 0;
+  if (spiked)
+    for (uint32_t j = 0; j < N; ++j)
+      if (v[j] >= k.theta) spiked[n++] = j;
+  return n;
+}
+
 }  // namespace
+
+template <typename Real>
+NeuronFn<Real> neuron_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_neuron<Real>();
+  return &neuron_scalar<Real>;
+}
+template NeuronFn<float> neuron_for<float>(Isa);
+template NeuronFn<double> neuron_for<double>(Isa);
 
 template <typename Real>
 AdjointFn<Real> adjoint_for(Isa isa) {

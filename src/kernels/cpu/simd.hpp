@@ -2,8 +2,8 @@
 // The CPU backend's per-spike synapse kernels (MODEL.md §2.3, §3.2 (a)+(d)), one set per
 // instruction set, chosen at run time: the forward scatter of one spike into the arrival ring,
 // the backward gather of one spike from the adjoint history with its gradients, the
-// gradients of a sample's input spikes block by block, the adjoint steps with the store of
-// the history row, and the fold into the exact sums.
+// gradients of a sample's input spikes block by block, the neuron steps of a population, the
+// adjoint steps with the store of the history row, and the fold into the exact sums.
 //
 // Every set gives the same bits (MODEL.md §3.2, "The order of R"): the scatter and the
 // per-synapse gradients are element-wise; R = sum_j w_j (lambda_V - lambda_I)_j is summed in
@@ -109,6 +109,20 @@ template <typename Real>
 AdjointFn<Real> adjoint_for(Isa isa);
 template <typename Real>
 AdjointFn<Real> avx512_adjoint();  // only where isa_supported(Isa::Avx512)
+
+// One forward step of a population's N neurons (MODEL.md §2): for every j, neuron_step with
+// this step's arrivals, the LIF arrivals' ring cell cell[j] and, where x is not null, the
+// input arrivals' cell x[(j / kXWidth) xstride + j % kXWidth] (summed first: MODEL.md §2.3);
+// the cells are cleared and i0[j] gets the current at the start of the step. Where spiked is
+// not null, it then gets the j with v[j] >= k.theta, ascending (the neurons for lif_fire),
+// and their count is returned. Element-wise: the same bits on every set.
+template <typename Real>
+using NeuronFn = uint32_t (*)(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Real* x, size_t xstride,
+                              Real* i0, uint32_t N, uint32_t* spiked);
+template <typename Real>
+NeuronFn<Real> neuron_for(Isa isa);
+template <typename Real>
+NeuronFn<Real> avx512_neuron();  // only where isa_supported(Isa::Avx512)
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels();

@@ -466,7 +466,71 @@ void adjoint_v(const StepConstants<Real>& k, bool step, Real* lv, Real* li, uint
   }
 }
 
+// See NeuronFn: neuron_step's and lif_step's operations spelled out, 16 neurons at a time
+// (the tail block masked); (1 - alpha) c is one constant, as lif_step's left-to-right product
+// computes it first.
+inline __mmask16 neuron16(const StepConstants<float>& k, float* v, float* i, float* cell, float* x, float* i0,
+                          __mmask16 m) {
+  __m512 A = _mm512_maskz_loadu_ps(m, cell);
+  _mm512_mask_storeu_ps(cell, m, _mm512_setzero_ps());
+  if (x) {
+    A = _mm512_add_ps(_mm512_maskz_loadu_ps(m, x), A);
+    _mm512_mask_storeu_ps(x, m, _mm512_setzero_ps());
+  }
+  const __m512 I0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m, i), A);
+  const __m512 V = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(k.alpha), _mm512_maskz_loadu_ps(m, v)),
+                                 _mm512_mul_ps(_mm512_set1_ps((1.0f - k.alpha) * k.c), I0));
+  _mm512_mask_storeu_ps(i0, m, I0);
+  _mm512_mask_storeu_ps(v, m, V);
+  _mm512_mask_storeu_ps(i, m, _mm512_mul_ps(_mm512_set1_ps(k.beta), I0));
+  return _mm512_mask_cmp_ps_mask(m, V, _mm512_set1_ps(k.theta), _CMP_GE_OQ);
+}
+
+inline __mmask16 neuron16(const StepConstants<double>& k, double* v, double* i, double* cell, double* x, double* i0,
+                          __mmask16 m) {
+  __mmask16 fire = 0;
+  for (int q = 0; q < 2; ++q) {
+    const __mmask8 mq = __mmask8(m >> (8 * q));
+    const size_t o = 8 * size_t(q);
+    __m512d A = _mm512_maskz_loadu_pd(mq, cell + o);
+    _mm512_mask_storeu_pd(cell + o, mq, _mm512_setzero_pd());
+    if (x) {
+      A = _mm512_add_pd(_mm512_maskz_loadu_pd(mq, x + o), A);
+      _mm512_mask_storeu_pd(x + o, mq, _mm512_setzero_pd());
+    }
+    const __m512d I0 = _mm512_add_pd(_mm512_maskz_loadu_pd(mq, i + o), A);
+    const __m512d V = _mm512_add_pd(_mm512_mul_pd(_mm512_set1_pd(k.alpha), _mm512_maskz_loadu_pd(mq, v + o)),
+                                    _mm512_mul_pd(_mm512_set1_pd((1.0 - k.alpha) * k.c), I0));
+    _mm512_mask_storeu_pd(i0 + o, mq, I0);
+    _mm512_mask_storeu_pd(v + o, mq, V);
+    _mm512_mask_storeu_pd(i + o, mq, _mm512_mul_pd(_mm512_set1_pd(k.beta), I0));
+    fire |= __mmask16(_mm512_mask_cmp_pd_mask(mq, V, _mm512_set1_pd(k.theta), _CMP_GE_OQ)) << (8 * q);
+  }
+  return fire;
+}
+
+template <typename Real>
+uint32_t neuron_v(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Real* x, size_t xstride, Real* i0,
+                  uint32_t N, uint32_t* spiked) {
+  uint32_t n = 0;
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
+    const __mmask16 m = width == kXWidth ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
+    uint32_t fire = neuron16(k, v + j0, i + j0, cell + j0, x ? x + size_t(j0 / kXWidth) * xstride : nullptr, i0 + j0, m);
+    if (spiked)
+      for (; fire; fire &= fire - 1) spiked[n++] = j0 + uint32_t(__builtin_ctz(fire));
+  }
+  return n;
+}
+
 }  // namespace
+
+template <typename Real>
+NeuronFn<Real> avx512_neuron() {
+  return &neuron_v<Real>;
+}
+template NeuronFn<float> avx512_neuron<float>();
+template NeuronFn<double> avx512_neuron<double>();
 
 template <typename Real>
 AdjointFn<Real> avx512_adjoint() {
@@ -496,6 +560,12 @@ template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
 #pragma GCC pop_options
 #else
 namespace delayprop::cpu {
+template <typename Real>
+NeuronFn<Real> avx512_neuron() {
+  return neuron_for<Real>(Isa::Scalar);
+}
+template NeuronFn<float> avx512_neuron<float>();
+template NeuronFn<double> avx512_neuron<double>();
 template <typename Real>
 AdjointFn<Real> avx512_adjoint() {
   return adjoint_for<Real>(Isa::Scalar);
