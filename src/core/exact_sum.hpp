@@ -108,38 +108,43 @@ DP_HOST_DEVICE inline int leading_zeros64(uint64_t x) {  // x != 0
 #endif
 }
 
-// The sum as the nearest double (ties to even). d must be normalised.
+// The sum as the nearest double (ties to even). d must be normalised. Branch-free but for
+// zero: the signs and sizes of a vector's sums do not follow a pattern a branch predictor
+// could learn.
 DP_HOST_DEVICE inline double exact_to_double(const int64_t* d) {
   static_assert(ExactSum::kDigits == 6, "three 64-bit words");
   // The 192-bit two's complement integer, as three little-endian words.
-  uint64_t w[3] = {uint64_t(d[0]) | (uint64_t(d[1]) << 32), uint64_t(d[2]) | (uint64_t(d[3]) << 32),
-                   uint64_t(d[4]) | (uint64_t(d[5]) << 32)};
-  const bool neg = int64_t(w[2]) < 0;
-  if (neg) {  // magnitude: ~w + 1
-    uint64_t carry = 1;
-    for (uint64_t& x : w) {
-      x = ~x + carry;
-      carry = carry && x == 0;
-    }
-  }
-  int top = 2;
-  while (top > 0 && w[top] == 0) --top;
-  if (w[top] == 0) return 0.0;
-  const int lz = leading_zeros64(w[top]);
-  const int pos = top * 64 + 63 - lz;  // the highest set bit
+  uint64_t w0 = uint64_t(d[0]) | (uint64_t(d[1]) << 32), w1 = uint64_t(d[2]) | (uint64_t(d[3]) << 32),
+           w2 = uint64_t(d[4]) | (uint64_t(d[5]) << 32);
+  // The magnitude, ~w + 1 where negative.
+  const uint64_t neg = uint64_t(int64_t(w2) >> 63);  // all ones when negative
+  w0 ^= neg, w1 ^= neg, w2 ^= neg;
+  w0 += neg & 1;
+  uint64_t carry = (neg & 1) & uint64_t(w0 == 0);
+  w1 += carry;
+  carry &= uint64_t(w1 == 0);
+  w2 += carry;
+  // The highest non-zero word (hi), the word below it (lo) and whether any bit below that is set.
+  const bool t2 = w2 != 0, t1 = w1 != 0;
+  const uint64_t hi = t2 ? w2 : t1 ? w1 : w0;
+  const uint64_t lo = t2 ? w1 : t1 ? w0 : 0;
+  const bool rest = t2 && w0 != 0;
+  if (hi == 0) return 0.0;
+  const int lz = leading_zeros64(hi);
+  const int pos = (t2 ? 128 : t1 ? 64 : 0) + 63 - lz;  // the highest set bit
   // The 64 bits from pos down, and whether any bit below them is set.
-  uint64_t window = w[top] << lz;
-  bool sticky = false;
-  if (top > 0) {
-    if (lz) window |= w[top - 1] >> (64 - lz);
-    sticky = (lz ? w[top - 1] << lz : w[top - 1]) != 0 || (top == 2 && w[0] != 0);
-  }
+  const uint64_t window = lz ? (hi << lz) | (lo >> (64 - lz)) : hi;
+  const bool sticky = (lz ? lo << lz : lo) != 0 || rest || (window & 0x3ff) != 0;
   uint64_t mant = window >> 11;  // 53 bits
-  const bool round = (window >> 10) & 1;
-  sticky = sticky || (window & 0x3ff) != 0;
-  if (round && (sticky || (mant & 1))) ++mant;  // may carry to 2^53: ldexp handles it
-  const double mag = ldexp(double(mant), pos - 52 + ExactSum::kLsbExp);
-  return neg ? -mag : mag;
+  const uint64_t round = (window >> 10) & 1;
+  mant += round & (uint64_t(sticky) | (mant & 1));  // may carry to 2^53
+  // mant 2^(pos + kLsbExp - 52), a normal double: its bits are the biased exponent of
+  // 2^(pos + kLsbExp) above the 52 fraction bits; a carry to 2^53 moves into the exponent.
+  uint64_t bits = (uint64_t(pos + ExactSum::kLsbExp + 1023) << 52) + (mant - (uint64_t(1) << 52));
+  bits |= neg << 63;
+  double x;
+  memcpy(&x, &bits, sizeof x);
+  return x;
 }
 
 // An exact sum per element of a vector: n x kDigits digits, element-major (the digits of

@@ -34,6 +34,8 @@ def main() -> int:
             cases.append([rng.uniform(-1, 1) * 2.0 ** rng.randint(lo, hi) for _ in range(rng.randint(2, 40))])
     cases.append([1.0, 2.0 ** -53])  # a tie: to even, 1.0
     cases.append([1.0 + 2.0 ** -52, 2.0 ** -53])  # a tie: to even, 1 + 2^-51
+    cases.append([2.0, -(2.0 ** -53) * 0.75])  # rounds up to 2: the mantissa carries into the exponent
+    cases.append([-2.0, 2.0 ** -53 * 0.75, -(2.0 ** -100)])  # the same, negative
     cases.append([-(2.0 ** 59), 2.0 ** 59 * 0.75, 3.0 ** -40])  # near the top of the range
     cases.append([0.1] * 10)  # exactly representable sum of decimals: 1.0000000000000000555 -> 1.0
     failures = naive_wrong = 0
