@@ -161,10 +161,14 @@ DP_HOST_DEVICE inline void output_adjoint_step(const StepConstants<Real>& k, Rea
 }
 
 // Delay in steps: round half away from zero, clamped to [0, max_steps].
+// Spelled without round(), a library call on the host that made loading the parameters of
+// a batch cost 4 ns per synapse: x - trunc(x) is exact below 2^31.
 DP_HOST_DEVICE inline int32_t delay_steps(double delay_ms, double dt, int32_t max_steps) {
-  double s = ::round(delay_ms / dt);
-  if (!(s > 0.0)) return 0;  // also maps NaN to 0; NaN is rejected before it gets here
-  return s > double(max_steps) ? max_steps : int32_t(s);
+  const double x = delay_ms / dt;
+  if (!(x > 0.0)) return 0;  // also maps NaN to 0; NaN is rejected before it gets here
+  if (x >= double(max_steps)) return max_steps;
+  const int32_t t = int32_t(x);
+  return t + int32_t(x - double(t) >= 0.5);
 }
 
 // A delay in ms after an optimiser step: clamped to [0, max_ms] (core/network.cpp's
