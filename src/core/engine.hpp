@@ -80,9 +80,6 @@ class Engine {
   // Device-resident training (core/resident.hpp), or null when the engine has none (the CPU
   // backend). Owned by the engine.
   virtual ResidentTraining* resident() { return nullptr; }
-
- private:
-  ExactVector exact_;  // backward()'s sums, kept so that its storage is not allocated per batch
 };
 
 }  // namespace delayprop

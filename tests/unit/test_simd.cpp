@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -184,13 +185,13 @@ TEST(Simd, FoldGivesTheScalarDigits) {
 // neurons) against spike-by-spike scalar scatters into a plain ring: every cell bitwise
 // equal, on every set, for weights of very different magnitudes (so that another order of
 // additions would show), several spikes per step and cells hit more than once, N from 1 to
-// a lane width + 1, 16- and 32-bit delays.
+// a lane width + 1 and over several groups of blocks (65, 80), 16- and 32-bit delays.
 template <typename Real, typename D>
 void check_scatter_inputs(cpu::Isa isa) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   std::uniform_int_distribution<int> e(-30, 10);
-  for (uint32_t N : {1u, 7u, 15u, 16u, 17u, 33u}) {
+  for (uint32_t N : {1u, 7u, 15u, 16u, 17u, 33u, 65u, 80u}) {
     const uint32_t rows_in = 5, slots = 32, mask = slots - 1, K = 40;
     std::vector<Real> w(size_t(rows_in) * N);
     std::vector<D> s(w.size());
@@ -229,6 +230,76 @@ TEST(Simd, BlockInputDeliveryGivesTheBitsOfSpikeBySpike) {
     check_scatter_inputs<double, uint16_t>(isa);
     check_scatter_inputs<double, int32_t>(isa);
   }
+}
+
+// The neuron steps (NeuronFn) on every set against the scalar set: v, i, i0 and both cells
+// bitwise equal, the same neurons at threshold, for N from 1 to a lane width + 1 and over
+// several blocks, with and without input cells, on values of every kind (zeros of both
+// signs, NaN, infinities, subnormals, V exactly at threshold).
+template <typename Real>
+void check_neuron(cpu::Isa isa) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-2.0, 2.0);
+  // Constants of a real neuron, and ones under which V = 0.5 v + I0 exactly: every third
+  // neuron then ends its step exactly at threshold (v = 2, no current).
+  StepConstants<Real> exact = make_step_constants<Real>(20.0, 5.0, 1.0, 1.0);
+  exact.alpha = exact.beta = Real(0.5), exact.c = Real(2);
+  for (const auto& k : {make_step_constants<Real>(20.0, 5.0, 1.0, 1.0), exact})
+    for (uint32_t N : {1u, 15u, 16u, 17u, 33u, 70u})
+      for (bool with_x : {false, true}) {
+        const Real special[] = {Real(0), -Real(0), std::numeric_limits<Real>::quiet_NaN(),
+                                std::numeric_limits<Real>::infinity(), -std::numeric_limits<Real>::infinity(),
+                                std::numeric_limits<Real>::denorm_min(), k.theta};
+        auto draw = [&] { return rng() % 5 == 0 ? special[rng() % 7] : Real(u(rng)); };
+        const size_t xstride = 3 * cpu::kXWidth;  // blocks of the input cells xstride apart
+        const uint32_t blocks = (N + cpu::kXWidth - 1) / cpu::kXWidth;
+        std::vector<Real> v(N), i(N), cell(N), x(blocks * xstride, Real(0));
+        for (uint32_t j = 0; j < N; ++j) {
+          v[j] = draw(), i[j] = draw(), cell[j] = draw();
+          x[(j / cpu::kXWidth) * xstride + j % cpu::kXWidth] = draw();
+          if (j % 3 == 0 && k.alpha == Real(0.5)) {
+            v[j] = Real(2), i[j] = cell[j] = Real(0);
+            x[(j / cpu::kXWidth) * xstride + j % cpu::kXWidth] = Real(0);
+          }
+        }
+        auto v2 = v, i2 = i, cell2 = cell, x2 = x;
+        std::vector<Real> i0(N), i02(N);
+        std::vector<uint32_t> above(N), above2(N);
+        const uint32_t n1 = cpu::neuron_for<Real>(cpu::Isa::Scalar)(k, v.data(), i.data(), cell.data(),
+                                                                   with_x ? x.data() : nullptr, xstride, i0.data(), N,
+                                                                   above.data());
+        const uint32_t n2 = cpu::neuron_for<Real>(isa)(k, v2.data(), i2.data(), cell2.data(), with_x ? x2.data() : nullptr,
+                                                       xstride, i02.data(), N, above2.data());
+        const std::string what = std::string(cpu::to_string(isa)) + (sizeof(Real) == 8 ? " float64" : " float32") +
+                                 " N " + std::to_string(N) + (with_x ? " with input cells" : "");
+        auto same = [](const std::vector<Real>& a, const std::vector<Real>& b) {
+          return std::memcmp(a.data(), b.data(), a.size() * sizeof(Real)) == 0;
+        };
+        EXPECT_TRUE(same(v, v2) && same(i, i2) && same(i0, i02)) << what << ": neuron state differs";
+        EXPECT_TRUE(same(cell, cell2) && same(x, x2)) << what << ": cells differ";
+        ASSERT_EQ(n1, n2) << what << ": neurons at threshold";
+        if (k.alpha == Real(0.5)) EXPECT_GE(n1, (N + 2) / 3) << what << ": the neurons exactly at threshold";
+        above.resize(n1), above2.resize(n2);
+        EXPECT_EQ(above, above2) << what;
+        for (Real c : cell) EXPECT_EQ(c, Real(0)) << what << ": a cell was not cleared";
+        // Without the list, the same state.
+        cpu::neuron_for<Real>(isa)(k, v2.data(), i2.data(), cell2.data(), with_x ? x2.data() : nullptr, xstride,
+                                   i02.data(), N, nullptr);
+        cpu::neuron_for<Real>(cpu::Isa::Scalar)(k, v.data(), i.data(), cell.data(), with_x ? x.data() : nullptr, xstride,
+                                                i0.data(), N, nullptr);
+        EXPECT_TRUE(same(v, v2) && same(i, i2) && same(i0, i02)) << what << ": second step differs";
+      }
+}
+
+TEST(Simd, NeuronStepsGiveTheScalarBits) {
+  bool any = false;
+  for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Avx512}) {
+    if (!cpu::isa_supported(isa)) continue;
+    any = true;
+    check_neuron<float>(isa);
+    check_neuron<double>(isa);
+  }
+  if (!any) GTEST_SKIP() << "this CPU has no vector instruction set the engine uses";
 }
 
 // Two input populations, both projecting to the hidden layer and one to the output as well:
