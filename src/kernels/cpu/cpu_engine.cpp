@@ -52,6 +52,7 @@ class CpuEngine final : public Engine {
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
+    ring_smax_.assign(np, 0);
     x_slots_.assign(np, 0);
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
@@ -78,6 +79,7 @@ class CpuEngine final : public Engine {
       if (pop.kind != PopKind::Input) {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
+        ring_smax_[p] = smax;
         ring_slots_[p] = ring_slots_for(smax + 1);
         if (has_input_[p]) {
           // Spikes of steps n0 .. n0 + L - 1 delivered before step n0 arrive at rows up to
@@ -265,6 +267,7 @@ class CpuEngine final : public Engine {
     std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<uint32_t> above;                  // neurons at or above threshold in a step
+    bool rings_clean = true;                      // ring and xring all zero (new, or a sample ended)
     std::vector<std::vector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two; in blocks of kXWidth neurons
@@ -407,10 +410,13 @@ class CpuEngine final : public Engine {
       if (net_.pops[p].kind == PopKind::Input) continue;
       std::fill(ws.v[p].begin(), ws.v[p].end(), Real(0));
       std::fill(ws.i[p].begin(), ws.i[p].end(), Real(0));
-      std::fill(ws.ring[p].begin(), ws.ring[p].end(), Real(0));
-      std::fill(ws.xring[p].begin(), ws.xring[p].end(), Real(0));
+      if (!ws.rings_clean) {
+        std::fill(ws.ring[p].begin(), ws.ring[p].end(), Real(0));
+        std::fill(ws.xring[p].begin(), ws.xring[p].end(), Real(0));
+      }
       std::fill(ws.fired[p].begin(), ws.fired[p].end(), uint8_t(0));
     }
+    ws.rings_clean = false;  // until the sample ends normally
     const uint32_t K = net_.pops[net_.output].size;
     const Readout ro = net_.pops[net_.output].readout;
     double* y = out.readout.data() + size_t(b) * K;
@@ -482,6 +488,28 @@ class CpuEngine final : public Engine {
       }
     }
     for (uint32_t k = 0; k < K; ++k) y[k] = final_readout(ro, yacc[k], ymax[k], first[k], net_.dt, net_.trial_ms());
+    clear_rings_after_trial(ws);
+  }
+
+  // Every ring cell is cleared by the step that consumes it, but for the arrivals past the
+  // trial end (steps N_T .. N_T + S_max): clearing their rows leaves the rings zero for the
+  // next sample, which then need not clear them whole (4 MiB per sample at max delay 1024).
+  void clear_rings_after_trial(Workspace& ws) {
+    for (uint32_t p = 0; p < net_.pops.size(); ++p) {
+      if (net_.pops[p].kind == PopKind::Input) continue;
+      const size_t N = net_.pops[p].size;
+      const uint32_t mask = ring_slots_[p] - 1;
+      for (uint32_t r = 0; r <= ring_smax_[p] && r <= mask; ++r)
+        std::fill_n(ws.ring[p].data() + size_t((net_.n_steps + r) & mask) * N, N, Real(0));
+      if (!has_input_[p]) continue;
+      const uint32_t xmask = x_slots_[p] - 1;
+      const size_t block = size_t(x_slots_[p]) * cpu::kXWidth;
+      for (size_t b = 0; b < x_cols(p) / cpu::kXWidth; ++b)
+        for (uint32_t r = 0; r <= ring_smax_[p] && r <= xmask; ++r)
+          std::fill_n(ws.xring[p].data() + b * block + size_t((net_.n_steps + r) & xmask) * cpu::kXWidth,
+                      cpu::kXWidth, Real(0));
+    }
+    ws.rings_clean = true;
   }
 
   // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
@@ -634,6 +662,7 @@ class CpuEngine final : public Engine {
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_;
+  std::vector<uint32_t> ring_smax_;  // the largest incoming delay in steps, per population
   // Input ring rows per population (0: no input connection) and the steps of input spikes
   // delivered at once (x_slots_ - max incoming delay - 1 at most).
   std::vector<uint32_t> x_slots_;
