@@ -232,13 +232,27 @@ class CpuEngine final : public Engine {
       errors.run([&] {
         if (pending && !fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
       });
+#pragma omp barrier
+      // The threads' sums added into thread 0's, each thread a slice of the digits (integer
+      // additions: any order gives the same sums), not by one thread while the others wait.
+      const int team = omp_get_num_threads();
+      const size_t n_digits = P * ExactSum::kDigits;
+      bool have_all = true;  // not when an allocation failed (rethrown below)
+      for (int u = 0; u < team; ++u) have_all = have_all && ws_[u].grad_sum.digits().size() == n_digits;
+      if (have_all) {
+        int64_t* dst = ws_[0].grad_sum.digits().data();
+        const size_t k0 = n_digits * size_t(t) / size_t(team), k1 = n_digits * size_t(t + 1) / size_t(team);
+        for (int u = 1; u < team; ++u) {
+          const int64_t* src = ws_[u].grad_sum.digits().data();
+          for (size_t k = k0; k < k1; ++k) dst[k] += src[k];
+        }
+      }
     }
     errors.rethrow("backward");
     for (int t = 0; t < T; ++t)
       require(in_range[t], "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
               ExactSum::kTopExp, ")");
     std::swap(grad, ws_[0].grad_sum);  // grad's old storage is zeroed before its next use
-    for (int t = 1; t < T; ++t) grad.add(ws_[t].grad_sum);
     zero_frozen_gradients(net_, grad);
   }
 
