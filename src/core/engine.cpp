@@ -10,7 +10,7 @@ void Engine::backward(std::span<const double> params, const BackwardInputs& in, 
   backward_exact(params, in, exact);
   require(grad.size() == exact.size(), "backward: gradient buffer has ", grad.size(), " values, expected ",
           exact.size());
-  const size_t bad = exact.round_to(grad);
+  const size_t bad = round_exact(exact, grad);
   require(bad == exact.size(), "backward: the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
           ExactSum::kTopExp, ")");
 }

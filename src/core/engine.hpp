@@ -75,6 +75,8 @@ class Engine {
   virtual void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) = 0;
   // The same, rounded to double (to nearest). Throws Error if a sum leaves the exact range.
   void backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad);
+  // sums.round_to(out), on the engine's threads where it has several (the same values).
+  virtual size_t round_exact(const ExactVector& sums, std::span<double> out) { return sums.round_to(out); }
   // Bytes the engine holds now (workspaces and tapes), for benchmarks.
   virtual size_t memory_bytes() const = 0;
   // Device-resident training (core/resident.hpp), or null when the engine has none (the CPU

@@ -168,10 +168,12 @@ class ExactVector {
   std::span<const int64_t> digits() const { return d_; }
   // Each element rounded to the nearest double; returns the index of the first element
   // whose sum left the range, or size() when none did (those are set to NaN).
-  size_t round_to(std::span<double> out) const {
+  size_t round_to(std::span<double> out) const { return round_to(out, 0, size()); }
+  // The same for elements [begin, end) only: returns the first such index, or size().
+  size_t round_to(std::span<double> out, size_t begin, size_t end) const {
     size_t bad = size();
     int64_t t[ExactSum::kDigits];
-    for (size_t i = 0; i < size(); ++i) {
+    for (size_t i = begin; i < end; ++i) {
       std::copy_n(d_.data() + i * ExactSum::kDigits, ExactSum::kDigits, t);
       if (exact_normalise(t)) {
         out[i] = exact_to_double(t);

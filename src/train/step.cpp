@@ -134,7 +134,7 @@ StepSums TrainStep::step(std::vector<double>& params, Adam& adam, const SpikeBat
     phase(StepPhase::backward);
     // Exact sums: the same bits for any split of the batch over threads, ranks or GPUs.
     comm_.allreduce_sum(exact_grad_.digits());
-    const size_t bad = exact_grad_.round_to(grad_);
+    const size_t bad = engine_.round_exact(exact_grad_, grad_);
     require(bad == grad_.size(), "the gradient of parameter ", bad, " left the exact-sum range (|sum| >= 2^",
             ExactSum::kTopExp, ")");
   }

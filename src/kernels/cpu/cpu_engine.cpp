@@ -256,6 +256,20 @@ class CpuEngine final : public Engine {
     zero_frozen_gradients(net_, grad);
   }
 
+  size_t round_exact(const ExactVector& sums, std::span<double> out) override {
+    const int T = opt_.threads;
+    if (T == 1) return sums.round_to(out);
+    require(out.size() == sums.size(), "round_exact: ", out.size(), " values for ", sums.size(), " sums");
+    std::vector<size_t> bad(size_t(T), sums.size());
+#pragma omp parallel num_threads(T)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      bad[size_t(t)] = sums.round_to(out, sums.size() * size_t(t) / size_t(team),
+                                     sums.size() * size_t(t + 1) / size_t(team));
+    }
+    return *std::min_element(bad.begin(), bad.end());
+  }
+
   size_t memory_bytes() const override {
     size_t bytes = 0;
     for (const auto& ws : ws_)
