@@ -3,6 +3,7 @@
 // after a few Adam steps are bitwise identical with 1, 2 and 3 threads, in float32 and float64.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/optimizer.hpp"
@@ -140,6 +141,29 @@ TEST(EngineReuse, RepeatedCallsAgree) {
   other.grad_at(*engine, params);  // a different batch in between
   const auto g2 = pb.grad_at(*engine, params);
   EXPECT_TRUE(bitwise_equal(g1, g2));
+}
+
+// Rounding exact sums on the engine's threads: the values of the one-thread rounding, and the
+// first sum out of range is the one reported (NaN in its place), wherever the slices fall.
+TEST(EngineRounding, ThreadsGiveTheSameValuesAndTheFirstOutOfRange) {
+  const Config cfg = det_config();
+  const size_t n = 1001;
+  ExactVector sums(n);
+  for (size_t i = 0; i < n; ++i) sums.add(i, std::ldexp(double(i % 7) - 3.3, int(i % 50) - 25));
+  for (size_t i : {size_t(700), size_t(999)})  // two sums past the top of the range
+    for (int k = 0; k < 4; ++k) ASSERT_TRUE(sums.add(i, std::ldexp(1.0, ExactSum::kTopExp - 1)));
+  std::vector<double> ref(n);
+  EXPECT_EQ(sums.round_to(ref), 700u);
+  for (int threads : {1, 2, 3}) {
+    EngineOptions opt;
+    opt.threads = threads;
+    auto engine = make_engine(cfg.net, opt);
+    std::vector<double> out(n);
+    EXPECT_EQ(engine->round_exact(sums, out), 700u) << threads << " threads";
+    EXPECT_TRUE(std::isnan(out[700]) && std::isnan(out[999])) << threads << " threads";
+    out[700] = out[999] = ref[700] = ref[999] = 0;
+    EXPECT_TRUE(bitwise_equal(ref, out)) << threads << " threads";
+  }
 }
 
 }  // namespace
