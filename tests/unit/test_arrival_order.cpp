@@ -7,8 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
 #include <string>
 
+#include "core/model_math.hpp"
 #include "core/network.hpp"
 #include "kernels/factory.hpp"
 
@@ -66,6 +70,37 @@ TEST(ArrivalOrder, InputArrivalsAreSummedApartFromLifArrivals) {
       EXPECT_GT(fwd.readout[0], 0.0) << what;
       EXPECT_LT(fwd.readout[0], std::ldexp(1.0, -60)) << what;
     }
+}
+
+// A delay in steps (the step of a synapse's arrival): delay / dt rounded half away from zero,
+// clamped to [0, max]; NaN and negative delays give 0. Against std::round on the values next
+// to every half step and on random bit patterns.
+TEST(ArrivalOrder, DelayStepsRoundHalfAwayFromZeroAndClamp) {
+  auto reference = [](double d, double dt, int32_t max_steps) {
+    const double s = std::round(d / dt);
+    if (!(s > 0.0)) return 0;
+    return s > double(max_steps) ? max_steps : int32_t(s);
+  };
+  EXPECT_EQ(delay_steps(2.5, 1.0, 10), 3);
+  EXPECT_EQ(delay_steps(std::nextafter(2.5, 0.0), 1.0, 10), 2);
+  EXPECT_EQ(delay_steps(0.49, 1.0, 10), 0);
+  EXPECT_EQ(delay_steps(9.5, 1.0, 10), 10);
+  EXPECT_EQ(delay_steps(1e300, 1.0, 10), 10);
+  EXPECT_EQ(delay_steps(-3.0, 1.0, 10), 0);
+  EXPECT_EQ(delay_steps(std::numeric_limits<double>::quiet_NaN(), 1.0, 10), 0);
+  std::mt19937_64 rng(9);
+  for (double dt : {1.0, 0.1, 0.005, 0.7})
+    for (int32_t max_steps : {1, 62, 1024, 65535, 70000})
+      for (int32_t k = 0; k <= max_steps + 1; k += 1 + max_steps / 500) {
+        const double half = (k + 0.5) * dt;
+        for (double d : {half, std::nextafter(half, 0.0), std::nextafter(half, 1e9), k * dt}) {
+          ASSERT_EQ(delay_steps(d, dt, max_steps), reference(d, dt, max_steps)) << d << " ms, dt " << dt;
+        }
+        uint64_t bits = rng();
+        double d;
+        std::memcpy(&d, &bits, sizeof d);
+        ASSERT_EQ(delay_steps(d, dt, max_steps), reference(d, dt, max_steps)) << d << " ms, dt " << dt;
+      }
 }
 
 }  // namespace
