@@ -278,7 +278,9 @@ void check_neuron(cpu::Isa isa) {
         EXPECT_TRUE(same(v, v2) && same(i, i2) && same(i0, i02)) << what << ": neuron state differs";
         EXPECT_TRUE(same(cell, cell2) && same(x, x2)) << what << ": cells differ";
         ASSERT_EQ(n1, n2) << what << ": neurons at threshold";
-        if (k.alpha == Real(0.5)) EXPECT_GE(n1, (N + 2) / 3) << what << ": the neurons exactly at threshold";
+        if (k.alpha == Real(0.5)) {
+          EXPECT_GE(n1, (N + 2) / 3) << what << ": the neurons exactly at threshold";
+        }
         above.resize(n1), above2.resize(n2);
         EXPECT_EQ(above, above2) << what;
         for (Real c : cell) EXPECT_EQ(c, Real(0)) << what << ": a cell was not cleared";

@@ -141,6 +141,7 @@ uint32_t neuron_scalar(const StepConstants<Real>& k, Real* v, Real* i, Real* cel
 template <typename Real>
 NeuronFn<Real> neuron_for(Isa isa) {
   if (isa == Isa::Avx512) return avx512_neuron<Real>();
+  if (isa == Isa::Avx2) return avx2_neuron<Real>();
   return &neuron_scalar<Real>;
 }
 template NeuronFn<float> neuron_for<float>(Isa);

@@ -123,6 +123,8 @@ template <typename Real>
 NeuronFn<Real> neuron_for(Isa isa);
 template <typename Real>
 NeuronFn<Real> avx512_neuron();  // only where isa_supported(Isa::Avx512)
+template <typename Real>
+NeuronFn<Real> avx2_neuron();  // only where isa_supported(Isa::Avx2)
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> scalar_kernels();

@@ -1,5 +1,5 @@
-// The AVX2 synapse kernels: 16 synapses per step, the lanes of R's canonical order held in two
-// registers (float) or four (double). See kernels/cpu/simd.hpp. Only called on a CPU that has
+// The AVX2 synapse kernels and neuron steps: 16 synapses per step, the lanes of R's canonical
+// order held in two registers (float) or four (double). See kernels/cpu/simd.hpp. Only called on a CPU that has
 // AVX2; everything in this file is compiled for it and has internal linkage. AVX2 has no
 // scatter store: the forward scatter computes the 16 cells in a register and adds one by one.
 // GCC 12's intrinsics headers trip -Wmaybe-uninitialized on their own "undefined" operands.
@@ -257,7 +257,74 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
   }
 }
 
+// See NeuronFn: neuron_step's and lif_step's operations spelled out, a register of neurons at
+// a time ((1 - alpha) c is one constant, as lif_step's left-to-right product computes it
+// first); lanes at and past `width` are neither read nor written. Returns the mask of the
+// lanes at threshold.
+inline uint32_t neuron_reg(const StepConstants<float>& k, float* v, float* i, float* cell, float* x, float* i0,
+                           uint32_t width) {
+  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(width)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 A = _mm256_maskload_ps(cell, m);
+  _mm256_maskstore_ps(cell, m, _mm256_setzero_ps());
+  if (x) {
+    A = _mm256_add_ps(_mm256_maskload_ps(x, m), A);
+    _mm256_maskstore_ps(x, m, _mm256_setzero_ps());
+  }
+  const __m256 I0 = _mm256_add_ps(_mm256_maskload_ps(i, m), A);
+  const __m256 V = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(k.alpha), _mm256_maskload_ps(v, m)),
+                                 _mm256_mul_ps(_mm256_set1_ps((1.0f - k.alpha) * k.c), I0));
+  _mm256_maskstore_ps(i0, m, I0);
+  _mm256_maskstore_ps(v, m, V);
+  _mm256_maskstore_ps(i, m, _mm256_mul_ps(_mm256_set1_ps(k.beta), I0));
+  return uint32_t(_mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(V, _mm256_set1_ps(k.theta), _CMP_GE_OQ),
+                                                   _mm256_castsi256_ps(m))));
+}
+
+inline uint32_t neuron_reg(const StepConstants<double>& k, double* v, double* i, double* cell, double* x, double* i0,
+                           uint32_t width) {
+  const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(int64_t(width)), _mm256_setr_epi64x(0, 1, 2, 3));
+  __m256d A = _mm256_maskload_pd(cell, m);
+  _mm256_maskstore_pd(cell, m, _mm256_setzero_pd());
+  if (x) {
+    A = _mm256_add_pd(_mm256_maskload_pd(x, m), A);
+    _mm256_maskstore_pd(x, m, _mm256_setzero_pd());
+  }
+  const __m256d I0 = _mm256_add_pd(_mm256_maskload_pd(i, m), A);
+  const __m256d V = _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(k.alpha), _mm256_maskload_pd(v, m)),
+                                  _mm256_mul_pd(_mm256_set1_pd((1.0 - k.alpha) * k.c), I0));
+  _mm256_maskstore_pd(i0, m, I0);
+  _mm256_maskstore_pd(v, m, V);
+  _mm256_maskstore_pd(i, m, _mm256_mul_pd(_mm256_set1_pd(k.beta), I0));
+  return uint32_t(_mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(V, _mm256_set1_pd(k.theta), _CMP_GE_OQ),
+                                                   _mm256_castsi256_pd(m))));
+}
+
+template <typename Real>
+uint32_t neuron_v(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Real* x, size_t xstride, Real* i0,
+                  uint32_t N, uint32_t* spiked) {
+  constexpr uint32_t kReg = 32 / sizeof(Real);  // neurons per register
+  uint32_t n = 0;
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+    Real* xb = x ? x + size_t(j0 / kXWidth) * xstride : nullptr;
+    for (uint32_t r = 0; r < kXWidth && j0 + r < N; r += kReg) {
+      const uint32_t j = j0 + r;
+      const uint32_t width = N - j < kReg ? N - j : kReg;
+      uint32_t fire = neuron_reg(k, v + j, i + j, cell + j, xb ? xb + r : nullptr, i0 + j, width);
+      if (spiked)
+        for (; fire; fire &= fire - 1) spiked[n++] = j + uint32_t(__builtin_ctz(fire));
+    }
+  }
+  return n;
+}
+
 }  // namespace
+
+template <typename Real>
+NeuronFn<Real> avx2_neuron() {
+  return &neuron_v<Real>;
+}
+template NeuronFn<float> avx2_neuron<float>();
+template NeuronFn<double> avx2_neuron<double>();
 
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx2_kernels() {
@@ -273,6 +340,12 @@ template SynapseKernels<double, int32_t> avx2_kernels<double, int32_t>();
 #pragma GCC pop_options
 #else
 namespace delayprop::cpu {
+template <typename Real>
+NeuronFn<Real> avx2_neuron() {
+  return neuron_for<Real>(Isa::Scalar);
+}
+template NeuronFn<float> avx2_neuron<float>();
+template NeuronFn<double> avx2_neuron<double>();
 template <typename Real, typename D>
 SynapseKernels<Real, D> avx2_kernels() {
   return scalar_kernels<Real, D>();
