@@ -158,6 +158,7 @@ template AdjointFn<double> adjoint_for<double>(Isa);
 template <typename Real>
 FoldFn<Real> fold_for(Isa isa) {
   if (isa == Isa::Avx512) return avx512_fold<Real>();
+  if (isa == Isa::Avx2) return avx2_fold<Real>();
   return static_cast<FoldFn<Real>>(&fold_sample_gradients);
 }
 template FoldFn<float> fold_for<float>(Isa);

@@ -97,6 +97,8 @@ template <typename Real>
 FoldFn<Real> fold_for(Isa isa);
 template <typename Real>
 FoldFn<Real> avx512_fold();  // only where isa_supported(Isa::Avx512)
+template <typename Real>
+FoldFn<Real> avx2_fold();  // only where isa_supported(Isa::Avx2)
 
 // One backward step of a population's adjoints (MODEL.md §3 (b) with no loss density:
 // adjoint_step(k, 0, lv[j], li[j]) for every j) when `step`, then row n of its history:

@@ -1,4 +1,4 @@
-// The AVX2 synapse kernels and neuron steps: 16 synapses per step, the lanes of R's canonical
+// The AVX2 synapse kernels, neuron steps and float32 fold: 16 synapses per step, the lanes of R's canonical
 // order held in two registers (float) or four (double). See kernels/cpu/simd.hpp. Only called on a CPU that has
 // AVX2; everything in this file is compiled for it and has internal linkage. AVX2 has no
 // scatter store: the forward scatter computes the 16 cells in a register and adds one by one.
@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/exact_sum.hpp"
+#include "kernels/common.hpp"
 #include "kernels/cpu/simd.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -317,7 +319,60 @@ uint32_t neuron_v(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Re
   return n;
 }
 
+// See FoldFn and fold_float_parameter: 8 float32 parameters at a time, the test of their
+// exponents and their double sums in registers (each lane summed in sample order, as the
+// scalar loop does); then each parameter's sum, or where the sum is not exact its values one
+// by one, added to its digits by exact_add: the same integers as the scalar fold.
+bool fold_v(const float* g, uint32_t n_samples, size_t P, int64_t* digits) {
+  if (n_samples > kPresumTerms) return fold_sample_gradients(g, n_samples, P, digits);
+  bool ok = true;
+  size_t i = 0;
+  const __m256i expo = _mm256_set1_epi32(0xff), magnitude = _mm256_set1_epi32(0x7fffffff);
+  for (; i + 8 <= P; i += 8) {
+    __m256i lo = _mm256_set1_epi32(255), hi = _mm256_setzero_si256(), any = _mm256_setzero_si256();
+    __m256d sum0 = _mm256_setzero_pd(), sum1 = _mm256_setzero_pd();
+    for (uint32_t s = 0; s < n_samples; ++s) {
+      const __m256 v = _mm256_loadu_ps(g + size_t(s) * P + i);
+      const __m256i bits = _mm256_castps_si256(v);
+      const __m256i e = _mm256_and_si256(_mm256_srli_epi32(bits, 23), expo);
+      const __m256i zero = _mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), _mm256_setzero_si256());
+      any = _mm256_or_si256(any, _mm256_andnot_si256(zero, _mm256_set1_epi32(-1)));
+      lo = _mm256_min_epu32(lo, _mm256_or_si256(e, _mm256_and_si256(zero, expo)));  // zeros: 255
+      hi = _mm256_max_epu32(hi, _mm256_andnot_si256(zero, e));                       // zeros: 0
+      sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+      sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    alignas(32) uint32_t l[8], h[8], a[8];
+    alignas(32) double sums[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(l), lo);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(h), hi);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(a), any);
+    _mm256_store_pd(sums, sum0);
+    _mm256_store_pd(sums + 4, sum1);
+    for (uint32_t q = 0; q < 8; ++q) {
+      if (!a[q]) continue;
+      int64_t* d = digits + (i + q) * ExactSum::kDigits;
+      if (l[q] >= kPresumMinExp && h[q] <= kPresumMaxExp && h[q] - l[q] <= kPresumSpread) {
+        ok &= exact_add(d, sums[q]);
+      } else {
+        for (uint32_t s2 = 0; s2 < n_samples; ++s2)
+          if (const float v = g[size_t(s2) * P + i + q]; v != 0.0f) ok &= exact_add(d, double(v));
+      }
+    }
+  }
+  for (; i < P; ++i) ok &= fold_float_parameter(g + i, P, n_samples, digits + i * ExactSum::kDigits);
+  return ok;
+}
+
 }  // namespace
+
+template <typename Real>
+FoldFn<Real> avx2_fold() {
+  if constexpr (sizeof(Real) == 4) return &fold_v;
+  else return static_cast<FoldFn<Real>>(&fold_sample_gradients);
+}
+template FoldFn<float> avx2_fold<float>();
+template FoldFn<double> avx2_fold<double>();
 
 template <typename Real>
 NeuronFn<Real> avx2_neuron() {
@@ -340,6 +395,12 @@ template SynapseKernels<double, int32_t> avx2_kernels<double, int32_t>();
 #pragma GCC pop_options
 #else
 namespace delayprop::cpu {
+template <typename Real>
+FoldFn<Real> avx2_fold() {
+  return fold_for<Real>(Isa::Scalar);
+}
+template FoldFn<float> avx2_fold<float>();
+template FoldFn<double> avx2_fold<double>();
 template <typename Real>
 NeuronFn<Real> avx2_neuron() {
   return neuron_for<Real>(Isa::Scalar);
