@@ -268,8 +268,9 @@ void check_neuron(cpu::Isa isa) {
         const uint32_t n1 = cpu::neuron_for<Real>(cpu::Isa::Scalar)(k, v.data(), i.data(), cell.data(),
                                                                    with_x ? x.data() : nullptr, xstride, i0.data(), N,
                                                                    above.data());
-        const uint32_t n2 = cpu::neuron_for<Real>(isa)(k, v2.data(), i2.data(), cell2.data(), with_x ? x2.data() : nullptr,
-                                                       xstride, i02.data(), N, above2.data());
+        const uint32_t n2 = cpu::neuron_for<Real>(isa)(k, v2.data(), i2.data(), cell2.data(),
+                                                       with_x ? x2.data() : nullptr, xstride, i02.data(), N,
+                                                       above2.data());
         const std::string what = std::string(cpu::to_string(isa)) + (sizeof(Real) == 8 ? " float64" : " float32") +
                                  " N " + std::to_string(N) + (with_x ? " with input cells" : "");
         auto same = [](const std::vector<Real>& a, const std::vector<Real>& b) {
@@ -287,8 +288,8 @@ void check_neuron(cpu::Isa isa) {
         // Without the list, the same state.
         cpu::neuron_for<Real>(isa)(k, v2.data(), i2.data(), cell2.data(), with_x ? x2.data() : nullptr, xstride,
                                    i02.data(), N, nullptr);
-        cpu::neuron_for<Real>(cpu::Isa::Scalar)(k, v.data(), i.data(), cell.data(), with_x ? x.data() : nullptr, xstride,
-                                                i0.data(), N, nullptr);
+        cpu::neuron_for<Real>(cpu::Isa::Scalar)(k, v.data(), i.data(), cell.data(), with_x ? x.data() : nullptr,
+                                                xstride, i0.data(), N, nullptr);
         EXPECT_TRUE(same(v, v2) && same(i, i2) && same(i0, i02)) << what << ": second step differs";
       }
 }

@@ -129,7 +129,8 @@ inline void add_spike_block(float* xb, const float* w, const D* s, __m512i n1, _
                             __mmask16 m) {
   const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16_masked(s, m), n1), vmask);
   const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
-  const __m512 v = _mm512_add_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, c, xb, 4), _mm512_maskz_loadu_ps(m, w));
+  const __m512 v =
+      _mm512_add_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, c, xb, 4), _mm512_maskz_loadu_ps(m, w));
   _mm512_mask_i32scatter_ps(xb, m, c, v, 4);
 }
 
@@ -171,9 +172,10 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
       if (k + kAhead < K) {
         const size_t ahead = size_t(rows[k + kAhead]) * N + j0;
         for (uint32_t g = 0; g < nb; ++g) {
-          _mm_prefetch(reinterpret_cast<const char*>(w + ahead + g * kXWidth), _MM_HINT_T0);
-          if constexpr (sizeof(Real) == 8) _mm_prefetch(reinterpret_cast<const char*>(w + ahead + g * kXWidth + 8), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(s + ahead + g * kXWidth), _MM_HINT_T0);
+          const size_t at = ahead + g * kXWidth;
+          _mm_prefetch(reinterpret_cast<const char*>(w + at), _MM_HINT_T0);
+          if constexpr (sizeof(Real) == 8) _mm_prefetch(reinterpret_cast<const char*>(w + at + 8), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(s + at), _MM_HINT_T0);
         }
       }
       const size_t at = size_t(rows[k]) * N + j0;
@@ -542,7 +544,8 @@ uint32_t neuron_v(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Re
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
     const __mmask16 m = width == kXWidth ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
-    uint32_t fire = neuron16(k, v + j0, i + j0, cell + j0, x ? x + size_t(j0 / kXWidth) * xstride : nullptr, i0 + j0, m);
+    Real* xb = x ? x + size_t(j0 / kXWidth) * xstride : nullptr;
+    uint32_t fire = neuron16(k, v + j0, i + j0, cell + j0, xb, i0 + j0, m);
     if (spiked)
       for (; fire; fire &= fire - 1) spiked[n++] = j0 + uint32_t(__builtin_ctz(fire));
   }
