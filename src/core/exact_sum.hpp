@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/model_math.hpp"
 
 namespace delayprop {
@@ -171,6 +172,7 @@ class ExactVector {
   size_t round_to(std::span<double> out) const { return round_to(out, 0, size()); }
   // The same for elements [begin, end) only: returns the first such index, or size().
   size_t round_to(std::span<double> out, size_t begin, size_t end) const {
+    require(out.size() == size(), "exact sums: ", out.size(), " values to round ", size(), " sums into");
     size_t bad = size();
     int64_t t[ExactSum::kDigits];
     for (size_t i = begin; i < end; ++i) {

@@ -83,7 +83,7 @@ int cmd_local(const Sweep& s, int jobs) {
       const Run& r = runs[todo[next++]];
       fs::create_directories(r.dir);
       const RunState st = run_state(r.dir);
-      auto mpi_tmp = std::make_unique<MpiTmpdir>();
+      auto mpi_tmp = std::make_unique<MpiTmpdir>(r.ranks);
       const pid_t pid = spawn(launch_command(r, st), r.dir / "train.log", mpi_tmp->env());
       active[pid] = {r.index, clock::now(), std::move(mpi_tmp)};
       std::cout << "start  " << r.name << (st == RunState::Resume ? " (resume)" : "") << "\n" << std::flush;
@@ -199,6 +199,7 @@ int cmd_run(const fs::path& manifest, long long index) {
   r.name = j.at("name").get<std::string>();
   r.dir = j.at("dir").get<std::string>();
   r.command = j.at("command").get<std::vector<std::string>>();
+  r.ranks = j.value("ranks", 1);
   const RunState st = run_state(r.dir);
   if (st == RunState::Done) {
     std::cout << "run " << index << " " << r.name << ": already done, skipped\n";
@@ -209,7 +210,7 @@ int cmd_run(const fs::path& manifest, long long index) {
   std::cout << "run " << index << " " << r.name << (st == RunState::Resume ? " (resume)" : "") << "\n  "
             << join_command(cmd) << "\n"
             << std::flush;
-  const MpiTmpdir mpi_tmp;  // array tasks sharing a node launch together
+  const MpiTmpdir mpi_tmp(r.ranks);  // array tasks sharing a node launch together
   const pid_t pid = spawn(cmd, {}, mpi_tmp.env());
   // SLURM signals this process (the batch shell exec'd it; --signal=B:USR1@T, scancel
   // --signal, the time limit's SIGTERM): pass it on to the run, which checkpoints and exits 75.

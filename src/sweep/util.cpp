@@ -144,7 +144,8 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const Env
   return pid;
 }
 
-MpiTmpdir::MpiTmpdir() {
+MpiTmpdir::MpiTmpdir(int ranks) {
+  if (ranks <= 1) return;
   // Open MPI 4 reads the first, Open MPI 5 (PRRTE) the second.
   fs::path base = fs::temp_directory_path();
   for (const char* name : {"OMPI_MCA_orte_tmpdir_base", "PRTE_MCA_prte_tmpdir_base"})
@@ -159,10 +160,11 @@ MpiTmpdir::MpiTmpdir() {
 
 MpiTmpdir::~MpiTmpdir() {
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
 
 EnvVars MpiTmpdir::env() const {
+  if (dir_.empty()) return {};
   return {{"OMPI_MCA_orte_tmpdir_base", dir_.string()}, {"PRTE_MCA_prte_tmpdir_base", dir_.string()}};
 }
 

@@ -46,15 +46,16 @@ pid_t spawn(const std::vector<std::string>& argv, const fs::path& log, const Env
 
 // Open MPI creates its session directory (<tmp>/ompi.<host>.<uid>) when a launch starts and
 // removes it when the last one ends; two launches starting together race on that mkdir and
-// one fails ("File exists"). A training run gets its own base directory for it, made under
-// the user's base if set (else the temporary directory) and removed when the object goes.
+// one fails ("File exists"). A multi-rank training run gets its own base directory for it,
+// made under the user's base if set (else the temporary directory) and removed when the
+// object goes; a single-rank run starts no MPI and gets none.
 class MpiTmpdir {
  public:
-  MpiTmpdir();
+  explicit MpiTmpdir(int ranks);
   ~MpiTmpdir();
   MpiTmpdir(const MpiTmpdir&) = delete;
   MpiTmpdir& operator=(const MpiTmpdir&) = delete;
-  // The variables to set for the launch.
+  // The variables to set for the launch (none for a single rank).
   EnvVars env() const;
 
  private:
