@@ -3,10 +3,10 @@
 // scalar set, on awkward sizes (1 hidden neuron, a lane width + 1 for AVX2, AVX-512 and the 16 lanes
 // of R), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
 // bitwise equal (the larger networks keep a full adjoint history for the input's target, the
-// smaller ones a ring: both backward paths are covered). Also: 32-bit delays (max delay >
-// 65535 steps) give the bits of 16-bit ones; the block delivery of input spikes gives the
-// bits of spike-by-spike scatters on every set; a mixed input wiring (two input populations,
-// input spikes delivered one by one) gives the scalar bits.
+// smaller ones a ring: both backward paths are covered). Also: 8-, 16- and 32-bit delays
+// (max delay <= 255, <= 65535, more steps) give the same bits; the block delivery of input
+// spikes gives the bits of spike-by-spike scatters on every set; a mixed input wiring (two
+// input populations, input spikes delivered one by one) gives the scalar bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -113,17 +113,19 @@ TEST(Simd, EveryInstructionSetGivesTheScalarBits) {
         }
 }
 
-TEST(Simd, WideDelaysGiveTheBitsOfNarrowOnes) {
-  for (Precision prec : {Precision::Float32, Precision::Float64})
-    for (const char* simd : {"scalar", "auto"}) {
-      // Max delay 70000 steps (32-bit delays) and 60000 (16-bit); the drawn delays are the same.
-      const Outcome narrow = run(make_net({17, 3, true, 60000.0}), prec, simd);
-      const Outcome wide = run(make_net({17, 3, true, 70000.0}), prec, simd);
-      double gnorm = 0;
-      for (double v : narrow.grad) gnorm += v * v;
-      ASSERT_GT(gnorm, 0.0);
-      expect_same(narrow, wide, std::string(simd) + " " + name(prec) + " 32-bit delays");
-    }
+TEST(Simd, EveryDelayWidthGivesTheSameBits) {
+  for (Precision prec : {Precision::Float32, Precision::Float64}) {
+    // Max delay 200 steps (8-bit delays), 60000 (16-bit) and 70000 (32-bit); the drawn delays
+    // (up to 20 steps) are the same.
+    const Outcome ref = run(make_net({17, 3, true, 200.0}), prec, "scalar");
+    double gnorm = 0;
+    for (double v : ref.grad) gnorm += v * v;
+    ASSERT_GT(gnorm, 0.0);
+    for (const char* simd : {"scalar", "auto"})
+      for (double max_delay : {200.0, 60000.0, 70000.0})
+        expect_same(ref, run(make_net({17, 3, true, max_delay}), prec, simd),
+                    std::string(simd) + " " + name(prec) + " max delay " + std::to_string(int(max_delay)) + " steps");
+  }
 }
 
 // The fold of sample gradients into exact sums: the same digits on every set, for values of
@@ -185,7 +187,7 @@ TEST(Simd, FoldGivesTheScalarDigits) {
 // neurons) against spike-by-spike scalar scatters into a plain ring: every cell bitwise
 // equal, on every set, for weights of very different magnitudes (so that another order of
 // additions would show), several spikes per step and cells hit more than once, N from 1 to
-// a lane width + 1 and over several groups of blocks (65, 80), 16- and 32-bit delays.
+// a lane width + 1 and over several groups of blocks (65, 80), 8-, 16- and 32-bit delays.
 template <typename Real, typename D>
 void check_scatter_inputs(cpu::Isa isa) {
   std::mt19937_64 rng(7);
@@ -225,8 +227,10 @@ void check_scatter_inputs(cpu::Isa isa) {
 TEST(Simd, BlockInputDeliveryGivesTheBitsOfSpikeBySpike) {
   for (cpu::Isa isa : {cpu::Isa::Scalar, cpu::Isa::Avx2, cpu::Isa::Avx512}) {
     if (!cpu::isa_supported(isa)) continue;
+    check_scatter_inputs<float, uint8_t>(isa);
     check_scatter_inputs<float, uint16_t>(isa);
     check_scatter_inputs<float, int32_t>(isa);
+    check_scatter_inputs<double, uint8_t>(isa);
     check_scatter_inputs<double, uint16_t>(isa);
     check_scatter_inputs<double, int32_t>(isa);
   }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "core/model_math.hpp"
@@ -105,17 +106,19 @@ class CpuEngine final : public Engine {
         isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
       out_conns_[net_.conns[c].pre].push_back(c);
-      // Delays in steps are 16-bit unless a connection's max delay needs more.
-      if (net_.conns[c].max_delay_steps > 65535) wide_delays_ = true;
+      // Delays in steps in the narrowest of 8, 16 and 32 bits that holds every connection's
+      // max delay: less to read per spike.
+      if (net_.conns[c].max_delay_steps > 255) delay_bits_ = std::max(delay_bits_, 16);
+      if (net_.conns[c].max_delay_steps > 65535) delay_bits_ = 32;
     }
     fold_ = cpu::fold_for<Real>(isa_);
     adjoint_ = cpu::adjoint_for<Real>(isa_);
     neuron_ = cpu::neuron_for<Real>(isa_);
-    k16_ = cpu::kernels_for<Real, uint16_t>(isa_);
-    k32_ = cpu::kernels_for<Real, int32_t>(isa_);
+    s8_.kernels = cpu::kernels_for<Real, uint8_t>(isa_);
+    s16_.kernels = cpu::kernels_for<Real, uint16_t>(isa_);
+    s32_.kernels = cpu::kernels_for<Real, int32_t>(isa_);
     w_.resize(net_.conns.size());
-    if (wide_delays_) s32_.resize(net_.conns.size());
-    else s16_.resize(net_.conns.size());
+    with_delays([&](auto& d) { d.steps.resize(net_.conns.size()); });
     sumexp_ = make_sumexp_tables<Real>(net_);
     input_map_ = input_channel_map(net_);
     x_conn_.assign(np, -1);
@@ -280,8 +283,9 @@ class CpuEngine final : public Engine {
       bytes += (ws.sample_grads.capacity() + ws.grad_scratch.capacity()) * sizeof(Real) +
                ws.grad_sum.digits().size() * sizeof(int64_t);
     for (const auto& w : w_) bytes += w.capacity() * sizeof(Real);
-    for (const auto& s : s16_) bytes += s.capacity() * sizeof(uint16_t);
-    for (const auto& s : s32_) bytes += s.capacity() * sizeof(int32_t);
+    for (const auto& s : s8_.steps) bytes += s.capacity() * sizeof(uint8_t);  // only one set is not empty
+    for (const auto& s : s16_.steps) bytes += s.capacity() * sizeof(uint16_t);
+    for (const auto& s : s32_.steps) bytes += s.capacity() * sizeof(int32_t);
     return bytes;
   }
 
@@ -322,15 +326,13 @@ class CpuEngine final : public Engine {
       const size_t n = conn.n_synapses();
       w_[c].resize(n);
       for (size_t k = 0; k < n; ++k) w_[c][k] = Real(params[conn.weight_offset + k]);
-      if (wide_delays_) {
-        s32_[c].resize(n);
+      with_delays([&](auto& d) {
+        auto& s = d.steps[c];
+        using D = typename std::decay_t<decltype(s)>::value_type;
+        s.resize(n);
         for (size_t k = 0; k < n; ++k)
-          s32_[c][k] = delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps);
-      } else {
-        s16_[c].resize(n);
-        for (size_t k = 0; k < n; ++k)
-          s16_[c][k] = uint16_t(delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps));
-      }
+          s[k] = D(delay_steps(params[conn.delay_offset + k], net_.dt, conn.max_delay_steps));
+      });
     }
   }
 
@@ -381,8 +383,7 @@ class CpuEngine final : public Engine {
       Real* ring = ws.ring[conn.post].data();
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
-      if (wide_delays_) k32_.scatter(ring, w, s32_[c].data() + row, N, n, mask);
-      else k16_.scatter(ring, w, s16_[c].data() + row, N, n, mask);
+      with_delays([&](const auto& d) { d.kernels.scatter(ring, w, d.steps[c].data() + row, N, n, mask); });
       events += N;
     }
     return events;
@@ -406,8 +407,9 @@ class CpuEngine final : public Engine {
       const uint32_t mask = x_slots_[p] - 1;
       Real* x = ws.xring[p].data();
       auto scatter = [&](uint32_t c, const uint32_t* rows, const int32_t* steps, uint32_t K) {
-        if (wide_delays_) k32_.scatter_inputs(x, w_[c].data(), s32_[c].data(), rows, steps, K, N, mask);
-        else k16_.scatter_inputs(x, w_[c].data(), s16_[c].data(), rows, steps, K, N, mask);
+        with_delays([&](const auto& d) {
+          d.kernels.scatter_inputs(x, w_[c].data(), d.steps[c].data(), rows, steps, K, N, mask);
+        });
         events += uint64_t(K) * N;
       };
       if (x_conn_[p] >= 0) {
@@ -562,8 +564,9 @@ class CpuEngine final : public Engine {
     Real* gw = acc + conn.weight_offset + row;
     Real* gd = acc + conn.delay_offset + row;
     const uint32_t rows = hist_rows_[conn.post];
-    if (wide_delays_) k32_.gather(hist, w, s32_[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
-    else k16_.gather(hist, w, s16_[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
+    with_delays([&](const auto& d) {
+      d.kernels.gather(hist, w, d.steps[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
+    });
   }
 
   void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Real* acc) {
@@ -675,12 +678,10 @@ class CpuEngine final : public Engine {
       const Real tau_s = k_[conn.post].tau_s;
       Real* gw = acc + conn.weight_offset;
       Real* gd = acc + conn.delay_offset;
-      if (wide_delays_)
-        k32_.gradients(hist, w_[c].data(), s32_[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s, gw, gd,
-                       scratch);
-      else
-        k16_.gradients(hist, w_[c].data(), s16_[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s, gw, gd,
-                       scratch);
+      with_delays([&](const auto& d) {
+        d.kernels.gradients(hist, w_[c].data(), d.steps[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s,
+                            gw, gd, scratch);
+      });
     }
   }
 
@@ -711,15 +712,28 @@ class CpuEngine final : public Engine {
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
   cpu::Isa isa_ = cpu::Isa::Scalar;
-  bool wide_delays_ = false;  // some connection's max delay needs more than 16 bits
-  cpu::SynapseKernels<Real, uint16_t> k16_{};
-  cpu::SynapseKernels<Real, int32_t> k32_{};
+  // Delays in steps, [conn][i * n_post + j], as D, with the kernels for them; only the set of
+  // delay_bits_ is used.
+  template <typename D>
+  struct Delays {
+    std::vector<std::vector<D>> steps;
+    cpu::SynapseKernels<Real, D> kernels{};
+  };
+  Delays<uint8_t> s8_;
+  Delays<uint16_t> s16_;
+  Delays<int32_t> s32_;
+  int delay_bits_ = 8;
+  // f(the Delays in use).
+  template <typename F>
+  void with_delays(F&& f) {
+    if (delay_bits_ == 8) f(s8_);
+    else if (delay_bits_ == 16) f(s16_);
+    else f(s32_);
+  }
   cpu::FoldFn<Real> fold_ = nullptr;
   cpu::AdjointFn<Real> adjoint_ = nullptr;
   cpu::NeuronFn<Real> neuron_ = nullptr;
   std::vector<std::vector<Real>> w_;
-  std::vector<std::vector<uint16_t>> s16_;  // delays in steps, [conn][i * n_post + j]
-  std::vector<std::vector<int32_t>> s32_;   // the same when they need more than 16 bits
   SpikeBatch batch_;
   std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
   std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]

@@ -169,8 +169,10 @@ SynapseKernels<Real, D> scalar_kernels() {
   return {&scatter_scalar<Real, D>, &gather_scalar<Real, D>, &gradients_scalar<Real, D>,
           &scatter_inputs_scalar<Real, D>};
 }
+template SynapseKernels<float, uint8_t> scalar_kernels<float, uint8_t>();
 template SynapseKernels<float, uint16_t> scalar_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> scalar_kernels<float, int32_t>();
+template SynapseKernels<double, uint8_t> scalar_kernels<double, uint8_t>();
 template SynapseKernels<double, uint16_t> scalar_kernels<double, uint16_t>();
 template SynapseKernels<double, int32_t> scalar_kernels<double, int32_t>();
 

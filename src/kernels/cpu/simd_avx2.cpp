@@ -21,6 +21,9 @@
 namespace delayprop::cpu {
 namespace {
 
+inline __m256i load8(const uint8_t* s) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(s)));
+}
 inline __m256i load8(const uint16_t* s) {
   return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
 }
@@ -385,8 +388,10 @@ template <typename Real, typename D>
 SynapseKernels<Real, D> avx2_kernels() {
   return {&scatter_v<Real, D>, &gather_v<D>, &gradients_v<D>, &scatter_inputs_v<Real, D>};
 }
+template SynapseKernels<float, uint8_t> avx2_kernels<float, uint8_t>();
 template SynapseKernels<float, uint16_t> avx2_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx2_kernels<float, int32_t>();
+template SynapseKernels<double, uint8_t> avx2_kernels<double, uint8_t>();
 template SynapseKernels<double, uint16_t> avx2_kernels<double, uint16_t>();
 template SynapseKernels<double, int32_t> avx2_kernels<double, int32_t>();
 
@@ -411,8 +416,10 @@ template <typename Real, typename D>
 SynapseKernels<Real, D> avx2_kernels() {
   return scalar_kernels<Real, D>();
 }
+template SynapseKernels<float, uint8_t> avx2_kernels<float, uint8_t>();
 template SynapseKernels<float, uint16_t> avx2_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx2_kernels<float, int32_t>();
+template SynapseKernels<double, uint8_t> avx2_kernels<double, uint8_t>();
 template SynapseKernels<double, uint16_t> avx2_kernels<double, uint16_t>();
 template SynapseKernels<double, int32_t> avx2_kernels<double, int32_t>();
 }  // namespace delayprop::cpu

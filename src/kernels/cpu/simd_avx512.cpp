@@ -20,6 +20,9 @@
 namespace delayprop::cpu {
 namespace {
 
+inline __m512i load16(const uint8_t* s) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+}
 inline __m512i load16(const uint16_t* s) {
   return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
 }
@@ -41,10 +44,8 @@ struct Cells {
   }
 };
 
-inline size_t cell(const uint16_t* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
-  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
-}
-inline size_t cell(const int32_t* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
+template <typename D>
+inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
   return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
 }
 
@@ -107,6 +108,7 @@ void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n,
 }
 
 // Delays of lanes l < width of a block (the others 0).
+inline __m512i load16_masked(const uint8_t* s, __mmask16 m) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, s)); }
 inline __m512i load16_masked(const uint16_t* s, __mmask16 m) {
   return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, s));
 }
@@ -579,8 +581,10 @@ template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
   return {&scatter_v<D>, &gather_v<D>, &gradients_v<D>, &scatter_inputs_v<Real, D>};
 }
+template SynapseKernels<float, uint8_t> avx512_kernels<float, uint8_t>();
 template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
+template SynapseKernels<double, uint8_t> avx512_kernels<double, uint8_t>();
 template SynapseKernels<double, uint16_t> avx512_kernels<double, uint16_t>();
 template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
 
@@ -611,8 +615,10 @@ template <typename Real, typename D>
 SynapseKernels<Real, D> avx512_kernels() {
   return scalar_kernels<Real, D>();
 }
+template SynapseKernels<float, uint8_t> avx512_kernels<float, uint8_t>();
 template SynapseKernels<float, uint16_t> avx512_kernels<float, uint16_t>();
 template SynapseKernels<float, int32_t> avx512_kernels<float, int32_t>();
+template SynapseKernels<double, uint8_t> avx512_kernels<double, uint8_t>();
 template SynapseKernels<double, uint16_t> avx512_kernels<double, uint16_t>();
 template SynapseKernels<double, int32_t> avx512_kernels<double, int32_t>();
 }  // namespace delayprop::cpu
