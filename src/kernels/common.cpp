@@ -58,24 +58,25 @@ void zero_frozen_gradients(const Network& net, ExactVector& grad) {
 }
 
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum) {
-  return fold_sample_gradients(sample_grads.data(), n_samples, sum.size(), sum.digits().data());
+  return fold_sample_gradients(sample_grads.data(), n_samples, sum.size(), sum.size(), sum.digits().data());
 }
 
-bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
+bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t stride, size_t P,
+                           int64_t* digits) {
   bool ok = true;
   for (size_t i = 0; i < P; ++i) {
     int64_t* d = digits + i * ExactSum::kDigits;
     for (uint32_t s = 0; s < n_samples; ++s) {
-      const double v = sample_grads[size_t(s) * P + i];
+      const double v = sample_grads[size_t(s) * stride + i];
       if (v != 0.0) ok &= exact_add(d, v);  // many parameters get nothing from a sample
     }
   }
   return ok;
 }
-bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits) {
+bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t stride, size_t P, int64_t* digits) {
   bool ok = true;
   for (size_t i = 0; i < P; ++i)
-    ok &= fold_float_parameter(sample_grads + i, P, n_samples, digits + i * ExactSum::kDigits);
+    ok &= fold_float_parameter(sample_grads + i, stride, n_samples, digits + i * ExactSum::kDigits);
   return ok;
 }
 

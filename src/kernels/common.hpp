@@ -46,8 +46,8 @@ bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, E
 // The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits; float
 // sample gradients (the CPU engine's in float32) parameter by parameter, by
 // fold_float_parameter.
-bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
-bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t stride, size_t P, int64_t* digits);
+bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t stride, size_t P, int64_t* digits);
 
 // Float32 sample gradients of one parameter are summed in double before the fold when that is
 // exact: every nonzero value's biased float exponent b in [kPresumMinExp, kPresumMaxExp]

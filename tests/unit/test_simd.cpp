@@ -158,8 +158,8 @@ void check_fold() {
           std::vector<Real> g2 = g;
           std::vector<int64_t> d1(P * ExactSum::kDigits, 0), d2(P * ExactSum::kDigits, 0), d0 = d1;
           for (size_t k = 0; k < g.size(); ++k) exact_add(d0.data() + (k % P) * ExactSum::kDigits, double(g[k]));
-          const bool ok1 = cpu::fold_for<Real>(cpu::Isa::Scalar)(g.data(), S, P, d1.data());
-          const bool ok2 = cpu::fold_for<Real>(isa)(g2.data(), S, P, d2.data());
+          const bool ok1 = cpu::fold_for<Real>(cpu::Isa::Scalar)(g.data(), S, P, P, d1.data());
+          const bool ok2 = cpu::fold_for<Real>(isa)(g2.data(), S, P, P, d2.data());
           const std::string what = std::string(cpu::to_string(isa)) + (sizeof(Real) == 8 ? " float64" : " float32") +
                                    (narrow ? " narrow " : " wide ") + std::to_string(S) + " samples";
           EXPECT_EQ(ok1, !bad) << what;

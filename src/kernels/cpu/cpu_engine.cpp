@@ -29,6 +29,11 @@ template <typename Real>
 constexpr uint32_t kFoldBlock = 64 / sizeof(Real);
 static_assert(kFoldBlock<float> <= cpu::kFoldMax);
 
+// The sample-gradient buffer's two regions: the gradients of connections from input
+// populations into full histories, written whole by input_gradients, and all the others,
+// accumulated spike by spike.
+enum GradRegion { kWritten = 0, kAccumulated = 1 };
+
 // Input spikes are delivered for a block of steps at a time (their arrivals do not depend on
 // the network state), neuron block by neuron block, so that a block's input-ring rows stay in
 // cache while all the block's spikes are added, and the input ring is swept once per block,
@@ -129,17 +134,22 @@ class CpuEngine final : public Engine {
         if (net_.conns[c].post == p && net_.pops[net_.conns[c].pre].kind == PopKind::Input) only = int32_t(c), ++count;
       if (n_input_pops_ == 1 && count == 1) x_conn_[p] = only;
     }
-    std::vector<std::pair<size_t, size_t>> written;
-    for (const auto& c : net_.conns)
-      if (net_.pops[c.pre].kind == PopKind::Input && full_hist_[c.post])
-        written.push_back({c.weight_offset, c.n_synapses()}), written.push_back({c.delay_offset, c.n_synapses()});
-    std::sort(written.begin(), written.end());
-    size_t at = 0;
-    for (const auto& [o, n] : written) {
-      if (o > at) zero_ranges_.push_back({at, o - at});
-      at = std::max(at, o + n);
+    // A connection's weights and then its delays (contiguous parameters) in one region.
+    for (uint32_t c = 0; c < net_.conns.size(); ++c) {
+      const auto& conn = net_.conns[c];
+      const size_t n = conn.n_synapses();
+      require(conn.delay_offset == conn.weight_offset + n, "engine: connection ", c,
+              "'s delay parameters must follow its weights");
+      const bool written = net_.pops[conn.pre].kind == PopKind::Input && full_hist_[conn.post];
+      const GradRegion r = written ? kWritten : kAccumulated;
+      grad_at_.push_back({r, region_size_[r]});
+      fold_ranges_[r].push_back({conn.weight_offset, region_size_[r], 2 * n});
+      region_size_[r] += 2 * n;
     }
-    if (net_.n_params > at) zero_ranges_.push_back({at, net_.n_params - at});
+    // The full history of an input's target costs memory; the accumulated region pays it back
+    // by holding half as many samples (folded twice as often: 1 % of the time at SHD shapes).
+    fold_block_[kWritten] = kFoldBlock<Real>;
+    fold_block_[kAccumulated] = any_full_hist_ ? kFoldBlock<Real> / 2 : kFoldBlock<Real>;
     ws_.resize(size_t(opt_.threads));
   }
 
@@ -215,25 +225,34 @@ class CpuEngine final : public Engine {
     {
       const int t = omp_get_thread_num();
       Workspace& ws = ws_[t];
-      const uint32_t block = std::min<uint32_t>(kFoldBlock<Real>, std::max<uint32_t>(B, 1));
+      uint32_t block[2], pending[2] = {0, 0};  // per region: samples per fold, samples not yet folded
+      for (int r : {kWritten, kAccumulated}) block[r] = std::min(fold_block_[r], std::max<uint32_t>(B, 1));
       errors.run([&] {
-        const size_t n = block * P + Workspace::kAlignPad;
+        ws.region_values = block[kWritten] * region_size_[kWritten];
+        const size_t n = ws.region_values + block[kAccumulated] * region_size_[kAccumulated] + Workspace::kAlignPad;
         if (ws.sample_grads.size() < n) ws.sample_grads.assign(n, Real(0));
         ws.grad_sum.assign_zero(P);
       });
-      uint32_t pending = 0;  // sample gradients waiting to be folded
+      auto fold = [&](int r) {
+        for (const auto& f : fold_ranges_[r])
+          if (!fold_(ws.region(r) + f.at, pending[r], region_size_[r], f.count,
+                     ws.grad_sum.digits().data() + f.param * ExactSum::kDigits))
+            in_range[t] = 0;
+        pending[r] = 0;
+      };
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < int64_t(B); ++b) {
         errors.run([&] {
-          backward_sample(uint32_t(b), ws, in, ws.grads() + size_t(pending) * P);
-          if (++pending == block) {
-            if (!fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
-            pending = 0;
-          }
+          const SampleGrads g{{ws.region(kWritten) + pending[kWritten] * region_size_[kWritten],
+                               ws.region(kAccumulated) + pending[kAccumulated] * region_size_[kAccumulated]}};
+          backward_sample(uint32_t(b), ws, in, g);
+          for (int r : {kWritten, kAccumulated})
+            if (++pending[r] == block[r]) fold(r);
         });
       }
       errors.run([&] {
-        if (pending && !fold_(ws.grads(), pending, P, ws.grad_sum.digits().data())) in_range[t] = 0;
+        for (int r : {kWritten, kAccumulated})
+          if (pending[r]) fold(r);
       });
 #pragma omp barrier
       // The threads' sums added into thread 0's, each thread a slice of the digits (integer
@@ -290,6 +309,11 @@ class CpuEngine final : public Engine {
   }
 
  private:
+  // One sample's gradient in the two regions of the buffer (GradRegion).
+  struct SampleGrads {
+    Real* region[2];
+  };
+
   struct Workspace {
     std::vector<std::vector<Real>> v, i, ring;    // forward, per population
     // Arrivals from input spikes, apart from the others (MODEL.md §2.3): x_slots_ rows in
@@ -307,15 +331,18 @@ class CpuEngine final : public Engine {
     std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
     std::vector<int32_t> in_steps;   // ... and their steps, in batch order
     std::vector<Real> grad_scratch;  // SynapseKernels::gradients' scratch (zero between calls)
-    // Gradients of up to kFoldBlock samples, not yet folded; a sample's gradient is summed in
-    // the engine precision (MODEL.md §3.3), then folded exactly.
+    // Gradients of the samples not yet folded, region by region (fold_block_ samples each);
+    // a sample's gradient is summed in the engine precision (MODEL.md §3.3), then folded
+    // exactly.
     std::vector<Real> sample_grads;
-    // sample_grads from its first 64-byte boundary on (kAlignPad values to spare), so that
-    // rows can be written by whole lines (SynapseKernels::gradients).
+    // The written region from sample_grads' first 64-byte boundary on (kAlignPad values to
+    // spare), so that rows can be written by whole lines (SynapseKernels::gradients); the
+    // accumulated region after its region_values values.
     static constexpr size_t kAlignPad = 64 / sizeof(Real);
-    Real* grads() {
+    size_t region_values = 0;
+    Real* region(int r) {
       const uintptr_t at = reinterpret_cast<uintptr_t>(sample_grads.data());
-      return sample_grads.data() + ((64 - at % 64) % 64) / sizeof(Real);
+      return sample_grads.data() + ((64 - at % 64) % 64) / sizeof(Real) + (r == kAccumulated ? region_values : 0);
     }
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
   };
@@ -546,14 +573,14 @@ class CpuEngine final : public Engine {
   // MODEL.md §3.2: 16 lanes over all outgoing connections, then one fixed tree) and
   // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read zeros: those history
   // slots are not written yet.
-  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, Real* acc) {
+  Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, const SampleGrads& grads) {
     alignas(64) Real lanes[cpu::kLanes] = {};
-    for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, acc, lanes);
+    for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, grads, lanes);
     return cpu::reduce_lanes(lanes);
   }
 
   // One connection's part of gather().
-  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, Real* acc, Real* lanes) {
+  void gather_conn(Workspace& ws, uint32_t c, uint32_t i, int32_t n, const SampleGrads& grads, Real* lanes) {
     const auto& conn = net_.conns[c];
     const uint32_t N = conn.n_post;
     const uint32_t mask = hist_mask_[conn.post];
@@ -561,19 +588,19 @@ class CpuEngine final : public Engine {
     const Real tau_s = k_[conn.post].tau_s;
     const size_t row = size_t(i) * N;
     const Real* w = w_[c].data() + row;
-    Real* gw = acc + conn.weight_offset + row;
-    Real* gd = acc + conn.delay_offset + row;
+    Real* gw = weight_grads(grads, c) + row;
+    Real* gd = gw + conn.n_synapses();
     const uint32_t rows = hist_rows_[conn.post];
     with_delays([&](const auto& d) {
       d.kernels.gather(hist, w, d.steps[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
     });
   }
 
-  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, Real* acc) {
+  void backward_sample(uint32_t b, Workspace& ws, const BackwardInputs& in, const SampleGrads& grads) {
     ensure_backward(ws);
     // The sample's gradient starts at 0 where it is accumulated; input_gradients writes the
     // rest (the fold only reads the buffer).
-    for (const auto& r : zero_ranges_) std::fill_n(acc + r.first, r.second, Real(0));
+    std::fill_n(grads.region[kAccumulated], region_size_[kAccumulated], Real(0));
     const size_t np = net_.pops.size();
     for (size_t p = 0; p < np; ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
@@ -608,7 +635,7 @@ class CpuEngine final : public Engine {
         while (cursor[p] > 0 && tape[p][cursor[p] - 1].step == n) {
           const auto& e = tape[p][--cursor[p]];
           const uint32_t q = e.neuron;
-          Real r = gather(ws, p, q, n, acc);
+          Real r = gather(ws, p, q, n, grads);
           if (p == net_.output && ro == Readout::FirstSpike && first[q] == n) r += Real(g[q]);
           spike_adjoint(k_[p], pop.single_spike, r, e.i0_minus_v, kick ? Real((*kick)[q]) : Real(0), lv[q], li[q]);
         }
@@ -635,10 +662,10 @@ class CpuEngine final : public Engine {
         const InputNeuron src = input_map_[batch_.channels[in_cur]];
         alignas(64) Real unused[cpu::kLanes] = {};
         for (uint32_t c : out_conns_[src.pop])
-          if (!full_hist_[net_.conns[c].post]) gather_conn(ws, c, src.neuron, n, acc, unused);
+          if (!full_hist_[net_.conns[c].post]) gather_conn(ws, c, src.neuron, n, grads, unused);
       }
     }
-    input_gradients(b, ws, acc);
+    input_gradients(b, ws, grads);
   }
 
   // (d) for the input spikes, after the time loop (MODEL.md §3.2): their targets keep every
@@ -647,7 +674,7 @@ class CpuEngine final : public Engine {
   // cache), spikes in the order of the time loop (steps descending; within a step, batch
   // order reversed). Each weight and delay gradient thus gets the same additions in the same
   // order as when done step by step.
-  void input_gradients(uint32_t b, Workspace& ws, Real* acc) {
+  void input_gradients(uint32_t b, Workspace& ws, const SampleGrads& grads) {
     if (!any_full_hist_) return;
     const uint64_t i0 = batch_.offsets[b], i1 = batch_.offsets[b + 1];
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
@@ -676,8 +703,8 @@ class CpuEngine final : public Engine {
       const Real* hist = ws.hist[conn.post].data();
       const uint32_t rows = hist_rows_[conn.post];
       const Real tau_s = k_[conn.post].tau_s;
-      Real* gw = acc + conn.weight_offset;
-      Real* gd = acc + conn.delay_offset;
+      Real* gw = weight_grads(grads, c);
+      Real* gd = gw + conn.n_synapses();
       with_delays([&](const auto& d) {
         d.kernels.gradients(hist, w_[c].data(), d.steps[c].data(), conn.n_post, conn.n_pre, pre, steps, K, rows, tau_s,
                             gw, gd, scratch);
@@ -706,9 +733,23 @@ class CpuEngine final : public Engine {
   std::vector<uint8_t> full_hist_;
   std::vector<uint8_t> has_input_;  // per population: an input population projects to it
   bool any_full_hist_ = false;
-  // (offset, count) of the parameters whose sample gradients are accumulated (all but the
-  // connections from input populations into full histories: input_gradients writes those).
-  std::vector<std::pair<size_t, size_t>> zero_ranges_;
+  // Where each connection's sample gradients are: its region and the offset of its weights'
+  // gradients in it (its delays' follow). The regions' values per sample, samples per fold,
+  // and their parameters' ranges: param .. param + count at .. at + count of the region.
+  struct GradAt {
+    GradRegion region;
+    size_t at;
+  };
+  std::vector<GradAt> grad_at_;
+  size_t region_size_[2] = {0, 0};
+  uint32_t fold_block_[2] = {0, 0};
+  struct FoldRange {
+    size_t param, at, count;
+  };
+  std::vector<FoldRange> fold_ranges_[2];
+  Real* weight_grads(const SampleGrads& grads, uint32_t c) const {
+    return grads.region[grad_at_[c].region] + grad_at_[c].at;
+  }
   SumExpTables<Real> sumexp_;
   std::vector<InputNeuron> input_map_;
   cpu::Isa isa_ = cpu::Isa::Scalar;

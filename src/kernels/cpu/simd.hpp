@@ -85,13 +85,13 @@ struct SynapseKernels {
                          uint32_t N, uint32_t mask);
 };
 
-// Folds the gradients of n_samples samples (sample_grads: n_samples x P values of the
-// engine precision, only read) into the exact sums digits (P x ExactSum::kDigits), like
-// fold_sample_gradients (kernels/common.hpp): the same integers are added, so the digits are
-// the same whatever the set. Returns false when a value is not finite or out of the exact
-// range.
+// Folds the gradients of P parameters of n_samples samples (sample s's value of parameter i
+// at sample_grads[s stride + i], in the engine precision, only read) into the exact sums
+// digits (P x ExactSum::kDigits), like fold_sample_gradients (kernels/common.hpp): the same
+// integers are added, so the digits are the same whatever the set. Returns false when a
+// value is not finite or out of the exact range.
 template <typename Real>
-using FoldFn = bool (*)(const Real* sample_grads, uint32_t n_samples, size_t P, int64_t* digits);
+using FoldFn = bool (*)(const Real* sample_grads, uint32_t n_samples, size_t stride, size_t P, int64_t* digits);
 constexpr uint32_t kFoldMax = 16;  // the vector fold's fast loop takes up to this many samples
 template <typename Real>
 FoldFn<Real> fold_for(Isa isa);

@@ -326,8 +326,8 @@ uint32_t neuron_v(const StepConstants<Real>& k, Real* v, Real* i, Real* cell, Re
 // exponents and their double sums in registers (each lane summed in sample order, as the
 // scalar loop does); then each parameter's sum, or where the sum is not exact its values one
 // by one, added to its digits by exact_add: the same integers as the scalar fold.
-bool fold_v(const float* g, uint32_t n_samples, size_t P, int64_t* digits) {
-  if (n_samples > kPresumTerms) return fold_sample_gradients(g, n_samples, P, digits);
+bool fold_v(const float* g, uint32_t n_samples, size_t stride, size_t P, int64_t* digits) {
+  if (n_samples > kPresumTerms) return fold_sample_gradients(g, n_samples, stride, P, digits);
   bool ok = true;
   size_t i = 0;
   const __m256i expo = _mm256_set1_epi32(0xff), magnitude = _mm256_set1_epi32(0x7fffffff);
@@ -335,7 +335,7 @@ bool fold_v(const float* g, uint32_t n_samples, size_t P, int64_t* digits) {
     __m256i lo = _mm256_set1_epi32(255), hi = _mm256_setzero_si256(), any = _mm256_setzero_si256();
     __m256d sum0 = _mm256_setzero_pd(), sum1 = _mm256_setzero_pd();
     for (uint32_t s = 0; s < n_samples; ++s) {
-      const __m256 v = _mm256_loadu_ps(g + size_t(s) * P + i);
+      const __m256 v = _mm256_loadu_ps(g + size_t(s) * stride + i);
       const __m256i bits = _mm256_castps_si256(v);
       const __m256i e = _mm256_and_si256(_mm256_srli_epi32(bits, 23), expo);
       const __m256i zero = _mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), _mm256_setzero_si256());
@@ -359,11 +359,11 @@ bool fold_v(const float* g, uint32_t n_samples, size_t P, int64_t* digits) {
         ok &= exact_add(d, sums[q]);
       } else {
         for (uint32_t s2 = 0; s2 < n_samples; ++s2)
-          if (const float v = g[size_t(s2) * P + i + q]; v != 0.0f) ok &= exact_add(d, double(v));
+          if (const float v = g[size_t(s2) * stride + i + q]; v != 0.0f) ok &= exact_add(d, double(v));
       }
     }
   }
-  for (; i < P; ++i) ok &= fold_float_parameter(g + i, P, n_samples, digits + i * ExactSum::kDigits);
+  for (; i < P; ++i) ok &= fold_float_parameter(g + i, stride, n_samples, digits + i * ExactSum::kDigits);
   return ok;
 }
 

@@ -352,7 +352,7 @@ inline __m512i load8_bits(const double* g) { return _mm512_loadu_si512(g); }
 inline __m512i load8_bits(const float* g) { return _mm512_castpd_si512(_mm512_cvtps_pd(_mm256_loadu_ps(g))); }
 
 template <typename Real>
-bool fold_v(const Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
+bool fold_v(const Real* g, uint32_t n_samples, size_t stride, size_t P, int64_t* digits) {
   constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
   const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
   const __m512i mant = _mm512_set1_epi64((int64_t(1) << 52) - 1), implicit = _mm512_set1_epi64(int64_t(1) << 52);
@@ -407,7 +407,7 @@ bool fold_v(const Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
       const __m256i abs32 = _mm256_set1_epi32(0x7fffffff), ff = _mm256_set1_epi32(0xff);
       __m256i elo = ff, ehi = _mm256_setzero_si256();
       for (uint32_t s = 0; s < n_samples; ++s) {
-        const __m256 x = _mm256_loadu_ps(g + size_t(s) * P + i);
+        const __m256 x = _mm256_loadu_ps(g + size_t(s) * stride + i);
         const __m256i bits = _mm256_castps_si256(x);
         const __mmask8 nz = _mm256_test_epi32_mask(bits, abs32);
         const __m256i e = _mm256_and_si256(_mm256_srli_epi32(bits, 23), ff);
@@ -422,24 +422,24 @@ bool fold_v(const Real* g, uint32_t n_samples, size_t P, int64_t* digits) {
       if (n_samples > kPresumTerms) presum = 0;
     } else {
       for (uint32_t s = 0; s < n_samples; ++s)
-        any |= _mm512_test_epi64_mask(load8_bits(g + size_t(s) * P + i), abs_mask);
+        any |= _mm512_test_epi64_mask(load8_bits(g + size_t(s) * stride + i), abs_mask);
     }
     if (!any) continue;  // nothing to add to these 8 parameters
     for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
     n_slow = 0;
     if (presum) add(_mm512_castpd_si512(sum), presum);
     if (const __mmask8 rest = any & __mmask8(~presum))
-      for (uint32_t s = 0; s < n_samples; ++s) add(load8_bits(g + size_t(s) * P + i), rest);
+      for (uint32_t s = 0; s < n_samples; ++s) add(load8_bits(g + size_t(s) * stride + i), rest);
     for (int t = 0; t < 6; ++t) _mm512_i64scatter_epi64(d + t, idx, D[t], 8);
     for (int k = 0; k < n_slow; ++k) ok &= exact_add_general(d + slow[k].lane * ExactSum::kDigits, slow[k].x);
   }
   for (; i < P; ++i) {  // the last P mod 8 parameters (or all, for more than kFoldMax samples)
     int64_t* d = digits + i * ExactSum::kDigits;
     if constexpr (sizeof(Real) == 4) {
-      ok &= fold_float_parameter(g + i, P, n_samples, d);
+      ok &= fold_float_parameter(g + i, stride, n_samples, d);
     } else {
       for (uint32_t s = 0; s < n_samples; ++s)
-        if (const double v = g[size_t(s) * P + i]; v != 0.0) ok &= exact_add(d, v);
+        if (const double v = g[size_t(s) * stride + i]; v != 0.0) ok &= exact_add(d, v);
     }
   }
   return ok;
