@@ -73,7 +73,7 @@ class CpuEngine final : public Engine {
     for (const auto& c : net_.conns) {
       if (net_.pops[c.pre].kind != PopKind::Input || full_hist_[c.post]) continue;
       const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(c.post));
-      const double extra = (double(net_.n_steps) + smax + 1 - ring_slots_for(smax + 2)) * net_.pops[c.post].size * 2 *
+      const double extra = (double(net_.n_steps) + 1 - ring_slots_for(smax + 2)) * net_.pops[c.post].size * 2 *
                            sizeof(Real);
       if (extra > extra_budget) continue;
       extra_budget -= std::max(extra, 0.0);
@@ -94,9 +94,10 @@ class CpuEngine final : public Engine {
           x_steps_ = std::min(x_steps_, x_slots_[p] - smax - 1);
         }
         if (full_hist_[p]) {
-          // Every step (arrivals up to N_T + S_max; rows >= N_T stay 0), so that the input
-          // spikes' gradients can be computed after the time loop, block by block.
-          hist_rows_[p] = net_.n_steps + smax + 1;
+          // Every step and a zero row N_T that the arrivals at or after the trial end read
+          // (cpu::hist_row), so that the input spikes' gradients can be computed after the
+          // time loop, block by block.
+          hist_rows_[p] = net_.n_steps + 1;
           hist_mask_[p] = ~uint32_t(0);
         } else {
           hist_rows_[p] = ring_slots_for(smax + 2);
@@ -728,7 +729,7 @@ class CpuEngine final : public Engine {
   uint32_t n_input_pops_ = 0;
   // Adjoint history per population: a ring of hist_rows_ = 2^k >= S_max + 2 slots (mask
   // hist_rows_ - 1), or, for targets of input populations (full_hist_), every step:
-  // N_T + S_max + 1 rows, mask all ones.
+  // N_T + 1 rows (cpu::hist_row), mask all ones.
   std::vector<uint32_t> hist_rows_, hist_mask_;
   std::vector<uint8_t> full_hist_;
   std::vector<uint8_t> has_input_;  // per population: an input population projects to it

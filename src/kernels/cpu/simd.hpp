@@ -48,6 +48,10 @@ constexpr uint32_t kXWidth = 16;
 inline size_t hist_cell(size_t row, uint32_t j, uint32_t rows) {
   return size_t(j / kXWidth) * rows * kXWidth + row * kXWidth + j % kXWidth;
 }
+// The row an arrival reads: a row past the history's last reads the last, which is never
+// written (zero). A history that holds every step has N_T + 1 rows: the arrivals at or after
+// the trial end all read the zero row N_T. (In a ring, row & mask is never past the last.)
+inline uint32_t hist_row(uint32_t row, uint32_t rows) { return row < rows ? row : rows - 1; }
 
 // Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
 // n_post; n = the spike's step; mask = ring slots - 1. The arrival cell of synapse j is
@@ -56,15 +60,17 @@ template <typename Real, typename D>
 struct SynapseKernels {
   // ring[cell_j] += w[j] for every j.
   void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask);
-  // hist: an adjoint history of `rows` rows (hist_cell). Adds w[j] (lambda_V - lambda_I)_j
+  // hist: an adjoint history of `rows` rows (hist_cell), read at row
+  // hist_row(ring_row(n, s[j], mask), rows). Adds w[j] (lambda_V - lambda_I)_j
   // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
   // gd[j] -= w (lambda_I - lambda_V) for every j (the sample's gradient, in Real: MODEL.md
   // §3.3).
   void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
                  Real tau_s, Real* gw, Real* gd, Real* lanes);
   // The gradients of K spikes (MODEL.md §3.2 (d)) for a history of `rows` rows that holds
-  // every step (no ring: row = step + 1 + s[j]). w, s, gw, gd are whole connections of
-  // n_pre rows (row i at i N); spike k is of presynaptic neuron pre[k] in step steps[k].
+  // every step (no ring: row hist_row(step + 1 + s[j], rows)). w, s, gw, gd are whole
+  // connections of n_pre rows (row i at i N); spike k is of presynaptic neuron pre[k] in step
+  // steps[k].
   // Sets every gw, gd to 0, then for k = K-1 down to 0, for every j: gw[pre[k] N + j] -=
   // tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at the arrival of spike k: each
   // gradient gets the same operations in the same order as from gather, spike by spike in

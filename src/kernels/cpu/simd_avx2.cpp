@@ -54,7 +54,7 @@ template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
                         uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = hist_cell((uint32_t(n) + 1 + uint32_t(s[j])) & mask, j, rows) * 2;
+    const size_t at = hist_cell(hist_row((uint32_t(n) + 1 + uint32_t(s[j])) & mask, rows), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
@@ -62,19 +62,20 @@ inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j,
   }
 }
 
-// History cells hist_cell((n + 1 + s[j]) & mask, j, rows) of synapses j0 .. j0 + 7, j0 a
-// multiple of 8 (the caller keeps the history's cells below 2^31).
+// History cells hist_cell(hist_row((n + 1 + s[j]) & mask, rows), j, rows) of synapses j0 ..
+// j0 + 7, j0 a multiple of 8 (the caller keeps the history's cells below 2^31).
 struct HistCells {
-  __m256i n1, mask, iota;
+  __m256i n1, mask, last, iota;
   uint32_t block;  // cells per neuron block
   HistCells(int32_t n, uint32_t m, uint32_t rows)
       : n1(_mm256_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm256_set1_epi32(int(m))),
+        last(_mm256_set1_epi32(int(rows - 1))),
         iota(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
         block(rows * kXWidth) {}
   template <typename D>
   __m256i at(const D* s, uint32_t j0) const {
-    const __m256i row = _mm256_and_si256(_mm256_add_epi32(load8(s + j0), n1), mask);
+    const __m256i row = _mm256_min_epu32(_mm256_and_si256(_mm256_add_epi32(load8(s + j0), n1), mask), last);
     const int base = int(j0 / kXWidth * block + j0 % kXWidth);
     return _mm256_add_epi32(_mm256_slli_epi32(row, 4), _mm256_add_epi32(_mm256_set1_epi32(base), iota));
   }
@@ -189,7 +190,7 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 template <typename Real, typename D>
 inline void gradients_lane(const Real* hist, const Real* w, const D* s, size_t at, uint32_t j, int32_t step,
                            uint32_t rows, Real tau_s, Real* gw, Real* gd) {
-  const size_t c = hist_cell(size_t(uint32_t(step) + 1 + uint32_t(s[at])), j, rows) * 2;
+  const size_t c = hist_cell(hist_row(uint32_t(step) + 1 + uint32_t(s[at]), rows), j, rows) * 2;
   const Real lv = hist[c], li = hist[c + 1];
   gw[at] -= tau_s * li;
   gd[at] -= w[at] * (li - lv);
@@ -202,6 +203,7 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
   std::fill_n(gw, size_t(n_pre) * N, float(0));
   std::fill_n(gd, size_t(n_pre) * N, float(0));
   const __m256 ts = _mm256_set1_ps(tau_s);
+  const __m256i last = _mm256_set1_epi32(int(rows - 1));  // hist_row
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
@@ -214,8 +216,9 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
       }
       const __m256i n1 = _mm256_set1_epi32(int(uint32_t(steps[k]) + 1));
       for (uint32_t h = 0; h < 16; h += 8) {
-        const __m256i c = _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(load8(s + at + h), n1), 4),
-                                           _mm256_add_epi32(_mm256_set1_epi32(int(h)), iota));
+        const __m256i row = _mm256_min_epu32(_mm256_add_epi32(load8(s + at + h), n1), last);
+        const __m256i c =
+            _mm256_add_epi32(_mm256_slli_epi32(row, 4), _mm256_add_epi32(_mm256_set1_epi32(int(h)), iota));
         __m256 lv, li;
         pairs8(pairs, c, lv, li);
         const __m256 wv = _mm256_loadu_ps(w + at + h);
@@ -233,6 +236,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
   std::fill_n(gw, size_t(n_pre) * N, double(0));
   std::fill_n(gd, size_t(n_pre) * N, double(0));
   const __m256d ts = _mm256_set1_pd(tau_s);
+  const __m256i last = _mm256_set1_epi32(int(rows - 1));  // hist_row
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
@@ -245,10 +249,9 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
       }
       const __m256i n1 = _mm256_set1_epi32(int(uint32_t(steps[k]) + 1));
       for (uint32_t h = 0; h < 16; h += 8) {
+        const __m256i row = _mm256_min_epu32(_mm256_add_epi32(load8(s + at + h), n1), last);
         const __m256i c2 = _mm256_slli_epi32(
-            _mm256_add_epi32(_mm256_slli_epi32(_mm256_add_epi32(load8(s + at + h), n1), 4),
-                             _mm256_add_epi32(_mm256_set1_epi32(int(h)), iota)),
-            1);
+            _mm256_add_epi32(_mm256_slli_epi32(row, 4), _mm256_add_epi32(_mm256_set1_epi32(int(h)), iota)), 1);
         for (uint32_t q = 0; q < 8; q += 4) {
           const __m128i cq = q ? _mm256_extracti128_si256(c2, 1) : _mm256_castsi256_si128(c2);
           const __m256d lv = gather_f64(hb, cq), li = gather_f64(hb + 1, cq);

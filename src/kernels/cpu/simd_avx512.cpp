@@ -54,7 +54,7 @@ template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
                         uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = hist_cell((uint32_t(n) + 1 + uint32_t(s[j])) & mask, j, rows) * 2;
+    const size_t at = hist_cell(hist_row((uint32_t(n) + 1 + uint32_t(s[j])) & mask, rows), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
@@ -62,19 +62,20 @@ inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j,
   }
 }
 
-// History cells hist_cell(((n + 1 + s[j]) & mask), j, rows) of synapses j0 .. j0 + 15, j0 a
-// multiple of 16 (the caller keeps the history's cells below 2^31).
+// History cells hist_cell(hist_row((n + 1 + s[j]) & mask, rows), j, rows) of synapses j0 ..
+// j0 + 15, j0 a multiple of 16 (the caller keeps the history's cells below 2^31).
 struct HistCells {
-  __m512i n1, mask, iota;
+  __m512i n1, mask, last, iota;
   uint32_t block;  // cells per neuron block
   HistCells(int32_t n, uint32_t m, uint32_t rows)
       : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm512_set1_epi32(int(m))),
+        last(_mm512_set1_epi32(int(rows - 1))),
         iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
         block(rows * kXWidth) {}
   template <typename D>
   __m512i at(const D* s, uint32_t j0) const {
-    const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
+    const __m512i row = _mm512_min_epu32(_mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask), last);
     const __m512i base = _mm512_set1_epi32(int(j0 / kXWidth * block));
     return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(base, iota));
   }
@@ -281,6 +282,7 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 ts = _mm512_set1_ps(tau_s);
+  const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
@@ -290,7 +292,8 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
       const size_t at = size_t(pre[k]) * N + j0;
       float* a = scratch + size_t(pre[k]) * 2 * kXWidth;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
-      const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(load16_masked(s + at, m), n1), 4), iota);
+      const __m512i row = _mm512_min_epu32(_mm512_add_epi32(load16_masked(s + at, m), n1), last);
+      const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
       const __m512 lo = _mm512_castsi512_ps(
           _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m0, _mm512_castsi512_si256(c), pairs, 8));
       const __m512 hi = _mm512_castsi512_ps(
@@ -313,6 +316,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
                  double* scratch) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512d ts = _mm512_set1_pd(tau_s);
+  const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const double* hb = hist + size_t(j0 / kXWidth) * rows * kXWidth * 2;
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
@@ -321,7 +325,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
       const size_t at = size_t(pre[k]) * N + j0;
       double* a = scratch + size_t(pre[k]) * 2 * kXWidth;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
-      const __m512i row = _mm512_add_epi32(load16_masked(s + at, m), n1);
+      const __m512i row = _mm512_min_epu32(_mm512_add_epi32(load16_masked(s + at, m), n1), last);
       const __m512i c2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(row, 4), iota), 1);
       for (int h = 0; h < 2; ++h) {
         const __mmask8 mh = __mmask8(m >> (8 * h));
