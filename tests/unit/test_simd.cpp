@@ -187,41 +187,54 @@ TEST(Simd, FoldGivesTheScalarDigits) {
 // neurons) against spike-by-spike scalar scatters into a plain ring: every cell bitwise
 // equal, on every set, for weights of very different magnitudes (so that another order of
 // additions would show), several spikes per step and cells hit more than once, N from 1 to
-// a lane width + 1 and over several groups of blocks (65, 80), 8-, 16- and 32-bit delays.
+// a lane width + 1 and over several groups of blocks (65, 80), 8-, 16- and 32-bit delays,
+// with no arrival and with many arrivals past the trial end (all into the end's slot).
 template <typename Real, typename D>
 void check_scatter_inputs(cpu::Isa isa) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   std::uniform_int_distribution<int> e(-30, 10);
-  for (uint32_t N : {1u, 7u, 15u, 16u, 17u, 33u, 65u, 80u}) {
-    const uint32_t rows_in = 5, slots = 32, mask = slots - 1, K = 40;
-    std::vector<Real> w(size_t(rows_in) * N);
-    std::vector<D> s(w.size());
-    for (size_t k = 0; k < w.size(); ++k) {
-      w[k] = Real(std::ldexp(u(rng), e(rng)));
-      s[k] = D(rng() % 6);  // short delays: many spikes meet in a cell
-    }
-    std::vector<uint32_t> rows(K);
-    std::vector<int32_t> steps(K);
-    for (uint32_t k = 0; k < K; ++k) {
-      rows[k] = uint32_t(rng() % rows_in);
-      steps[k] = int32_t(k / 4);  // 4 spikes per step, non-decreasing
-    }
-    std::vector<Real> ref(size_t(slots) * N, Real(0));
-    const auto scalar = cpu::scalar_kernels<Real, D>();
-    for (uint32_t k = 0; k < K; ++k)
-      scalar.scatter(ref.data(), w.data() + size_t(rows[k]) * N, s.data() + size_t(rows[k]) * N, N, steps[k], mask);
-    const uint32_t cols = (N + cpu::kXWidth - 1) / cpu::kXWidth * cpu::kXWidth;
-    std::vector<Real> x(size_t(slots) * cols, Real(0));
-    cpu::kernels_for<Real, D>(isa).scatter_inputs(x.data(), w.data(), s.data(), rows.data(), steps.data(), K, N, mask);
-    for (uint32_t r = 0; r < slots; ++r)
-      for (uint32_t j = 0; j < N; ++j) {
-        const Real a = ref[size_t(r) * N + j];
-        const Real b = x[size_t(j / cpu::kXWidth) * slots * cpu::kXWidth + size_t(r) * cpu::kXWidth + j % cpu::kXWidth];
-        ASSERT_EQ(std::memcmp(&a, &b, sizeof(Real)), 0)
-            << cpu::to_string(isa) << " N " << N << " row " << r << " neuron " << j << ": " << a << " vs " << b;
+  for (uint32_t end : {1000u, 9u})
+    for (uint32_t N : {1u, 7u, 15u, 16u, 17u, 33u, 65u, 80u}) {
+      const uint32_t rows_in = 5, slots = 32, mask = slots - 1, K = 40;
+      std::vector<Real> w(size_t(rows_in) * N);
+      std::vector<D> s(w.size());
+      for (size_t k = 0; k < w.size(); ++k) {
+        w[k] = Real(std::ldexp(u(rng), e(rng)));
+        s[k] = D(rng() % 6);  // short delays: many spikes meet in a cell
       }
-  }
+      std::vector<uint32_t> rows(K);
+      std::vector<int32_t> steps(K);
+      for (uint32_t k = 0; k < K; ++k) {
+        rows[k] = uint32_t(rng() % rows_in);
+        steps[k] = int32_t(k / 4);  // 4 spikes per step, non-decreasing
+      }
+      std::vector<Real> ref(size_t(slots) * N, Real(0));
+      const auto scalar = cpu::scalar_kernels<Real, D>();
+      for (uint32_t k = 0; k < K; ++k)
+        scalar.scatter(ref.data(), w.data() + size_t(rows[k]) * N, s.data() + size_t(rows[k]) * N, N, steps[k], mask,
+                       end);
+      const uint32_t cols = (N + cpu::kXWidth - 1) / cpu::kXWidth * cpu::kXWidth;
+      std::vector<Real> x(size_t(slots) * cols, Real(0));
+      cpu::kernels_for<Real, D>(isa).scatter_inputs(x.data(), w.data(), s.data(), rows.data(), steps.data(), K, N,
+                                                    mask, end);
+      for (uint32_t r = 0; r < slots; ++r)
+        for (uint32_t j = 0; j < N; ++j) {
+          const Real a = ref[size_t(r) * N + j];
+          const Real b =
+              x[size_t(j / cpu::kXWidth) * slots * cpu::kXWidth + size_t(r) * cpu::kXWidth + j % cpu::kXWidth];
+          ASSERT_EQ(std::memcmp(&a, &b, sizeof(Real)), 0)
+              << cpu::to_string(isa) << " end " << end << " N " << N << " row " << r << " neuron " << j << ": " << a
+              << " vs " << b;
+        }
+      if (end == 9) {  // the arrivals at steps 9 .. 15 went to slot 9, none to a later slot
+        bool at_end = false;
+        for (uint32_t j = 0; j < N; ++j) at_end = at_end || ref[size_t(end) * N + j] != Real(0);
+        EXPECT_TRUE(at_end) << "N " << N;
+        for (uint32_t r = end + 1; r < slots; ++r)
+          for (uint32_t j = 0; j < N; ++j) ASSERT_EQ(ref[size_t(r) * N + j], Real(0)) << "row " << r;
+      }
+    }
 }
 
 TEST(Simd, BlockInputDeliveryGivesTheBitsOfSpikeBySpike) {

@@ -58,7 +58,6 @@ class CpuEngine final : public Engine {
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
-    ring_smax_.assign(np, 0);
     x_slots_.assign(np, 0);
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
@@ -85,7 +84,6 @@ class CpuEngine final : public Engine {
       if (pop.kind != PopKind::Input) {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
-        ring_smax_[p] = smax;
         ring_slots_[p] = ring_slots_for(smax + 1);
         if (has_input_[p]) {
           // Spikes of steps n0 .. n0 + L - 1 delivered before step n0 arrive at rows up to
@@ -108,7 +106,8 @@ class CpuEngine final : public Engine {
     // The vector kernels index rings and histories with 32-bit lanes.
     for (uint32_t p = 0; p < np; ++p)
       if (uint64_t(hist_rows_[p]) * x_cols(p) * 2 >= (uint64_t(1) << 31) ||
-          uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31))
+          uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31) ||
+          uint64_t(ring_slots_[p]) * net_.pops[p].size >= (uint64_t(1) << 31))
         isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
       out_conns_[net_.conns[c].pre].push_back(c);
@@ -411,7 +410,9 @@ class CpuEngine final : public Engine {
       Real* ring = ws.ring[conn.post].data();
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
-      with_delays([&](const auto& d) { d.kernels.scatter(ring, w, d.steps[c].data() + row, N, n, mask); });
+      with_delays([&](const auto& d) {
+        d.kernels.scatter(ring, w, d.steps[c].data() + row, N, n, mask, net_.n_steps);
+      });
       events += N;
     }
     return events;
@@ -436,7 +437,7 @@ class CpuEngine final : public Engine {
       Real* x = ws.xring[p].data();
       auto scatter = [&](uint32_t c, const uint32_t* rows, const int32_t* steps, uint32_t K) {
         with_delays([&](const auto& d) {
-          d.kernels.scatter_inputs(x, w_[c].data(), d.steps[c].data(), rows, steps, K, N, mask);
+          d.kernels.scatter_inputs(x, w_[c].data(), d.steps[c].data(), rows, steps, K, N, mask, net_.n_steps);
         });
         events += uint64_t(K) * N;
       };
@@ -548,23 +549,19 @@ class CpuEngine final : public Engine {
     clear_rings_after_trial(ws);
   }
 
-  // Every ring cell is cleared by the step that consumes it, but for the arrivals past the
-  // trial end (steps N_T .. N_T + S_max): clearing their rows leaves the rings zero for the
-  // next sample, which then need not clear them whole (4 MiB per sample at max delay 1024).
+  // Every ring cell is cleared by the step that consumes it, but for the slot of step N_T,
+  // which takes the arrivals past the trial end (cpu::arrival_row): clearing it leaves the
+  // rings zero for the next sample, which then need not clear them whole (4 MiB per sample
+  // at max delay 1024).
   void clear_rings_after_trial(Workspace& ws) {
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
       const size_t N = net_.pops[p].size;
-      const uint32_t mask = ring_slots_[p] - 1;
-      for (uint32_t r = 0; r <= ring_smax_[p] && r <= mask; ++r)
-        std::fill_n(ws.ring[p].data() + size_t((net_.n_steps + r) & mask) * N, N, Real(0));
+      std::fill_n(ws.ring[p].data() + size_t(net_.n_steps & (ring_slots_[p] - 1)) * N, N, Real(0));
       if (!has_input_[p]) continue;
-      const uint32_t xmask = x_slots_[p] - 1;
-      const size_t block = size_t(x_slots_[p]) * cpu::kXWidth;
+      const size_t block = size_t(x_slots_[p]) * cpu::kXWidth, row = net_.n_steps & (x_slots_[p] - 1);
       for (size_t b = 0; b < x_cols(p) / cpu::kXWidth; ++b)
-        for (uint32_t r = 0; r <= ring_smax_[p] && r <= xmask; ++r)
-          std::fill_n(ws.xring[p].data() + b * block + size_t((net_.n_steps + r) & xmask) * cpu::kXWidth,
-                      cpu::kXWidth, Real(0));
+        std::fill_n(ws.xring[p].data() + b * block + row * cpu::kXWidth, cpu::kXWidth, Real(0));
     }
     ws.rings_clean = true;
   }
@@ -718,7 +715,6 @@ class CpuEngine final : public Engine {
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_;
-  std::vector<uint32_t> ring_smax_;  // the largest incoming delay in steps, per population
   // Input ring rows per population (0: no input connection) and the steps of input spikes
   // delivered at once (x_slots_ - max incoming delay - 1 at most).
   std::vector<uint32_t> x_slots_;

@@ -53,13 +53,22 @@ inline size_t hist_cell(size_t row, uint32_t j, uint32_t rows) {
 // the trial end all read the zero row N_T. (In a ring, row & mask is never past the last.)
 inline uint32_t hist_row(uint32_t row, uint32_t rows) { return row < rows ? row : rows - 1; }
 
+// The ring slot of an arrival in step a: a & mask, or for an arrival at or after the trial's
+// end `end` (never read) the slot of step `end`, which is not read again before the end:
+// a spike with arrivals past the end comes at most S_max + 1 steps before it, after that
+// slot's last read (at end - slots or earlier; input spikes are delivered at most
+// slots - S_max - 1 steps ahead). The engine clears it once a sample. With delays as long as
+// the trial, half of all arrivals are past its end: they then hit one row, in cache, instead
+// of random lines of S_max rows.
+inline uint32_t arrival_row(uint32_t a, uint32_t mask, uint32_t end) { return (a < end ? a : end) & mask; }
+
 // Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
-// n_post; n = the spike's step; mask = ring slots - 1. The arrival cell of synapse j is
-// ring row ring_row(n, s[j], mask) = (n + 1 + s[j]) & mask, column j.
+// n_post; n = the spike's step; mask = ring slots - 1; end = N_T. The arrival cell of
+// synapse j is ring row arrival_row(n + 1 + s[j], mask, end), column j.
 template <typename Real, typename D>
 struct SynapseKernels {
   // ring[cell_j] += w[j] for every j.
-  void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask);
+  void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end);
   // hist: an adjoint history of `rows` rows (hist_cell), read at row
   // hist_row(ring_row(n, s[j], mask), rows). Adds w[j] (lambda_V - lambda_I)_j
   // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
@@ -84,11 +93,12 @@ struct SynapseKernels {
   // is x[(j / kXWidth) * slots * kXWidth + row * kXWidth + j % kXWidth], slots = mask + 1,
   // so that one block's rows are contiguous. Spike k of presynaptic neuron rows[k] in step
   // steps[k] adds, with w_k = w + rows[k] N, s_k = s + rows[k] N, for every j
-  // x[cell of (ring_row(steps[k], s_k[j], mask), j)] += w_k[j], neuron block by neuron block,
+  // x[cell of (arrival_row(steps[k] + 1 + s_k[j], mask, end), j)] += w_k[j], neuron block by
+  // neuron block,
   // spikes in order within a block: each cell gets the same additions in the same order as
   // from K calls of scatter.
   void (*scatter_inputs)(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
-                         uint32_t N, uint32_t mask);
+                         uint32_t N, uint32_t mask, uint32_t end);
 };
 
 // Folds the gradients of P parameters of n_samples samples (sample s's value of parameter i

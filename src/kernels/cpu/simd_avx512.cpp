@@ -28,25 +28,26 @@ inline __m512i load16(const uint16_t* s) {
 }
 inline __m512i load16(const int32_t* s) { return _mm512_loadu_si512(s); }
 
-// Cell indices ((n + 1 + s[j]) & mask) * N + j of synapses j0 .. j0 + 15 (the caller keeps
-// ring slots x N below 2^31).
+// Cell indices arrival_row(n + 1 + s[j], mask, end) * N + j of synapses j0 .. j0 + 15 (the
+// caller keeps ring slots x N below 2^31).
 struct Cells {
-  __m512i n1, mask, N, iota;
-  Cells(int32_t n, uint32_t m, uint32_t N_)
+  __m512i n1, mask, end, N, iota;
+  Cells(int32_t n, uint32_t m, uint32_t e, uint32_t N_)
       : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm512_set1_epi32(int(m))),
+        end(_mm512_set1_epi32(int(e))),
         N(_mm512_set1_epi32(int(N_))),
         iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {}
   template <typename D>
   __m512i at(const D* s, uint32_t j0) const {
-    const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask);
+    const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(load16(s + j0), n1), end), mask);
     return _mm512_add_epi32(_mm512_mullo_epi32(row, N), _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
   }
 };
 
 template <typename D>
-inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t N) {
-  return size_t((uint32_t(n) + 1 + uint32_t(s[j])) & mask) * N + j;
+inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t N) {
+  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * N + j;
 }
 
 // The synapses past the last full block of 16, one by one, into the same lanes.
@@ -82,20 +83,20 @@ struct HistCells {
 };
 
 template <typename D>
-void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
-  const Cells cells(n, mask, N);
+void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {
+  const Cells cells(n, mask, end, N);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
     const __m512i c = cells.at(s, j);
     const __m512 v = _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j));
     _mm512_i32scatter_ps(ring, c, v, 4);  // 16 different columns: no two lanes share a cell
   }
-  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+  for (; j < N; ++j) ring[cell(s, j, n, mask, end, N)] += w[j];
 }
 
 template <typename D>
-void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask) {
-  const Cells cells(n, mask, N);
+void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {
+  const Cells cells(n, mask, end, N);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
     const __m512i c = cells.at(s, j);
@@ -105,7 +106,7 @@ void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n,
     _mm512_i32scatter_pd(ring, c0, v0, 8);
     _mm512_i32scatter_pd(ring, c1, v1, 8);
   }
-  for (; j < N; ++j) ring[cell(s, j, n, mask, N)] += w[j];
+  for (; j < N; ++j) ring[cell(s, j, n, mask, end, N)] += w[j];
 }
 
 // Delays of lanes l < width of a block (the others 0).
@@ -128,9 +129,9 @@ constexpr size_t kXGroupBytes = 32 << 10;
 
 // Spike row (w, s) added to one block xb (lanes in m); n1 = the spike's step + 1.
 template <typename D>
-inline void add_spike_block(float* xb, const float* w, const D* s, __m512i n1, __m512i vmask, __m512i iota,
-                            __mmask16 m) {
-  const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16_masked(s, m), n1), vmask);
+inline void add_spike_block(float* xb, const float* w, const D* s, __m512i n1, __m512i vmask, __m512i vend,
+                            __m512i iota, __mmask16 m) {
+  const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(load16_masked(s, m), n1), vend), vmask);
   const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
   const __m512 v =
       _mm512_add_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, c, xb, 4), _mm512_maskz_loadu_ps(m, w));
@@ -138,9 +139,9 @@ inline void add_spike_block(float* xb, const float* w, const D* s, __m512i n1, _
 }
 
 template <typename D>
-inline void add_spike_block(double* xb, const double* w, const D* s, __m512i n1, __m512i vmask, __m512i iota,
-                            __mmask16 m) {
-  const __m512i row = _mm512_and_si512(_mm512_add_epi32(load16_masked(s, m), n1), vmask);
+inline void add_spike_block(double* xb, const double* w, const D* s, __m512i n1, __m512i vmask, __m512i vend,
+                            __m512i iota, __mmask16 m) {
+  const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(load16_masked(s, m), n1), vend), vmask);
   const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
   const __mmask8 m0 = __mmask8(m), m1 = __mmask8(m >> 8);
   const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
@@ -154,11 +155,11 @@ inline void add_spike_block(double* xb, const double* w, const D* s, __m512i n1,
 
 template <typename Real, typename D>
 void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
-                      uint32_t N, uint32_t mask) {
+                      uint32_t N, uint32_t mask, uint32_t end) {
   static_assert(kXWidth == 16);
   const size_t block = size_t(mask + 1) * kXWidth;
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i vmask = _mm512_set1_epi32(int(mask));
+  const __m512i vmask = _mm512_set1_epi32(int(mask)), vend = _mm512_set1_epi32(int(end));
   const uint32_t n_blocks = (N + kXWidth - 1) / kXWidth;
   const size_t fit = kXGroupBytes / (block * sizeof(Real));
   const uint32_t group = fit >= kXGroup ? kXGroup : fit < 1 ? 1 : uint32_t(fit);
@@ -184,7 +185,7 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
       const size_t at = size_t(rows[k]) * N + j0;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       for (uint32_t g = 0; g < nb; ++g)
-        add_spike_block(xg + g * block, w + at + g * kXWidth, s + at + g * kXWidth, n1, vmask, iota, m[g]);
+        add_spike_block(xg + g * block, w + at + g * kXWidth, s + at + g * kXWidth, n1, vmask, vend, iota, m[g]);
     }
   }
 }
