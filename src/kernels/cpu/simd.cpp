@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <limits>
 
 #include "core/error.hpp"
 #include "core/model_math.hpp"
@@ -55,14 +54,6 @@ Isa resolve_isa(const std::string& request) {
 }
 
 namespace {
-
-// Whether no delay of type D can take an arrival of step n (a spike of step n - 1) to the
-// trial's end: the scalar loops then leave out arrival_row's clamp (a quarter of their
-// instructions).
-template <typename D>
-bool before_end(uint32_t n, uint32_t end) {
-  return uint64_t(n) + std::numeric_limits<D>::max() < end;
-}
 
 template <typename Real, typename D>
 void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {

@@ -17,6 +17,7 @@
 // for their instruction set, and are only called on a CPU that has it.
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "core/model_math.hpp"
@@ -61,6 +62,13 @@ inline uint32_t hist_row(uint32_t row, uint32_t rows) { return row < rows ? row 
 // the trial, half of all arrivals are past its end: they then hit one row, in cache, instead
 // of random lines of S_max rows.
 inline uint32_t arrival_row(uint32_t a, uint32_t mask, uint32_t end) { return (a < end ? a : end) & mask; }
+// Whether no delay of type D can take an arrival in step n1 = n + 1 (of a spike in step n) to
+// the trial's end: the loops that add one synapse at a time then leave out arrival_row's
+// clamp (a quarter of their instructions).
+template <typename D>
+bool before_end(uint32_t n1, uint32_t end) {
+  return uint64_t(n1) + std::numeric_limits<D>::max() < end;
+}
 
 // Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
 // n_post; n = the spike's step; mask = ring slots - 1; end = N_T. The arrival cell of

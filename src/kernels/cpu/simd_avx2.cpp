@@ -107,8 +107,12 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
       const uint32_t n1 = uint32_t(steps[k]) + 1;
       const D* sk = s + size_t(rows[k]) * N + j0;
       const Real* wk = w + size_t(rows[k]) * N + j0;
-      for (uint32_t l = 0; l < width; ++l)
-        xb[size_t(arrival_row(n1 + uint32_t(sk[l]), mask, end)) * kXWidth + l] += wk[l];
+      if (before_end<D>(n1, end)) {
+        for (uint32_t l = 0; l < width; ++l) xb[size_t((n1 + uint32_t(sk[l])) & mask) * kXWidth + l] += wk[l];
+      } else {
+        for (uint32_t l = 0; l < width; ++l)
+          xb[size_t(arrival_row(n1 + uint32_t(sk[l]), mask, end)) * kXWidth + l] += wk[l];
+      }
     }
   }
 }
