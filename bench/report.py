@@ -177,8 +177,10 @@ def generate(ours, dcls):
             s.append("\n" + note + "\n")
 
     generic("scale-batch", "Scaling with batch size (700 -> 256 rec -> 20, max delay 64, 2 threads)",
-            "Samples are spread over threads (dynamic schedule, one sample at a time); backward gradients "
-            "are summed in 8 fixed groups, so batches below 8 leave groups, and below 2 a thread, idle.")
+            "Samples are spread over threads (dynamic schedule, one sample at a time); each thread folds its "
+            "samples' gradients into its own exact sums, 8 or 16 samples at a time, and the threads' sums are "
+            "added and rounded once per batch (48 bytes per parameter): small batches pay that over few "
+            "samples, and a batch of 1 leaves a thread idle.")
     generic("scale-hidden", "Scaling with hidden size (recurrent, max delay 64, 1 thread)")
     generic("scale-delay", "Scaling with max delay (700 -> 256 rec -> 20, 1 thread)",
             "Rings have a power-of-two number of slots (max delay + 1 for arrivals, + 2 for the adjoint "
