@@ -212,8 +212,8 @@ void check_scatter_inputs(cpu::Isa isa) {
       std::vector<Real> ref(size_t(slots) * N, Real(0));
       const auto scalar = cpu::scalar_kernels<Real, D>();
       for (uint32_t k = 0; k < K; ++k)
-        scalar.scatter(ref.data(), w.data() + size_t(rows[k]) * N, s.data() + size_t(rows[k]) * N, N, steps[k], mask,
-                       end);
+        scalar.scatter(ref.data(), w.data() + size_t(rows[k]) * N, s.data() + size_t(rows[k]) * N, N, N, steps[k],
+                       mask, end);
       const uint32_t cols = (N + cpu::kXWidth - 1) / cpu::kXWidth * cpu::kXWidth;
       std::vector<Real> x(size_t(slots) * cols, Real(0));
       cpu::kernels_for<Real, D>(isa).scatter_inputs(x.data(), w.data(), s.data(), rows.data(), steps.data(), K, N,

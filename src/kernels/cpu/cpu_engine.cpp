@@ -58,6 +58,7 @@ class CpuEngine final : public Engine {
     k_.resize(np);
     out_conns_.resize(np);
     ring_slots_.assign(np, 0);
+    ring_stride_.assign(np, 0);
     x_slots_.assign(np, 0);
     hist_rows_.assign(np, 0);
     hist_mask_.assign(np, 0);
@@ -85,6 +86,7 @@ class CpuEngine final : public Engine {
         k_[p] = make_step_constants<Real>(pop.tau_m, pop.tau_s, pop.theta, net_.dt);
         const uint32_t smax = uint32_t(net_.max_incoming_delay_steps(p));
         ring_slots_[p] = ring_slots_for(smax + 1);
+        ring_stride_[p] = cpu::ring_stride(pop.size, sizeof(Real));
         if (has_input_[p]) {
           // Spikes of steps n0 .. n0 + L - 1 delivered before step n0 arrive at rows up to
           // n0 + L + smax, while row n0 is still to be read: L + smax + 1 <= slots.
@@ -107,7 +109,7 @@ class CpuEngine final : public Engine {
     for (uint32_t p = 0; p < np; ++p)
       if (uint64_t(hist_rows_[p]) * x_cols(p) * 2 >= (uint64_t(1) << 31) ||
           uint64_t(x_slots_[p]) * x_cols(p) >= (uint64_t(1) << 31) ||
-          uint64_t(ring_slots_[p]) * net_.pops[p].size >= (uint64_t(1) << 31))
+          uint64_t(ring_slots_[p]) * ring_stride_[p] >= (uint64_t(1) << 31))
         isa_ = cpu::Isa::Scalar;
     for (uint32_t c = 0; c < net_.conns.size(); ++c) {
       out_conns_[net_.conns[c].pre].push_back(c);
@@ -377,7 +379,7 @@ class CpuEngine final : public Engine {
       const size_t N = net_.pops[p].size;
       ws.v[p].resize(N);
       ws.i[p].resize(N);
-      ws.ring[p].resize(size_t(ring_slots_[p]) * N);
+      ws.ring[p].resize(size_t(ring_slots_[p]) * ring_stride_[p]);
       if (has_input_[p]) ws.xring[p].resize(size_t(x_slots_[p]) * x_cols(p));
       ws.i0[p].resize(N);
       if (net_.pops[p].single_spike) ws.fired[p].resize(N);
@@ -411,7 +413,7 @@ class CpuEngine final : public Engine {
       const size_t row = size_t(i) * N;
       const Real* w = w_[c].data() + row;
       with_delays([&](const auto& d) {
-        d.kernels.scatter(ring, w, d.steps[c].data() + row, N, n, mask, net_.n_steps);
+        d.kernels.scatter(ring, w, d.steps[c].data() + row, N, ring_stride_[conn.post], n, mask, net_.n_steps);
       });
       events += N;
     }
@@ -497,7 +499,7 @@ class CpuEngine final : public Engine {
         const uint32_t N = pop.size;
         Real* V = ws.v[p].data();
         Real* I = ws.i[p].data();
-        Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * N;
+        Real* slot = ws.ring[p].data() + size_t(uint32_t(n) & (ring_slots_[p] - 1)) * ring_stride_[p];
         // Row n of the input ring: kXWidth cells per neuron block, blocks xstride apart.
         Real* xslot = has_input_[p] ? ws.xring[p].data() + size_t(uint32_t(n) & (x_slots_[p] - 1)) * cpu::kXWidth
                                     : nullptr;
@@ -557,7 +559,7 @@ class CpuEngine final : public Engine {
     for (uint32_t p = 0; p < net_.pops.size(); ++p) {
       if (net_.pops[p].kind == PopKind::Input) continue;
       const size_t N = net_.pops[p].size;
-      std::fill_n(ws.ring[p].data() + size_t(net_.n_steps & (ring_slots_[p] - 1)) * N, N, Real(0));
+      std::fill_n(ws.ring[p].data() + size_t(net_.n_steps & (ring_slots_[p] - 1)) * ring_stride_[p], N, Real(0));
       if (!has_input_[p]) continue;
       const size_t block = size_t(x_slots_[p]) * cpu::kXWidth, row = net_.n_steps & (x_slots_[p] - 1);
       for (size_t b = 0; b < x_cols(p) / cpu::kXWidth; ++b)
@@ -715,6 +717,7 @@ class CpuEngine final : public Engine {
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
   std::vector<uint32_t> ring_slots_;
+  std::vector<uint32_t> ring_stride_;  // values per arrival ring row (cpu::ring_stride)
   // Input ring rows per population (0: no input connection) and the steps of input spikes
   // delivered at once (x_slots_ - max incoming delay - 1 at most).
   std::vector<uint32_t> x_slots_;

@@ -56,12 +56,13 @@ Isa resolve_isa(const std::string& request) {
 namespace {
 
 template <typename Real, typename D>
-void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {
+void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, uint32_t stride, int32_t n, uint32_t mask,
+                    uint32_t end) {
   const uint32_t n1 = uint32_t(n) + 1;
   if (before_end<D>(n1, end)) {
-    for (uint32_t j = 0; j < N; ++j) ring[size_t((n1 + uint32_t(s[j])) & mask) * N + j] += w[j];
+    for (uint32_t j = 0; j < N; ++j) ring[size_t((n1 + uint32_t(s[j])) & mask) * stride + j] += w[j];
   } else {
-    for (uint32_t j = 0; j < N; ++j) ring[size_t(arrival_row(n1 + uint32_t(s[j]), mask, end)) * N + j] += w[j];
+    for (uint32_t j = 0; j < N; ++j) ring[size_t(arrival_row(n1 + uint32_t(s[j]), mask, end)) * stride + j] += w[j];
   }
 }
 

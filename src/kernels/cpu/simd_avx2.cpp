@@ -29,26 +29,26 @@ inline __m256i load8(const uint16_t* s) {
 }
 inline __m256i load8(const int32_t* s) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)); }
 
-// Cell indices arrival_row(n + 1 + s[j], mask, end) * N + j of synapses j0 .. j0 + 7 (the
-// caller keeps ring slots x N below 2^31).
+// Cell indices arrival_row(n + 1 + s[j], mask, end) * stride + j of synapses j0 .. j0 + 7 (the
+// caller keeps ring slots x stride below 2^31).
 struct Cells {
-  __m256i n1, mask, end, N, iota;
-  Cells(int32_t n, uint32_t m, uint32_t e, uint32_t N_)
+  __m256i n1, mask, end, stride, iota;
+  Cells(int32_t n, uint32_t m, uint32_t e, uint32_t stride_)
       : n1(_mm256_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm256_set1_epi32(int(m))),
         end(_mm256_set1_epi32(int(e))),
-        N(_mm256_set1_epi32(int(N_))),
+        stride(_mm256_set1_epi32(int(stride_))),
         iota(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)) {}
   template <typename D>
   __m256i at(const D* s, uint32_t j0) const {
     const __m256i row = _mm256_and_si256(_mm256_min_epu32(_mm256_add_epi32(load8(s + j0), n1), end), mask);
-    return _mm256_add_epi32(_mm256_mullo_epi32(row, N), _mm256_add_epi32(_mm256_set1_epi32(int(j0)), iota));
+    return _mm256_add_epi32(_mm256_mullo_epi32(row, stride), _mm256_add_epi32(_mm256_set1_epi32(int(j0)), iota));
   }
 };
 
 template <typename D>
-inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t N) {
-  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * N + j;
+inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t stride) {
+  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * stride + j;
 }
 
 template <typename Real, typename D>
@@ -83,15 +83,16 @@ struct HistCells {
 };
 
 template <typename Real, typename D>
-void scatter_v(Real* ring, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {
-  const Cells cells(n, mask, end, N);
+void scatter_v(Real* ring, const Real* w, const D* s, uint32_t N, uint32_t stride, int32_t n, uint32_t mask,
+               uint32_t end) {
+  const Cells cells(n, mask, end, stride);
   alignas(32) int32_t c[8];
   uint32_t j = 0;
   for (; j + 8 <= N; j += 8) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(c), cells.at(s, j));
     for (int k = 0; k < 8; ++k) ring[c[k]] += w[j + k];
   }
-  for (; j < N; ++j) ring[cell(s, j, n, mask, end, N)] += w[j];
+  for (; j < N; ++j) ring[cell(s, j, n, mask, end, stride)] += w[j];
 }
 
 // See SynapseKernels::scatter_inputs. AVX2 has no scatter: the cells are added one by one,

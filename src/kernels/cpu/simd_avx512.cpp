@@ -28,26 +28,26 @@ inline __m512i load16(const uint16_t* s) {
 }
 inline __m512i load16(const int32_t* s) { return _mm512_loadu_si512(s); }
 
-// Cell indices arrival_row(n + 1 + s[j], mask, end) * N + j of synapses j0 .. j0 + 15 (the
-// caller keeps ring slots x N below 2^31).
+// Cell indices arrival_row(n + 1 + s[j], mask, end) * stride + j of synapses j0 .. j0 + 15 (the
+// caller keeps ring slots x stride below 2^31).
 struct Cells {
-  __m512i n1, mask, end, N, iota;
-  Cells(int32_t n, uint32_t m, uint32_t e, uint32_t N_)
+  __m512i n1, mask, end, stride, iota;
+  Cells(int32_t n, uint32_t m, uint32_t e, uint32_t stride_)
       : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm512_set1_epi32(int(m))),
         end(_mm512_set1_epi32(int(e))),
-        N(_mm512_set1_epi32(int(N_))),
+        stride(_mm512_set1_epi32(int(stride_))),
         iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {}
   template <typename D>
   __m512i at(const D* s, uint32_t j0) const {
     const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(load16(s + j0), n1), end), mask);
-    return _mm512_add_epi32(_mm512_mullo_epi32(row, N), _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
+    return _mm512_add_epi32(_mm512_mullo_epi32(row, stride), _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
   }
 };
 
 template <typename D>
-inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t N) {
-  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * N + j;
+inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t stride) {
+  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * stride + j;
 }
 
 // The synapses past the last full block of 16, one by one, into the same lanes.
@@ -83,20 +83,22 @@ struct HistCells {
 };
 
 template <typename D>
-void scatter_v(float* ring, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {
-  const Cells cells(n, mask, end, N);
+void scatter_v(float* ring, const float* w, const D* s, uint32_t N, uint32_t stride, int32_t n, uint32_t mask,
+               uint32_t end) {
+  const Cells cells(n, mask, end, stride);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
     const __m512i c = cells.at(s, j);
     const __m512 v = _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j));
     _mm512_i32scatter_ps(ring, c, v, 4);  // 16 different columns: no two lanes share a cell
   }
-  for (; j < N; ++j) ring[cell(s, j, n, mask, end, N)] += w[j];
+  for (; j < N; ++j) ring[cell(s, j, n, mask, end, stride)] += w[j];
 }
 
 template <typename D>
-void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t end) {
-  const Cells cells(n, mask, end, N);
+void scatter_v(double* ring, const double* w, const D* s, uint32_t N, uint32_t stride, int32_t n, uint32_t mask,
+               uint32_t end) {
+  const Cells cells(n, mask, end, stride);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
     const __m512i c = cells.at(s, j);
@@ -106,7 +108,7 @@ void scatter_v(double* ring, const double* w, const D* s, uint32_t N, int32_t n,
     _mm512_i32scatter_pd(ring, c0, v0, 8);
     _mm512_i32scatter_pd(ring, c1, v1, 8);
   }
-  for (; j < N; ++j) ring[cell(s, j, n, mask, end, N)] += w[j];
+  for (; j < N; ++j) ring[cell(s, j, n, mask, end, stride)] += w[j];
 }
 
 // Delays of lanes l < width of a block (the others 0).
