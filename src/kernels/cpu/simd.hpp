@@ -75,14 +75,15 @@ bool before_end(uint32_t n1, uint32_t end) {
 // synapse j is ring row arrival_row(n + 1 + s[j], mask, end), column j, at
 // ring[row stride + j].
 
-// The row stride (values) of an arrival ring of N neurons: whole 64-byte lines, an odd number
-// of them, so that the rows a spike's 16 lanes hit fall in different L1 sets and differ in
-// their low 12 address bits (rows of 4 KiB, 1024 float32 neurons, put all 16 in one set and
-// made every gather wait on the previous scatter: the forward 4x slower).
+// The row stride (values) of an arrival ring of N neurons: whole 64-byte lines, one more
+// where the rows would be a multiple of 4 KiB. Such rows (1024 float32 neurons) put the 16
+// cells a spike's lanes hit in one L1 set, with the same low 12 address bits, so that every
+// gather waited on the previous scatter: the forward at 1024 neurons took 1.7x as long. (An
+// odd number of lines for every N gave no gain at 256 or 512 neurons and cost 2 threads 2 %.)
 inline uint32_t ring_stride(uint32_t N, size_t value_bytes) {
   const size_t per_line = 64 / value_bytes;
   size_t lines = (N + per_line - 1) / per_line;
-  if (lines % 2 == 0) ++lines;
+  if (lines % 64 == 0) ++lines;
   return uint32_t(lines * per_line);
 }
 template <typename Real, typename D>
