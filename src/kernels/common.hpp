@@ -43,9 +43,9 @@ void zero_frozen_gradients(const Network& net, ExactVector& grad);
 // of them: the sum is read and written once per call, not once per sample. Returns false
 // when a value is not finite or out of the exact range.
 bool fold_sample_gradients(std::span<double> sample_grads, uint32_t n_samples, ExactVector& sum);
-// The same on raw arrays: sample_grads n_samples x P, digits P x ExactSum::kDigits; float
-// sample gradients (the CPU engine's in float32) parameter by parameter, by
-// fold_float_parameter.
+// The same on raw arrays: sample s's value of parameter i at sample_grads[s stride + i],
+// digits P x ExactSum::kDigits; float sample gradients (the CPU engine's in float32)
+// parameter by parameter, by fold_float_parameter.
 bool fold_sample_gradients(const double* sample_grads, uint32_t n_samples, size_t stride, size_t P, int64_t* digits);
 bool fold_sample_gradients(const float* sample_grads, uint32_t n_samples, size_t stride, size_t P, int64_t* digits);
 

@@ -70,11 +70,6 @@ bool before_end(uint32_t n1, uint32_t end) {
   return uint64_t(n1) + std::numeric_limits<D>::max() < end;
 }
 
-// Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
-// n_post; n = the spike's step; mask = ring slots - 1; end = N_T. The arrival cell of
-// synapse j is ring row arrival_row(n + 1 + s[j], mask, end), column j, at
-// ring[row stride + j].
-
 // The row stride (values) of an arrival ring of N neurons: whole 64-byte lines, one more
 // where the rows would be a multiple of 4 KiB. Such rows (1024 float32 neurons) put the 16
 // cells a spike's lanes hit in one L1 set, with the same low 12 address bits, so that every
@@ -86,6 +81,11 @@ inline uint32_t ring_stride(uint32_t N, size_t value_bytes) {
   if (lines % 64 == 0) ++lines;
   return uint32_t(lines * per_line);
 }
+
+// Row arguments: w, s the n_post weights and delays (steps) of one presynaptic neuron; N =
+// n_post; n = the spike's step; mask = ring slots - 1; end = N_T. The arrival cell of
+// synapse j is ring row arrival_row(n + 1 + s[j], mask, end), column j, at
+// ring[row stride + j].
 template <typename Real, typename D>
 struct SynapseKernels {
   // ring[cell_j] += w[j] for every j.
