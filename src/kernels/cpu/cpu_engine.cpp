@@ -100,8 +100,8 @@ class CpuEngine final : public Engine {
           hist_rows_[p] = net_.n_steps + 1;
           hist_mask_[p] = ~uint32_t(0);
         } else {
-          hist_rows_[p] = ring_slots_for(smax + 2);
-          hist_mask_[p] = hist_rows_[p] - 1;
+          hist_rows_[p] = ring_slots_for(smax + 2) + 1;  // and the zero row (cpu::hist_row)
+          hist_mask_[p] = hist_rows_[p] - 2;
         }
       }
     }
@@ -592,7 +592,7 @@ class CpuEngine final : public Engine {
     Real* gd = gw + conn.n_synapses();
     const uint32_t rows = hist_rows_[conn.post];
     with_delays([&](const auto& d) {
-      d.kernels.gather(hist, w, d.steps[c].data() + row, N, n, mask, rows, tau_s, gw, gd, lanes);
+      d.kernels.gather(hist, w, d.steps[c].data() + row, N, n, mask, rows, net_.n_steps, tau_s, gw, gd, lanes);
     });
   }
 

@@ -68,10 +68,9 @@ void scatter_scalar(Real* ring, const Real* w, const D* s, uint32_t N, uint32_t 
 
 template <typename Real, typename D>
 void gather_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
-                   Real tau_s, Real* gw, Real* gd, Real* lanes) {
+                   uint32_t end, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (uint32_t j = 0; j < N; ++j) {
-    // Arrivals at or after the trial end read zeros: those slots are not written yet.
-    const size_t at = hist_cell(hist_row(uint32_t(ring_row(n, int32_t(s[j]), mask)), rows), j, rows) * 2;
+    const size_t at = hist_cell(hist_row(uint32_t(arrival_step(n, int32_t(s[j]))), mask, rows, end), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     Real& lane = lanes[j % kLanes];
     lane += synapse_jump_term(w[j], lv, li);
@@ -90,7 +89,7 @@ void gradients_scalar(const Real* hist, const Real* w, const D* s, uint32_t N, u
     for (uint32_t k = K; k-- > 0;) {
       const size_t at = size_t(pre[k]) * N + j0;
       for (uint32_t l = 0; l < width; ++l) {
-        const uint32_t row = hist_row(uint32_t(arrival_step(steps[k], int32_t(s[at + l]))), rows);
+        const uint32_t row = hist_row(uint32_t(arrival_step(steps[k], int32_t(s[at + l]))), ~0u, rows, rows - 1);
         const size_t c = hist_cell(row, j0 + l, rows) * 2;
         add_synapse_gradients(w[at + l], hist[c], hist[c + 1], tau_s, gw[at + l], gd[at + l]);
       }

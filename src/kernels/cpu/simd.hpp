@@ -49,10 +49,14 @@ constexpr uint32_t kXWidth = 16;
 inline size_t hist_cell(size_t row, uint32_t j, uint32_t rows) {
   return size_t(j / kXWidth) * rows * kXWidth + row * kXWidth + j % kXWidth;
 }
-// The row an arrival reads: a row past the history's last reads the last, which is never
-// written (zero). A history that holds every step has N_T + 1 rows: the arrivals at or after
-// the trial end all read the zero row N_T. (In a ring, row & mask is never past the last.)
-inline uint32_t hist_row(uint32_t row, uint32_t rows) { return row < rows ? row : rows - 1; }
+// The history row an arrival in step a reads: a & mask, or for an arrival at or after the
+// trial's end `end` the last row, which is never written (zero). A history of every step has
+// N_T + 1 rows (mask all ones: then min(a, N_T)), a ring 2^k slots and that row. Half of the
+// arrivals are past the end with delays as long as the trial: they read one row in cache
+// instead of random lines of S_max slots.
+inline uint32_t hist_row(uint32_t a, uint32_t mask, uint32_t rows, uint32_t end) {
+  return a < end ? a & mask : rows - 1;
+}
 
 // The ring slot of an arrival in step a: a & mask, or for an arrival at or after the trial's
 // end `end` (never read) the slot of step `end`, which is not read again before the end:
@@ -92,14 +96,14 @@ struct SynapseKernels {
   void (*scatter)(Real* ring, const Real* w, const D* s, uint32_t N, uint32_t stride, int32_t n, uint32_t mask,
                   uint32_t end);
   // hist: an adjoint history of `rows` rows (hist_cell), read at row
-  // hist_row(ring_row(n, s[j], mask), rows). Adds w[j] (lambda_V - lambda_I)_j
+  // hist_row(n + 1 + s[j], mask, rows, end). Adds w[j] (lambda_V - lambda_I)_j
   // to lanes[j mod 16] (j ascending) and does gw[j] -= tau_s lambda_I,
   // gd[j] -= w (lambda_I - lambda_V) for every j (the sample's gradient, in Real: MODEL.md
   // §3.3).
   void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
-                 Real tau_s, Real* gw, Real* gd, Real* lanes);
+                 uint32_t end, Real tau_s, Real* gw, Real* gd, Real* lanes);
   // The gradients of K spikes (MODEL.md §3.2 (d)) for a history of `rows` rows that holds
-  // every step (no ring: row hist_row(step + 1 + s[j], rows)). w, s, gw, gd are whole
+  // every step (row min(step + 1 + s[j], rows - 1): hist_row of such a history). w, s, gw, gd are whole
   // connections of n_pre rows (row i at i N); spike k is of presynaptic neuron pre[k] in step
   // steps[k].
   // Sets every gw, gd to 0, then for k = K-1 down to 0, for every j: gw[pre[k] N + j] -=

@@ -53,9 +53,9 @@ inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t en
 
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
+                        uint32_t mask, uint32_t rows, uint32_t end, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = hist_cell(hist_row((uint32_t(n) + 1 + uint32_t(s[j])) & mask, rows), j, rows) * 2;
+    const size_t at = hist_cell(hist_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, rows, end), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
@@ -63,20 +63,22 @@ inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j,
   }
 }
 
-// History cells hist_cell(hist_row((n + 1 + s[j]) & mask, rows), j, rows) of synapses j0 ..
-// j0 + 7, j0 a multiple of 8 (the caller keeps the history's cells below 2^31).
+// History cells hist_cell(hist_row(n + 1 + s[j], mask, rows, end), j, rows) of synapses j0
+// .. j0 + 7, j0 a multiple of 8 (the caller keeps the history's cells below 2^31).
 struct HistCells {
-  __m256i n1, mask, last, iota;
+  __m256i n1, mask, last, end, iota;
   uint32_t block;  // cells per neuron block
-  HistCells(int32_t n, uint32_t m, uint32_t rows)
+  HistCells(int32_t n, uint32_t m, uint32_t rows, uint32_t e)
       : n1(_mm256_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm256_set1_epi32(int(m))),
         last(_mm256_set1_epi32(int(rows - 1))),
+        end(_mm256_set1_epi32(int(e))),
         iota(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
         block(rows * kXWidth) {}
   template <typename D>
   __m256i at(const D* s, uint32_t j0) const {
-    const __m256i row = _mm256_min_epu32(_mm256_and_si256(_mm256_add_epi32(load8(s + j0), n1), mask), last);
+    const __m256i a = _mm256_add_epi32(load8(s + j0), n1);  // below 2^31, as end
+    const __m256i row = _mm256_blendv_epi8(last, _mm256_and_si256(a, mask), _mm256_cmpgt_epi32(end, a));
     const int base = int(j0 / kXWidth * block + j0 % kXWidth);
     return _mm256_add_epi32(_mm256_slli_epi32(row, 4), _mm256_add_epi32(_mm256_set1_epi32(base), iota));
   }
@@ -142,8 +144,8 @@ inline void pairs8(const long long* pairs, __m256i c, __m256& lv, __m256& li) {
 
 template <typename D>
 void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
-              float tau_s, float* gw, float* gd, float* lanes) {
-  const HistCells cells(n, mask, rows);
+              uint32_t end, float tau_s, float* gw, float* gd, float* lanes) {
+  const HistCells cells(n, mask, rows, end);
   const __m256 ts = _mm256_set1_ps(tau_s);
   const long long* pairs = reinterpret_cast<const long long*>(hist);  // (lambda_V, lambda_I) per cell
   __m256 acc[2] = {_mm256_loadu_ps(lanes), _mm256_loadu_ps(lanes + 8)};
@@ -162,13 +164,13 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
   }
   _mm256_storeu_ps(lanes, acc[0]);
   _mm256_storeu_ps(lanes + 8, acc[1]);
-  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, end, tau_s, gw, gd, lanes);
 }
 
 template <typename D>
 void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
-              double tau_s, double* gw, double* gd, double* lanes) {
-  const HistCells cells(n, mask, rows);
+              uint32_t end, double tau_s, double* gw, double* gd, double* lanes) {
+  const HistCells cells(n, mask, rows, end);
   const __m256d ts = _mm256_set1_pd(tau_s);
   __m256d acc[4];
   for (int q = 0; q < 4; ++q) acc[q] = _mm256_loadu_pd(lanes + 4 * q);
@@ -189,7 +191,7 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
     }
   }
   for (int q = 0; q < 4; ++q) _mm256_storeu_pd(lanes + 4 * q, acc[q]);
-  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, end, tau_s, gw, gd, lanes);
 }
 
 // See SynapseKernels::gradients: the rows cleared, then neuron block by neuron block, spikes
@@ -197,7 +199,7 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 template <typename Real, typename D>
 inline void gradients_lane(const Real* hist, const Real* w, const D* s, size_t at, uint32_t j, int32_t step,
                            uint32_t rows, Real tau_s, Real* gw, Real* gd) {
-  const size_t c = hist_cell(hist_row(uint32_t(step) + 1 + uint32_t(s[at]), rows), j, rows) * 2;
+  const size_t c = hist_cell(hist_row(uint32_t(step) + 1 + uint32_t(s[at]), ~0u, rows, rows - 1), j, rows) * 2;
   const Real lv = hist[c], li = hist[c + 1];
   gw[at] -= tau_s * li;
   gd[at] -= w[at] * (li - lv);
@@ -210,7 +212,7 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
   std::fill_n(gw, size_t(n_pre) * N, float(0));
   std::fill_n(gd, size_t(n_pre) * N, float(0));
   const __m256 ts = _mm256_set1_ps(tau_s);
-  const __m256i last = _mm256_set1_epi32(int(rows - 1));  // hist_row
+  const __m256i last = _mm256_set1_epi32(int(rows - 1));  // hist_row of a history of every step
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
@@ -243,7 +245,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
   std::fill_n(gw, size_t(n_pre) * N, double(0));
   std::fill_n(gd, size_t(n_pre) * N, double(0));
   const __m256d ts = _mm256_set1_pd(tau_s);
-  const __m256i last = _mm256_set1_epi32(int(rows - 1));  // hist_row
+  const __m256i last = _mm256_set1_epi32(int(rows - 1));  // hist_row of a history of every step
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;

@@ -53,9 +53,9 @@ inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t en
 // The synapses past the last full block of 16, one by one, into the same lanes.
 template <typename Real, typename D>
 inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* lanes) {
+                        uint32_t mask, uint32_t rows, uint32_t end, Real tau_s, Real* gw, Real* gd, Real* lanes) {
   for (; j < N; ++j) {
-    const size_t at = hist_cell(hist_row((uint32_t(n) + 1 + uint32_t(s[j])) & mask, rows), j, rows) * 2;
+    const size_t at = hist_cell(hist_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, rows, end), j, rows) * 2;
     const Real lv = hist[at], li = hist[at + 1];
     lanes[j % kLanes] += w[j] * (lv - li);
     gw[j] -= tau_s * li;
@@ -63,20 +63,22 @@ inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j,
   }
 }
 
-// History cells hist_cell(hist_row((n + 1 + s[j]) & mask, rows), j, rows) of synapses j0 ..
-// j0 + 15, j0 a multiple of 16 (the caller keeps the history's cells below 2^31).
+// History cells hist_cell(hist_row(n + 1 + s[j], mask, rows, end), j, rows) of synapses j0
+// .. j0 + 15, j0 a multiple of 16 (the caller keeps the history's cells below 2^31).
 struct HistCells {
-  __m512i n1, mask, last, iota;
+  __m512i n1, mask, last, end, iota;
   uint32_t block;  // cells per neuron block
-  HistCells(int32_t n, uint32_t m, uint32_t rows)
+  HistCells(int32_t n, uint32_t m, uint32_t rows, uint32_t e)
       : n1(_mm512_set1_epi32(int(uint32_t(n) + 1))),
         mask(_mm512_set1_epi32(int(m))),
         last(_mm512_set1_epi32(int(rows - 1))),
+        end(_mm512_set1_epi32(int(e))),
         iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
         block(rows * kXWidth) {}
   template <typename D>
   __m512i at(const D* s, uint32_t j0) const {
-    const __m512i row = _mm512_min_epu32(_mm512_and_si512(_mm512_add_epi32(load16(s + j0), n1), mask), last);
+    const __m512i a = _mm512_add_epi32(load16(s + j0), n1);
+    const __m512i row = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(a, end), last, _mm512_and_si512(a, mask));
     const __m512i base = _mm512_set1_epi32(int(j0 / kXWidth * block));
     return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(base, iota));
   }
@@ -196,8 +198,8 @@ inline void sub16(float* g, __m512 x) { _mm512_storeu_ps(g, _mm512_sub_ps(_mm512
 
 template <typename D>
 void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
-              float tau_s, float* gw, float* gd, float* lanes) {
-  const HistCells cells(n, mask, rows);
+              uint32_t end, float tau_s, float* gw, float* gd, float* lanes) {
+  const HistCells cells(n, mask, rows, end);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512 ts = _mm512_set1_ps(tau_s);
@@ -216,13 +218,13 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     sub16(gd + j, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
   }
   _mm512_storeu_ps(lanes, acc);
-  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, end, tau_s, gw, gd, lanes);
 }
 
 template <typename D>
 void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
-              double tau_s, double* gw, double* gd, double* lanes) {
-  const HistCells cells(n, mask, rows);
+              uint32_t end, double tau_s, double* gw, double* gd, double* lanes) {
+  const HistCells cells(n, mask, rows, end);
   const __m512d ts = _mm512_set1_pd(tau_s);
   __m512d acc[2] = {_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8)};
   uint32_t j = 0;
@@ -242,7 +244,7 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   }
   _mm512_storeu_pd(lanes, acc[0]);
   _mm512_storeu_pd(lanes + 8, acc[1]);
-  gather_tail(hist, w, s, j, N, n, mask, rows, tau_s, gw, gd, lanes);
+  gather_tail(hist, w, s, j, N, n, mask, rows, end, tau_s, gw, gd, lanes);
 }
 
 // See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
@@ -285,7 +287,7 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 ts = _mm512_set1_ps(tau_s);
-  const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row
+  const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row of a history of every step
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
@@ -319,7 +321,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
                  double* scratch) {
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512d ts = _mm512_set1_pd(tau_s);
-  const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row
+  const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row of a history of every step
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
     const double* hb = hist + size_t(j0 / kXWidth) * rows * kXWidth * 2;
     const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
