@@ -571,8 +571,8 @@ class CpuEngine final : public Engine {
   // (a)+(d) for one spike of neuron i of population pre at step n: gathers the adjoint
   // history of every target at the arrival step, returns R (summed in the canonical order of
   // MODEL.md §3.2: 16 lanes over all outgoing connections, then one fixed tree) and
-  // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read zeros: those history
-  // slots are not written yet.
+  // accumulates dL/dw, dL/dd. Arrivals at or after the trial end read the history's zero
+  // row (cpu::hist_row).
   Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, const SampleGrads& grads) {
     alignas(64) Real lanes[cpu::kLanes] = {};
     for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, grads, lanes);

@@ -103,9 +103,9 @@ struct SynapseKernels {
   void (*gather)(const Real* hist, const Real* w, const D* s, uint32_t N, int32_t n, uint32_t mask, uint32_t rows,
                  uint32_t end, Real tau_s, Real* gw, Real* gd, Real* lanes);
   // The gradients of K spikes (MODEL.md §3.2 (d)) for a history of `rows` rows that holds
-  // every step (row min(step + 1 + s[j], rows - 1): hist_row of such a history). w, s, gw, gd are whole
-  // connections of n_pre rows (row i at i N); spike k is of presynaptic neuron pre[k] in step
-  // steps[k].
+  // every step (row min(step + 1 + s[j], rows - 1): hist_row of such a history). w, s, gw,
+  // gd are whole connections of n_pre rows (row i at i N); spike k is of presynaptic neuron
+  // pre[k] in step steps[k].
   // Sets every gw, gd to 0, then for k = K-1 down to 0, for every j: gw[pre[k] N + j] -=
   // tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at the arrival of spike k: each
   // gradient gets the same operations in the same order as from gather, spike by spike in
