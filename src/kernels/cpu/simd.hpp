@@ -188,9 +188,12 @@ SynapseKernels<Real, D> kernels_for(Isa isa) {
 // Not called by the vector translation units (they return their lanes).
 template <typename Real>
 inline Real reduce_lanes(Real* p) {
-  for (int h = kLanes / 2; h >= 1; h /= 2)
-    for (int k = 0; k < h; ++k) p[k] = p[k] + p[k + h];
-  return p[0];
+  static_assert(kLanes == 16);
+  // Spelled out level by level: a loop over the levels was not unrolled (1 % of a backward).
+  for (int k = 0; k < 8; ++k) p[k] = p[k] + p[k + 8];
+  for (int k = 0; k < 4; ++k) p[k] = p[k] + p[k + 4];
+  for (int k = 0; k < 2; ++k) p[k] = p[k] + p[k + 2];
+  return p[0] + p[1];
 }
 
 }  // namespace delayprop::cpu

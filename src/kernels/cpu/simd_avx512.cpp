@@ -360,6 +360,8 @@ static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32, "the fold be
 inline __m512i load8_bits(const double* g) { return _mm512_loadu_si512(g); }
 inline __m512i load8_bits(const float* g) { return _mm512_castpd_si512(_mm512_cvtps_pd(_mm256_loadu_ps(g))); }
 
+constexpr size_t kFoldAhead = 8;  // blocks of 8 parameters whose digits are prefetched ahead
+
 template <typename Real>
 bool fold_v(const Real* g, uint32_t n_samples, size_t stride, size_t P, int64_t* digits) {
   constexpr int kFastMax = (ExactSum::kDigits - 3) * ExactSum::kDigitBits + ExactSum::kDigitBits - 1;
@@ -409,6 +411,9 @@ bool fold_v(const Real* g, uint32_t n_samples, size_t stride, size_t P, int64_t*
   };
   for (; i + 8 <= P && n_samples <= kFoldMax; i += 8) {
     int64_t* d = digits + i * ExactSum::kDigits;
+    if (i + 8 * kFoldAhead < P)
+      for (int l = 0; l < 6; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(d + 8 * kFoldAhead * ExactSum::kDigits) + 64 * l, _MM_HINT_T0);
     __mmask8 any = 0, presum = 0;
     __m512d sum = _mm512_setzero_pd();
     if constexpr (sizeof(Real) == 4) {
