@@ -5,7 +5,7 @@
 namespace delayprop {
 
 void Engine::backward(std::span<const double> params, const BackwardInputs& in, std::span<double> grad) {
-  // Local, not kept: the engine holds one exact sum per thread between calls, not one more.
+  // Local, not kept: a caller that runs many batches keeps its own and calls backward_exact.
   ExactVector exact;
   backward_exact(params, in, exact);
   require(grad.size() == exact.size(), "backward: gradient buffer has ", grad.size(), " values, expected ",

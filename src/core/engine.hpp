@@ -69,7 +69,7 @@ class Engine {
   // Runs the batch and keeps its spike tape for the following backward().
   virtual void forward(std::span<const double> params, const SpikeBatch& batch, ForwardOutputs& out) = 0;
   // Gradients of the last forward's batch, summed exactly over its samples (MODEL.md §3.3:
-  // each sample's gradient in double, the samples' sum in fixed point, so the result does
+  // each sample's gradient in a fixed order, the samples' sum in fixed point, so the result does
   // not depend on threads, chunks, ranks or GPUs), written (not added) to grad (n_params
   // elements; grad is resized). params must be those of forward().
   virtual void backward_exact(std::span<const double> params, const BackwardInputs& in, ExactVector& grad) = 0;

@@ -227,18 +227,21 @@ class CpuEngine final : public Engine {
     {
       const int t = omp_get_thread_num();
       Workspace& ws = ws_[t];
+      // Thread 0 sums into the caller's vector (a training step keeps it from batch to batch:
+      // no new pages, no second copy), the others into their own.
+      ExactVector& sum = t == 0 ? grad : ws.grad_sum;
       uint32_t block[2], pending[2] = {0, 0};  // per region: samples per fold, samples not yet folded
       for (int r : {kWritten, kAccumulated}) block[r] = std::min(fold_block_[r], std::max<uint32_t>(B, 1));
       errors.run([&] {
         ws.region_values = block[kWritten] * region_size_[kWritten];
         const size_t n = ws.region_values + block[kAccumulated] * region_size_[kAccumulated] + Workspace::kAlignPad;
         if (ws.sample_grads.size() < n) ws.sample_grads.assign(n, Real(0));
-        ws.grad_sum.assign_zero(P);
+        sum.assign_zero(P);
       });
       auto fold = [&](int r) {
         for (const auto& f : fold_ranges_[r])
           if (!fold_(ws.region(r) + f.at, pending[r], region_size_[r], f.count,
-                     ws.grad_sum.digits().data() + f.param * ExactSum::kDigits))
+                     sum.digits().data() + f.param * ExactSum::kDigits))
             in_range[t] = 0;
         pending[r] = 0;
       };
@@ -257,14 +260,14 @@ class CpuEngine final : public Engine {
           if (pending[r]) fold(r);
       });
 #pragma omp barrier
-      // The threads' sums added into thread 0's, each thread a slice of the digits (integer
+      // The other threads' sums added into grad, each thread a slice of the digits (integer
       // additions: any order gives the same sums), not by one thread while the others wait.
       const int team = omp_get_num_threads();
       const size_t n_digits = P * ExactSum::kDigits;
-      bool have_all = true;  // not when an allocation failed (rethrown below)
-      for (int u = 0; u < team; ++u) have_all = have_all && ws_[u].grad_sum.digits().size() == n_digits;
+      bool have_all = grad.digits().size() == n_digits;  // not when an allocation failed (rethrown below)
+      for (int u = 1; u < team; ++u) have_all = have_all && ws_[u].grad_sum.digits().size() == n_digits;
       if (have_all) {
-        int64_t* dst = ws_[0].grad_sum.digits().data();
+        int64_t* dst = grad.digits().data();
         const size_t k0 = n_digits * size_t(t) / size_t(team), k1 = n_digits * size_t(t + 1) / size_t(team);
         for (int u = 1; u < team; ++u) {
           const int64_t* src = ws_[u].grad_sum.digits().data();
@@ -276,7 +279,6 @@ class CpuEngine final : public Engine {
     for (int t = 0; t < T; ++t)
       require(in_range[t], "backward: a sample's gradient is not finite or outside the exact-sum range (|g| >= 2^",
               ExactSum::kTopExp, ")");
-    std::swap(grad, ws_[0].grad_sum);  // grad's old storage is zeroed before its next use
     zero_frozen_gradients(net_, grad);
   }
 
@@ -346,7 +348,7 @@ class CpuEngine final : public Engine {
       const uintptr_t at = reinterpret_cast<uintptr_t>(sample_grads.data());
       return sample_grads.data() + ((64 - at % 64) % 64) / sizeof(Real) + (r == kAccumulated ? region_values : 0);
     }
-    ExactVector grad_sum;          // the exact sum of this thread's samples' gradients
+    ExactVector grad_sum;          // the exact sum of this thread's samples' gradients (not thread 0's)
   };
 
   void load_params(std::span<const double> params) {
