@@ -699,8 +699,8 @@ class CpuEngine final : public Engine {
         pre = ws.in_pre.data(), steps = ws.in_steps.data(), K = uint32_t(ws.in_pre.size());
       }
       // Every row of the connection's gradients is written (none is cleared before).
-      if (ws.grad_scratch.size() < size_t(conn.n_pre) * 2 * cpu::kXWidth)
-        ws.grad_scratch.assign(size_t(conn.n_pre) * 2 * cpu::kXWidth, Real(0));
+      if (ws.grad_scratch.size() < size_t(conn.n_pre) * 2 * cpu::kXWidth * cpu::kGradBlocks)
+        ws.grad_scratch.assign(size_t(conn.n_pre) * 2 * cpu::kXWidth * cpu::kGradBlocks, Real(0));
       Real* scratch = ws.grad_scratch.data();
       const Real* hist = ws.hist[conn.post].data();
       const uint32_t rows = hist_rows_[conn.post];

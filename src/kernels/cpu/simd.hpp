@@ -41,6 +41,8 @@ Isa resolve_isa(const std::string& request);
 // The neuron block width of the input ring (scatter_inputs) and of the adjoint histories:
 // one 64-byte line of float32.
 constexpr uint32_t kXWidth = 16;
+// Neuron blocks that SynapseKernels::gradients may take in one pass over the spikes.
+constexpr uint32_t kGradBlocks = 2;
 
 // Adjoint histories hold (lambda_V, lambda_I) interleaved per cell, in blocks of kXWidth
 // neurons (columns padded to whole blocks): the cell of (row, j) in a history of `rows` rows
@@ -110,8 +112,9 @@ struct SynapseKernels {
   // tau_s lambda_I, gd[...] -= w (lambda_I - lambda_V) at the arrival of spike k: each
   // gradient gets the same operations in the same order as from gather, spike by spike in
   // that order. Done neuron block by neuron block, so that the block's history stays in
-  // cache; a set may sum a block in scratch (2 kXWidth values per presynaptic neuron, zero
-  // on entry and on return), which stays in cache, and write the rows' block once.
+  // cache; a set may sum up to kGradBlocks blocks in scratch (2 kXWidth kGradBlocks values
+  // per presynaptic neuron, zero on entry and on return), which stays in cache, and write
+  // the rows' blocks once.
   void (*gradients)(const Real* hist, const Real* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
                     const int32_t* steps, uint32_t K, uint32_t rows, Real tau_s, Real* gw, Real* gd, Real* scratch);
   // The arrivals of K input spikes at once (MODEL.md §2.3: they do not depend on the network

@@ -250,10 +250,12 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
 // See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
 // reverse order; a spike's cells in the block are hist_cell(steps[k] + 1 + s[j], j, rows).
 // A block's gradients are summed in scratch (gw then gd, 2 x 16 values per presynaptic
-// neuron: it stays in L2, the sample's gradient rows do not), then written to every row,
-// bypassing the cache where a row's block is a whole aligned line (the fold reads them
-// many samples later; no read for ownership), and scratch is cleared. (Prefetching the
-// next spikes' rows instead made it slower.)
+// neuron and block: it stays in L2, the sample's gradient rows do not), then written to
+// every row, bypassing the cache where a row's block is a whole aligned line (the fold reads
+// them many samples later; no read for ownership), and scratch is cleared. The float set
+// takes kGradBlocks blocks per pass over the spikes (a spike's step, row and delay line are
+// then read once for both; 2 % faster than one, 4 blocks were slower than 2: their
+// histories' windows crowd L1). (Prefetching the next spikes' rows instead made it slower.)
 template <typename Real>
 inline void write_block(Real* g, const Real* a, __mmask16 m) {
   if constexpr (sizeof(Real) == 4) {
@@ -270,10 +272,11 @@ inline void write_block(Real* g, const Real* a, __mmask16 m) {
 }
 
 template <typename Real>
-inline void write_blocks(Real* gw, Real* gd, Real* scratch, uint32_t n_pre, uint32_t N, uint32_t j0, __mmask16 m) {
+inline void write_blocks(Real* gw, Real* gd, Real* scratch, uint32_t n_pre, uint32_t N, uint32_t j0, __mmask16 m,
+                         uint32_t g = 0) {
   for (uint32_t i = 0; i < n_pre; ++i) {
     const size_t at = size_t(i) * N + j0;
-    Real* a = scratch + size_t(i) * 2 * kXWidth;
+    Real* a = scratch + (size_t(i) * kGradBlocks + g) * 2 * kXWidth;
     write_block(gw + at, a, m);
     write_block(gd + at, a + kXWidth, m);
     for (uint32_t l = 0; l < 2 * kXWidth; ++l) a[l] = Real(0);
@@ -288,29 +291,39 @@ void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 ts = _mm512_set1_ps(tau_s);
   const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row of a history of every step
-  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth) {
+  constexpr uint32_t G = kGradBlocks;
+  for (uint32_t j0 = 0; j0 < N; j0 += kXWidth * G) {
     const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
-    const uint32_t width = N - j0 < kXWidth ? N - j0 : kXWidth;
-    const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
-    const __mmask8 m0 = __mmask8(m), m1 = __mmask8(m >> 8);
+    const size_t hblock = size_t(rows) * kXWidth;  // pairs per neuron block
+    uint32_t nb = 0;
+    __mmask16 m[G];
+    for (; nb < G && j0 + nb * kXWidth < N; ++nb) {
+      const uint32_t width = N - j0 - nb * kXWidth < kXWidth ? N - j0 - nb * kXWidth : kXWidth;
+      m[nb] = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
+    }
     for (uint32_t k = K; k-- > 0;) {
       const size_t at = size_t(pre[k]) * N + j0;
-      float* a = scratch + size_t(pre[k]) * 2 * kXWidth;
+      float* a = scratch + size_t(pre[k]) * 2 * kXWidth * G;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
-      const __m512i row = _mm512_min_epu32(_mm512_add_epi32(load16_masked(s + at, m), n1), last);
-      const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
-      const __m512 lo = _mm512_castsi512_ps(
-          _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m0, _mm512_castsi512_si256(c), pairs, 8));
-      const __m512 hi = _mm512_castsi512_ps(
-          _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), m1, _mm512_extracti64x4_epi64(c, 1), pairs, 8));
-      const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
-      const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
-      const __m512 wv = _mm512_maskz_loadu_ps(m, w + at);
-      _mm512_storeu_ps(a, _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_mul_ps(ts, li)));
-      const __m512 d = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
-      _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), d));
+      for (uint32_t g = 0; g < nb; ++g) {
+        const __mmask16 mg = m[g];
+        const __m512i row = _mm512_min_epu32(_mm512_add_epi32(load16_masked(s + at + g * kXWidth, mg), n1), last);
+        const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
+        const long long* pg = pairs + g * hblock;
+        const __m512 lo = _mm512_castsi512_ps(
+            _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(mg), _mm512_castsi512_si256(c), pg, 8));
+        const __m512 hi = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(
+            _mm512_setzero_si512(), __mmask8(mg >> 8), _mm512_extracti64x4_epi64(c, 1), pg, 8));
+        const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
+        const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
+        const __m512 wv = _mm512_maskz_loadu_ps(mg, w + at + g * kXWidth);
+        float* ag = a + g * 2 * kXWidth;
+        _mm512_storeu_ps(ag, _mm512_sub_ps(_mm512_loadu_ps(ag), _mm512_mul_ps(ts, li)));
+        const __m512 d = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+        _mm512_storeu_ps(ag + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(ag + kXWidth), d));
+      }
     }
-    write_blocks(gw, gd, scratch, n_pre, N, j0, m);
+    for (uint32_t g = 0; g < nb; ++g) write_blocks(gw, gd, scratch, n_pre, N, j0 + g * kXWidth, m[g], g);
   }
   _mm_sfence();
 }
@@ -328,7 +341,7 @@ void gradients_v(const double* hist, const double* w, const D* s, uint32_t N, ui
     const __mmask16 m = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
     for (uint32_t k = K; k-- > 0;) {
       const size_t at = size_t(pre[k]) * N + j0;
-      double* a = scratch + size_t(pre[k]) * 2 * kXWidth;
+      double* a = scratch + size_t(pre[k]) * 2 * kXWidth * kGradBlocks;  // its first block only
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
       const __m512i row = _mm512_min_epu32(_mm512_add_epi32(load16_masked(s + at, m), n1), last);
       const __m512i c2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_slli_epi32(row, 4), iota), 1);
