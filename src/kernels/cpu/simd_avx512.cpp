@@ -27,9 +27,24 @@ inline __m512i load16(const uint16_t* s) {
   return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
 }
 inline __m512i load16(const int32_t* s) { return _mm512_loadu_si512(s); }
+// Delays of lanes l < width of a block (the others 0).
+inline __m512i load16_masked(const uint8_t* s, __mmask16 m) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, s)); }
+inline __m512i load16_masked(const uint16_t* s, __mmask16 m) {
+  return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, s));
+}
+inline __m512i load16_masked(const int32_t* s, __mmask16 m) { return _mm512_maskz_loadu_epi32(m, s); }
+// The ring cell of synapse j, for the synapses past the last full block of 16 (the scatter
+// adds them one by one: a masked scatter of the few left made the forward 2 % slower).
+template <typename D>
+inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t stride) {
+  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * stride + j;
+}
 
-// Cell indices arrival_row(n + 1 + s[j], mask, end) * stride + j of synapses j0 .. j0 + 15 (the
-// caller keeps ring slots x stride below 2^31).
+// The lanes of the last, partial block of 16 synapses from j on (N - j < 16).
+inline __mmask16 tail_mask(uint32_t j, uint32_t N) { return __mmask16((1u << (N - j)) - 1); }
+
+// Cell indices arrival_row(n + 1 + s[j], mask, end) * stride + j of synapses j0 .. j0 + 15, their
+// delays sv (the caller keeps ring slots x stride below 2^31).
 struct Cells {
   __m512i n1, mask, end, stride, iota;
   Cells(int32_t n, uint32_t m, uint32_t e, uint32_t stride_)
@@ -38,33 +53,15 @@ struct Cells {
         end(_mm512_set1_epi32(int(e))),
         stride(_mm512_set1_epi32(int(stride_))),
         iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)) {}
-  template <typename D>
-  __m512i at(const D* s, uint32_t j0) const {
-    const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(load16(s + j0), n1), end), mask);
+  __m512i at(__m512i sv, uint32_t j0) const {
+    const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(sv, n1), end), mask);
     return _mm512_add_epi32(_mm512_mullo_epi32(row, stride), _mm512_add_epi32(_mm512_set1_epi32(int(j0)), iota));
   }
 };
 
-template <typename D>
-inline size_t cell(const D* s, uint32_t j, int32_t n, uint32_t mask, uint32_t end, uint32_t stride) {
-  return size_t(arrival_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, end)) * stride + j;
-}
-
-// The synapses past the last full block of 16, one by one, into the same lanes.
-template <typename Real, typename D>
-inline void gather_tail(const Real* hist, const Real* w, const D* s, uint32_t j, uint32_t N, int32_t n,
-                        uint32_t mask, uint32_t rows, uint32_t end, Real tau_s, Real* gw, Real* gd, Real* lanes) {
-  for (; j < N; ++j) {
-    const size_t at = hist_cell(hist_row(uint32_t(n) + 1 + uint32_t(s[j]), mask, rows, end), j, rows) * 2;
-    const Real lv = hist[at], li = hist[at + 1];
-    lanes[j % kLanes] += w[j] * (lv - li);
-    gw[j] -= tau_s * li;
-    gd[j] -= w[j] * (li - lv);
-  }
-}
-
 // History cells hist_cell(hist_row(n + 1 + s[j], mask, rows, end), j, rows) of synapses j0
-// .. j0 + 15, j0 a multiple of 16 (the caller keeps the history's cells below 2^31).
+// .. j0 + 15, j0 a multiple of 16, their delays sv (the caller keeps the history's cells below
+// 2^31).
 struct HistCells {
   __m512i n1, mask, last, end, iota;
   uint32_t block;  // cells per neuron block
@@ -75,9 +72,8 @@ struct HistCells {
         end(_mm512_set1_epi32(int(e))),
         iota(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
         block(rows * kXWidth) {}
-  template <typename D>
-  __m512i at(const D* s, uint32_t j0) const {
-    const __m512i a = _mm512_add_epi32(load16(s + j0), n1);
+  __m512i at(__m512i sv, uint32_t j0) const {
+    const __m512i a = _mm512_add_epi32(sv, n1);
     const __m512i row = _mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(a, end), last, _mm512_and_si512(a, mask));
     const __m512i base = _mm512_set1_epi32(int(j0 / kXWidth * block));
     return _mm512_add_epi32(_mm512_slli_epi32(row, 4), _mm512_add_epi32(base, iota));
@@ -90,7 +86,7 @@ void scatter_v(float* ring, const float* w, const D* s, uint32_t N, uint32_t str
   const Cells cells(n, mask, end, stride);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
-    const __m512i c = cells.at(s, j);
+    const __m512i c = cells.at(load16(s + j), j);
     const __m512 v = _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j));
     _mm512_i32scatter_ps(ring, c, v, 4);  // 16 different columns: no two lanes share a cell
   }
@@ -103,7 +99,7 @@ void scatter_v(double* ring, const double* w, const D* s, uint32_t N, uint32_t s
   const Cells cells(n, mask, end, stride);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
-    const __m512i c = cells.at(s, j);
+    const __m512i c = cells.at(load16(s + j), j);
     const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
     const __m512d v0 = _mm512_add_pd(_mm512_i32gather_pd(c0, ring, 8), _mm512_loadu_pd(w + j));
     const __m512d v1 = _mm512_add_pd(_mm512_i32gather_pd(c1, ring, 8), _mm512_loadu_pd(w + j + 8));
@@ -113,12 +109,6 @@ void scatter_v(double* ring, const double* w, const D* s, uint32_t N, uint32_t s
   for (; j < N; ++j) ring[cell(s, j, n, mask, end, stride)] += w[j];
 }
 
-// Delays of lanes l < width of a block (the others 0).
-inline __m512i load16_masked(const uint8_t* s, __mmask16 m) { return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, s)); }
-inline __m512i load16_masked(const uint16_t* s, __mmask16 m) {
-  return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, s));
-}
-inline __m512i load16_masked(const int32_t* s, __mmask16 m) { return _mm512_maskz_loadu_epi32(m, s); }
 
 // See SynapseKernels::scatter_inputs. Within a neuron block the cells of one spike are in 16
 // different columns (no two lanes share a cell). A spike is added to up to kXGroup blocks in
@@ -207,7 +197,7 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
   __m512 acc = _mm512_loadu_ps(lanes);
   uint32_t j = 0;
   for (; j + 16 <= N; j += 16) {
-    const __m512i c = cells.at(s, j);
+    const __m512i c = cells.at(load16(s + j), j);
     const __m512 lo = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_castsi512_si256(c), pairs, 8));
     const __m512 hi = _mm512_castsi512_ps(_mm512_i32gather_epi64(_mm512_extracti64x4_epi64(c, 1), pairs, 8));
     const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
@@ -217,8 +207,22 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     sub16(gw + j, _mm512_mul_ps(ts, li));
     sub16(gd + j, _mm512_mul_ps(wv, _mm512_sub_ps(li, lv)));
   }
+  if (j < N) {  // the same operations in lanes l < N - j
+    const __mmask16 m = tail_mask(j, N);
+    const __m512i c = cells.at(load16_masked(s + j, m), j);
+    const __m512i z = _mm512_setzero_si512();
+    const __m512 lo = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m), _mm512_castsi512_si256(c), pairs, 8));
+    const __m512 hi =
+        _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m >> 8), _mm512_extracti64x4_epi64(c, 1), pairs, 8));
+    const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
+    const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
+    const __m512 wv = _mm512_maskz_loadu_ps(m, w + j);
+    acc = _mm512_mask_add_ps(acc, m, acc, _mm512_mul_ps(wv, _mm512_sub_ps(lv, li)));
+    _mm512_mask_storeu_ps(gw + j, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, gw + j), _mm512_mul_ps(ts, li)));
+    _mm512_mask_storeu_ps(gd + j, m,
+                          _mm512_sub_ps(_mm512_maskz_loadu_ps(m, gd + j), _mm512_mul_ps(wv, _mm512_sub_ps(li, lv))));
+  }
   _mm512_storeu_ps(lanes, acc);
-  gather_tail(hist, w, s, j, N, n, mask, rows, end, tau_s, gw, gd, lanes);
 }
 
 template <typename D>
@@ -228,23 +232,25 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
   const __m512d ts = _mm512_set1_pd(tau_s);
   __m512d acc[2] = {_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8)};
   uint32_t j = 0;
-  for (; j + 16 <= N; j += 16) {
-    const __m512i c2 = _mm512_slli_epi32(cells.at(s, j), 1);  // index of lambda_V in hist
+  for (; j < N; j += 16) {  // the last block in lanes l < N - j only
+    const __mmask16 m = j + 16 <= N ? __mmask16(0xffff) : tail_mask(j, N);
+    const __m512i c2 = _mm512_slli_epi32(cells.at(load16_masked(s + j, m), j), 1);  // index of lambda_V in hist
     for (int h = 0; h < 2; ++h) {
+      const __mmask8 mh = __mmask8(m >> (8 * h));
       const __m256i at = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
-      const __m512d lv = _mm512_i32gather_pd(at, hist, 8);
-      const __m512d li = _mm512_i32gather_pd(at, hist + 1, 8);
-      const __m512d wv = _mm512_loadu_pd(w + j + 8 * h);
-      acc[h] = _mm512_add_pd(acc[h], _mm512_mul_pd(wv, _mm512_sub_pd(lv, li)));
+      const __m512d lv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, at, hist, 8);
+      const __m512d li = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, at, hist + 1, 8);
+      const __m512d wv = _mm512_maskz_loadu_pd(mh, w + j + 8 * h);
+      acc[h] = _mm512_mask_add_pd(acc[h], mh, acc[h], _mm512_mul_pd(wv, _mm512_sub_pd(lv, li)));
       double* gwh = gw + j + 8 * h;
       double* gdh = gd + j + 8 * h;
-      _mm512_storeu_pd(gwh, _mm512_sub_pd(_mm512_loadu_pd(gwh), _mm512_mul_pd(ts, li)));
-      _mm512_storeu_pd(gdh, _mm512_sub_pd(_mm512_loadu_pd(gdh), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
+      _mm512_mask_storeu_pd(gwh, mh, _mm512_sub_pd(_mm512_maskz_loadu_pd(mh, gwh), _mm512_mul_pd(ts, li)));
+      _mm512_mask_storeu_pd(gdh, mh,
+                            _mm512_sub_pd(_mm512_maskz_loadu_pd(mh, gdh), _mm512_mul_pd(wv, _mm512_sub_pd(li, lv))));
     }
   }
   _mm512_storeu_pd(lanes, acc[0]);
   _mm512_storeu_pd(lanes + 8, acc[1]);
-  gather_tail(hist, w, s, j, N, n, mask, rows, end, tau_s, gw, gd, lanes);
 }
 
 // See SynapseKernels::gradients: neuron block by neuron block (lanes l < width), spikes in
