@@ -148,6 +148,24 @@ DP_HOST_DEVICE inline double exact_to_double(const int64_t* d) {
   return x;
 }
 
+// The sums of n elements (digits d, element-major as in ExactVector) rounded to the nearest
+// doubles; returns the index of the first sum that left the range (every such one is set to
+// NaN), or n. Not for the device: the CPU backend's vector sets have their own (the same bits).
+inline size_t round_sums(const int64_t* d, size_t n, double* out) {
+  size_t bad = n;
+  int64_t t[ExactSum::kDigits];
+  for (size_t i = 0; i < n; ++i) {
+    std::copy_n(d + i * ExactSum::kDigits, ExactSum::kDigits, t);
+    if (exact_normalise(t)) {
+      out[i] = exact_to_double(t);
+    } else {
+      out[i] = NAN;
+      if (bad == n) bad = i;
+    }
+  }
+  return bad;
+}
+
 // An exact sum per element of a vector: n x kDigits digits, element-major (the digits of
 // element i are [i * kDigits, (i + 1) * kDigits)), so that a whole vector is all-reduced as
 // one int64 array.
@@ -173,18 +191,8 @@ class ExactVector {
   // The same for elements [begin, end) only: returns the first such index, or size().
   size_t round_to(std::span<double> out, size_t begin, size_t end) const {
     require(out.size() == size(), "exact sums: ", out.size(), " values to round ", size(), " sums into");
-    size_t bad = size();
-    int64_t t[ExactSum::kDigits];
-    for (size_t i = begin; i < end; ++i) {
-      std::copy_n(d_.data() + i * ExactSum::kDigits, ExactSum::kDigits, t);
-      if (exact_normalise(t)) {
-        out[i] = exact_to_double(t);
-      } else {
-        out[i] = NAN;
-        if (bad == size()) bad = i;
-      }
-    }
-    return bad;
+    const size_t bad = round_sums(d_.data() + begin * ExactSum::kDigits, end - begin, out.data() + begin);
+    return bad == end - begin ? size() : begin + bad;
   }
 
  private:

@@ -183,6 +183,61 @@ TEST(Simd, FoldGivesTheScalarDigits) {
   check_fold<double>();
 }
 
+// The rounding of exact sums: the bits of the scalar round_sums on every set, for sums of many
+// terms of both signs and every size (digits not normalised), ties to even either way and ties
+// broken by a far lower bit, powers
+// of two and their negatives (the carries of the negation), zero, and sums out of range
+// (NaN, the first one's index returned); n not a multiple of 8.
+TEST(Simd, RoundGivesTheScalarBits) {
+  if (!cpu::isa_supported(cpu::Isa::Avx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_int_distribution<int> e(-140, 55);
+  const size_t n = 8 * 40 + 5;
+  std::vector<int64_t> d(n * ExactSum::kDigits, 0);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t* di = d.data() + i * ExactSum::kDigits;
+    const int kind = int(i % 6);
+    if (kind == 0) {  // many terms
+      for (int k = 0; k < 20; ++k) exact_add(di, std::ldexp(u(rng), e(rng)));
+    } else if (kind == 1) {  // a tie between two doubles: 1 + 2^-53 and 1 + 3 2^-53, times 2^k
+      const int k = e(rng) + 53;
+      exact_add(di, std::ldexp(rng() & 1 ? 1.0 : 1.0 + std::ldexp(1.0, -52), k));
+      exact_add(di, std::ldexp(rng() & 1 ? 1.0 : -1.0, k - 53));
+      if (rng() & 1) for (int t = 0; t < ExactSum::kDigits; ++t) di[t] = -di[t];
+    } else if (kind == 2) {  // +-2^k: the negation's carries run through zero words
+      exact_add(di, std::ldexp(rng() & 1 ? 1.0 : -1.0, e(rng)));
+    } else if (kind == 3) {  // a near-cancellation: a few low bits left
+      const double x = std::ldexp(u(rng), e(rng));
+      exact_add(di, x);
+      exact_add(di, -x);
+      exact_add(di, std::ldexp(u(rng), -120));
+    } else if (kind == 4) {  // raw carry-save digits of both signs
+      for (int t = 0; t < ExactSum::kDigits; ++t) di[t] = int64_t(rng() % (uint64_t(1) << 40)) - (int64_t(1) << 39);
+      di[ExactSum::kDigits - 1] /= (int64_t(1) << 12);
+    } else if (i % 12 == 11) {  // a tie but for a bit two words below: rounds away
+      const int k = int(rng() % 40) - 10;
+      exact_add(di, std::ldexp(1.0, k));
+      exact_add(di, std::ldexp(1.0, k - 53));
+      exact_add(di, std::ldexp(rng() & 1 ? 1.0 : -1.0, k - 93));
+    }  // else zero
+  }
+  for (size_t at : {size_t(3), size_t(13), n - 2}) d[at * ExactSum::kDigits + ExactSum::kDigits - 1] = int64_t(1) << 31;
+  std::vector<double> r1(n), r2(n);
+  for (size_t len : {n, size_t(7), size_t(3)}) {
+    const size_t b1 = round_sums(d.data(), len, r1.data());
+    const size_t b2 = cpu::round_for(cpu::Isa::Avx512)(d.data(), len, r2.data());
+    EXPECT_EQ(b1, len > 3 ? 3u : len);
+    EXPECT_EQ(b1, b2) << len << " sums";
+    EXPECT_EQ(0, std::memcmp(r1.data(), r2.data(), len * sizeof(double))) << len << " sums";
+  }
+  // And the last sums alone, past the first 8 (the one out of range at n - 2).
+  const size_t from = n - 13;
+  EXPECT_EQ(round_sums(d.data() + from * ExactSum::kDigits, 13, r1.data()), 11u);
+  EXPECT_EQ(cpu::round_for(cpu::Isa::Avx512)(d.data() + from * ExactSum::kDigits, 13, r2.data()), 11u);
+  EXPECT_EQ(0, std::memcmp(r1.data(), r2.data(), 13 * sizeof(double)));
+}
+
 // The block delivery of input spikes (SynapseKernels::scatter_inputs, a ring in blocks of 16
 // neurons) against spike-by-spike scalar scatters into a plain ring: every cell bitwise
 // equal, on every set, for weights of very different magnitudes (so that another order of

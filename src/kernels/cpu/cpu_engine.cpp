@@ -119,6 +119,7 @@ class CpuEngine final : public Engine {
       if (net_.conns[c].max_delay_steps > 65535) delay_bits_ = 32;
     }
     fold_ = cpu::fold_for<Real>(isa_);
+    round_ = cpu::round_for(isa_);
     adjoint_ = cpu::adjoint_for<Real>(isa_);
     neuron_ = cpu::neuron_for<Real>(isa_);
     s8_.kernels = cpu::kernels_for<Real, uint8_t>(isa_);
@@ -283,14 +284,20 @@ class CpuEngine final : public Engine {
   }
 
   size_t round_exact(const ExactVector& sums, std::span<double> out) override {
+    const size_t n = sums.size();
+    require(out.size() == n, "exact sums: ", out.size(), " values to round ", n, " sums into");
+    // Elements [b, e) by this engine's instruction set: the first that left the range, or n.
+    auto round = [&](size_t b, size_t e) {
+      const size_t bad = round_(sums.digits().data() + b * ExactSum::kDigits, e - b, out.data() + b);
+      return bad == e - b ? n : b + bad;
+    };
     const int T = opt_.threads;
-    if (T == 1) return sums.round_to(out);
-    std::vector<size_t> bad(size_t(T), sums.size());
+    if (T == 1) return round(0, n);
+    std::vector<size_t> bad(size_t(T), n);
 #pragma omp parallel num_threads(T)
     {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      bad[size_t(t)] = sums.round_to(out, sums.size() * size_t(t) / size_t(team),
-                                     sums.size() * size_t(t + 1) / size_t(team));
+      bad[size_t(t)] = round(n * size_t(t) / size_t(team), n * size_t(t + 1) / size_t(team));
     }
     return *std::min_element(bad.begin(), bad.end());
   }
@@ -774,6 +781,7 @@ class CpuEngine final : public Engine {
     else f(s32_);
   }
   cpu::FoldFn<Real> fold_ = nullptr;
+  cpu::RoundFn round_ = nullptr;
   cpu::AdjointFn<Real> adjoint_ = nullptr;
   cpu::NeuronFn<Real> neuron_ = nullptr;
   std::vector<std::vector<Real>> w_;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "core/error.hpp"
+#include "core/exact_sum.hpp"
 #include "core/model_math.hpp"
 #include "kernels/common.hpp"
 
@@ -24,7 +25,8 @@ bool isa_supported(Isa isa) {
   __builtin_cpu_init();
   if (isa == Isa::Avx512)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd");
   if (isa == Isa::Avx2) return __builtin_cpu_supports("avx2");
 #endif
   return isa == Isa::Scalar;
@@ -166,6 +168,11 @@ AdjointFn<Real> adjoint_for(Isa isa) {
 }
 template AdjointFn<float> adjoint_for<float>(Isa);
 template AdjointFn<double> adjoint_for<double>(Isa);
+
+RoundFn round_for(Isa isa) {
+  if (isa == Isa::Avx512) return avx512_round();
+  return &round_sums;
+}
 
 template <typename Real>
 FoldFn<Real> fold_for(Isa isa) {

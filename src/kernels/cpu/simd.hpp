@@ -145,6 +145,13 @@ FoldFn<Real> avx512_fold();  // only where isa_supported(Isa::Avx512)
 template <typename Real>
 FoldFn<Real> avx2_fold();  // only where isa_supported(Isa::Avx2)
 
+// Rounds n exact sums (digits element-major, as in ExactVector) to the nearest doubles: the
+// bits of round_sums (core/exact_sum.hpp), the scalar set's. Returns the index of the first
+// sum that left the range (every such one is set to NaN), or n.
+using RoundFn = size_t (*)(const int64_t* digits, size_t n, double* out);
+RoundFn round_for(Isa isa);
+RoundFn avx512_round();  // only where isa_supported(Isa::Avx512)
+
 // One backward step of a population's adjoints (MODEL.md §3 (b) with no loss density:
 // adjoint_step(k, 0, lv[j], li[j]) for every j) when `step`, then row n of its history:
 // (lv[j], li[j]) of block b at h + b hstride + 2 (j mod 16) (hist_cell). Element-wise: the

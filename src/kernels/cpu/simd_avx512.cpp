@@ -1,4 +1,4 @@
-// The AVX-512 synapse kernels (F, BW, VL, DQ): 16 synapses per step, the lanes of R's canonical
+// The AVX-512 synapse kernels (F, BW, VL, DQ, CD): 16 synapses per step, the lanes of R's canonical
 // order held in one register (float) or two (double). See kernels/cpu/simd.hpp. Only called on
 // a CPU that has AVX-512; everything in this file is compiled for it and has internal linkage,
 // so no AVX-512 code can be picked up by the rest of the program.
@@ -15,7 +15,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC push_options
-#pragma GCC target("avx2,avx512f,avx512bw,avx512vl,avx512dq")
+#pragma GCC target("avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512cd")
 
 namespace delayprop::cpu {
 namespace {
@@ -211,9 +211,9 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
     const __mmask16 m = tail_mask(j, N);
     const __m512i c = cells.at(load16_masked(s + j, m), j);
     const __m512i z = _mm512_setzero_si512();
-    const __m512 lo = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m), _mm512_castsi512_si256(c), pairs, 8));
-    const __m512 hi =
-        _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m >> 8), _mm512_extracti64x4_epi64(c, 1), pairs, 8));
+    const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
+    const __m512 lo = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m), c0, pairs, 8));
+    const __m512 hi = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m >> 8), c1, pairs, 8));
     const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
     const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
     const __m512 wv = _mm512_maskz_loadu_ps(m, w + j);
@@ -478,6 +478,65 @@ bool fold_v(const Real* g, uint32_t n_samples, size_t stride, size_t P, int64_t*
   return ok;
 }
 
+// See RoundFn: exact_normalise and exact_to_double (core/exact_sum.hpp) spelled out for 8
+// sums at a time, digit t of the 8 in register D[t]; the rest of n mod 8 by round_sums.
+size_t round_v(const int64_t* digits, size_t n, double* out) {
+  static_assert(ExactSum::kDigits == 6 && ExactSum::kDigitBits == 32);
+  const __m512i idx = _mm512_setr_epi64(0, 6, 12, 18, 24, 30, 36, 42);
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512(), c64 = _mm512_set1_epi64(64);
+  const __m512i top_hi = _mm512_set1_epi64(int64_t(1) << 30), top_lo = _mm512_set1_epi64(-(int64_t(1) << 30));
+  const __m512i nan = _mm512_set1_epi64(0x7ff8000000000000LL);
+  size_t bad = n, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const int64_t* d = digits + i * ExactSum::kDigits;
+    __m512i D[6];
+    for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
+    for (int t = 0; t + 1 < 6; ++t) {  // normalise: carries up, floor division by 2^32
+      const __m512i carry = _mm512_srai_epi64(D[t], 32);
+      D[t] = _mm512_sub_epi64(D[t], _mm512_slli_epi64(carry, 32));
+      D[t + 1] = _mm512_add_epi64(D[t + 1], carry);
+    }
+    const __mmask8 ok = _mm512_cmplt_epi64_mask(D[5], top_hi) & _mm512_cmpge_epi64_mask(D[5], top_lo);
+    __m512i w0 = _mm512_or_si512(D[0], _mm512_slli_epi64(D[1], 32));
+    __m512i w1 = _mm512_or_si512(D[2], _mm512_slli_epi64(D[3], 32));
+    __m512i w2 = _mm512_or_si512(D[4], _mm512_slli_epi64(D[5], 32));
+    const __m512i neg = _mm512_srai_epi64(w2, 63);
+    const __mmask8 negm = _mm512_test_epi64_mask(neg, neg);
+    w0 = _mm512_xor_si512(w0, neg), w1 = _mm512_xor_si512(w1, neg), w2 = _mm512_xor_si512(w2, neg);
+    w0 = _mm512_mask_add_epi64(w0, negm, w0, one);
+    const __mmask8 c1 = negm & _mm512_cmpeq_epi64_mask(w0, zero);
+    w1 = _mm512_mask_add_epi64(w1, c1, w1, one);
+    const __mmask8 c2 = c1 & _mm512_cmpeq_epi64_mask(w1, zero);
+    w2 = _mm512_mask_add_epi64(w2, c2, w2, one);
+    const __mmask8 t2 = _mm512_test_epi64_mask(w2, w2), t1 = _mm512_test_epi64_mask(w1, w1);
+    const __m512i hi = _mm512_mask_blend_epi64(t2, _mm512_mask_blend_epi64(t1, w0, w1), w2);
+    const __m512i lo = _mm512_mask_blend_epi64(t2, _mm512_maskz_mov_epi64(t1, w0), w1);
+    const __mmask8 rest = t2 & _mm512_test_epi64_mask(w0, w0);
+    const __mmask8 nonzero = _mm512_test_epi64_mask(hi, hi);
+    const __m512i lz = _mm512_lzcnt_epi64(hi);
+    const __m512i word = _mm512_mask_blend_epi64(t2, _mm512_maskz_mov_epi64(t1, c64), _mm512_set1_epi64(128));
+    const __m512i pos = _mm512_sub_epi64(_mm512_add_epi64(word, _mm512_set1_epi64(63)), lz);
+    // srlv by 64 gives 0, as the scalar code's lz == 0 case.
+    const __m512i window = _mm512_or_si512(_mm512_sllv_epi64(hi, lz), _mm512_srlv_epi64(lo, _mm512_sub_epi64(c64, lz)));
+    const __mmask8 sticky = _mm512_test_epi64_mask(_mm512_sllv_epi64(lo, lz), _mm512_sllv_epi64(lo, lz)) | rest |
+                            _mm512_test_epi64_mask(window, _mm512_set1_epi64(0x3ff));
+    __m512i mant = _mm512_srli_epi64(window, 11);
+    const __mmask8 up = _mm512_test_epi64_mask(window, _mm512_set1_epi64(1 << 10)) &
+                        (sticky | _mm512_test_epi64_mask(mant, one));
+    mant = _mm512_mask_add_epi64(mant, up, mant, one);
+    const __m512i biased = _mm512_add_epi64(pos, _mm512_set1_epi64(ExactSum::kLsbExp + 1023));
+    const __m512i fraction = _mm512_sub_epi64(mant, _mm512_set1_epi64(int64_t(1) << 52));  // a carry moves on
+    __m512i bits = _mm512_add_epi64(_mm512_slli_epi64(biased, 52), fraction);
+    bits = _mm512_or_si512(bits, _mm512_slli_epi64(neg, 63));
+    bits = _mm512_maskz_mov_epi64(nonzero, bits);  // hi == 0: the sum is 0 (+0.0)
+    bits = _mm512_mask_mov_epi64(nan, ok, bits);
+    _mm512_storeu_si512(out + i, bits);
+    if (ok != 0xff && bad == n) bad = i + size_t(__builtin_ctz(unsigned(__mmask8(~ok))));
+  }
+  const size_t rest_bad = round_sums(digits + i * ExactSum::kDigits, n - i, out + i);
+  return bad < n ? bad : rest_bad == n - i ? n : i + rest_bad;
+}
+
 // See AdjointFn: adjoint_step's operations spelled out (s = 0 kept, so that zeros keep their
 // signs), 16 neurons at a time, the pairs interleaved by two permutes.
 inline void adjoint16(const StepConstants<float>& k, bool step, float* lv, float* li, float* h) {
@@ -603,6 +662,8 @@ AdjointFn<Real> avx512_adjoint() {
 template AdjointFn<float> avx512_adjoint<float>();
 template AdjointFn<double> avx512_adjoint<double>();
 
+RoundFn avx512_round() { return &round_v; }
+
 template <typename Real>
 FoldFn<Real> avx512_fold() {
   return &fold_v<Real>;
@@ -638,6 +699,7 @@ AdjointFn<Real> avx512_adjoint() {
 }
 template AdjointFn<float> avx512_adjoint<float>();
 template AdjointFn<double> avx512_adjoint<double>();
+RoundFn avx512_round() { return round_for(Isa::Scalar); }
 template <typename Real>
 FoldFn<Real> avx512_fold() {
   return fold_for<Real>(Isa::Scalar);
