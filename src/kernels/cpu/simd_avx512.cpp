@@ -147,6 +147,20 @@ inline void add_spike_block(double* xb, const double* w, const D* s, __m512i n1,
   _mm512_mask_i32scatter_pd(xb, m1, c1, v1, 8);
 }
 
+// The same for a whole block (every lane).
+template <typename D>
+inline void add_spike_block(float* xb, const float* w, const D* s, __m512i n1, __m512i vmask, __m512i vend,
+                            __m512i iota) {
+  const __m512i row = _mm512_and_si512(_mm512_min_epu32(_mm512_add_epi32(load16(s), n1), vend), vmask);
+  const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
+  _mm512_i32scatter_ps(xb, c, _mm512_add_ps(_mm512_i32gather_ps(c, xb, 4), _mm512_loadu_ps(w)), 4);
+}
+template <typename D>
+inline void add_spike_block(double* xb, const double* w, const D* s, __m512i n1, __m512i vmask, __m512i vend,
+                            __m512i iota) {
+  add_spike_block(xb, w, s, n1, vmask, vend, iota, __mmask16(0xffff));
+}
+
 template <typename Real, typename D>
 void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, const int32_t* steps, uint32_t K,
                       uint32_t N, uint32_t mask, uint32_t end) {
@@ -166,6 +180,7 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
       m[g] = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
     }
     Real* xg = x + size_t(b0) * block;
+    const bool full = nb == kXGroup && j0 + kXGroup * kXWidth <= N;
     for (uint32_t k = 0; k < K; ++k) {
       if (k + kAhead < K) {
         const size_t ahead = size_t(rows[k + kAhead]) * N + j0;
@@ -178,8 +193,13 @@ void scatter_inputs_v(Real* x, const Real* w, const D* s, const uint32_t* rows, 
       }
       const size_t at = size_t(rows[k]) * N + j0;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
-      for (uint32_t g = 0; g < nb; ++g)
-        add_spike_block(xg + g * block, w + at + g * kXWidth, s + at + g * kXWidth, n1, vmask, vend, iota, m[g]);
+      if (full) {
+        for (uint32_t g = 0; g < kXGroup; ++g)
+          add_spike_block(xg + g * block, w + at + g * kXWidth, s + at + g * kXWidth, n1, vmask, vend, iota);
+      } else {
+        for (uint32_t g = 0; g < nb; ++g)
+          add_spike_block(xg + g * block, w + at + g * kXWidth, s + at + g * kXWidth, n1, vmask, vend, iota, m[g]);
+      }
     }
   }
 }
