@@ -309,44 +309,61 @@ inline void write_blocks(Real* gw, Real* gd, Real* scratch, uint32_t n_pre, uint
   }
 }
 
-template <typename D>
-void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
-                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd, float* scratch) {
+// One spike's gradients in one block of 16 neurons (lanes in mg), summed into a: gw's 16, then
+// gd's. kWhole: every lane, no masks.
+template <bool kWhole, typename D>
+inline void gradient_block(const long long* pairs, const float* w, const D* s, __m512i n1, __m512i last,
+                           __m512 ts, float* a, __mmask16 mg) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sv = kWhole ? load16(s) : load16_masked(s, mg);
+  const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(_mm512_min_epu32(_mm512_add_epi32(sv, n1), last), 4), iota);
+  const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
+  __m512i lo, hi;
+  if constexpr (kWhole) {
+    lo = _mm512_i32gather_epi64(c0, pairs, 8);
+    hi = _mm512_i32gather_epi64(c1, pairs, 8);
+  } else {
+    lo = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(mg), c0, pairs, 8);
+    hi = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(mg >> 8), c1, pairs, 8);
+  }
+  const __m512 lv = _mm512_permutex2var_ps(_mm512_castsi512_ps(lo), even, _mm512_castsi512_ps(hi));
+  const __m512 li = _mm512_permutex2var_ps(_mm512_castsi512_ps(lo), odd, _mm512_castsi512_ps(hi));
+  const __m512 wv = kWhole ? _mm512_loadu_ps(w) : _mm512_maskz_loadu_ps(mg, w);
+  _mm512_storeu_ps(a, _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_mul_ps(ts, li)));
+  const __m512 d = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
+  _mm512_storeu_ps(a + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(a + kXWidth), d));
+}
+
+template <typename D>
+void gradients_v(const float* hist, const float* w, const D* s, uint32_t N, uint32_t n_pre, const uint32_t* pre,
+                 const int32_t* steps, uint32_t K, uint32_t rows, float tau_s, float* gw, float* gd, float* scratch) {
   const __m512 ts = _mm512_set1_ps(tau_s);
   const __m512i last = _mm512_set1_epi32(int(rows - 1));  // hist_row of a history of every step
   constexpr uint32_t G = kGradBlocks;
+  const size_t hblock = size_t(rows) * kXWidth;  // pairs per neuron block
   for (uint32_t j0 = 0; j0 < N; j0 += kXWidth * G) {
-    const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * rows * kXWidth;
-    const size_t hblock = size_t(rows) * kXWidth;  // pairs per neuron block
+    const long long* pairs = reinterpret_cast<const long long*>(hist) + size_t(j0 / kXWidth) * hblock;
     uint32_t nb = 0;
     __mmask16 m[G];
     for (; nb < G && j0 + nb * kXWidth < N; ++nb) {
       const uint32_t width = N - j0 - nb * kXWidth < kXWidth ? N - j0 - nb * kXWidth : kXWidth;
       m[nb] = width == 16 ? __mmask16(0xffff) : __mmask16((1u << width) - 1);
     }
+    const bool whole = nb == G && j0 + G * kXWidth <= N;
     for (uint32_t k = K; k-- > 0;) {
       const size_t at = size_t(pre[k]) * N + j0;
       float* a = scratch + size_t(pre[k]) * 2 * kXWidth * G;
       const __m512i n1 = _mm512_set1_epi32(int(uint32_t(steps[k]) + 1));
-      for (uint32_t g = 0; g < nb; ++g) {
-        const __mmask16 mg = m[g];
-        const __m512i row = _mm512_min_epu32(_mm512_add_epi32(load16_masked(s + at + g * kXWidth, mg), n1), last);
-        const __m512i c = _mm512_add_epi32(_mm512_slli_epi32(row, 4), iota);
-        const long long* pg = pairs + g * hblock;
-        const __m512 lo = _mm512_castsi512_ps(
-            _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), __mmask8(mg), _mm512_castsi512_si256(c), pg, 8));
-        const __m512 hi = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(
-            _mm512_setzero_si512(), __mmask8(mg >> 8), _mm512_extracti64x4_epi64(c, 1), pg, 8));
-        const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
-        const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
-        const __m512 wv = _mm512_maskz_loadu_ps(mg, w + at + g * kXWidth);
-        float* ag = a + g * 2 * kXWidth;
-        _mm512_storeu_ps(ag, _mm512_sub_ps(_mm512_loadu_ps(ag), _mm512_mul_ps(ts, li)));
-        const __m512 d = _mm512_mul_ps(wv, _mm512_sub_ps(li, lv));
-        _mm512_storeu_ps(ag + kXWidth, _mm512_sub_ps(_mm512_loadu_ps(ag + kXWidth), d));
+      if (whole) {
+        for (uint32_t g = 0; g < G; ++g)
+          gradient_block<true>(pairs + g * hblock, w + at + g * kXWidth, s + at + g * kXWidth, n1, last, ts,
+                               a + g * 2 * kXWidth, 0xffff);
+      } else {
+        for (uint32_t g = 0; g < nb; ++g)
+          gradient_block<false>(pairs + g * hblock, w + at + g * kXWidth, s + at + g * kXWidth, n1, last, ts,
+                                a + g * 2 * kXWidth, m[g]);
       }
     }
     for (uint32_t g = 0; g < nb; ++g) write_blocks(gw, gd, scratch, n_pre, N, j0 + g * kXWidth, m[g], g);
