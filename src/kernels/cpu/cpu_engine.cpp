@@ -411,6 +411,21 @@ class CpuEngine final : public Engine {
     }
   }
 
+  // Asks for the weight and delay rows of neuron i's outgoing connections (the next spike's,
+  // while this one is scattered: forward 1 % faster; the same before the backward's gathers,
+  // with the sample-gradient rows, gave nothing).
+  void prefetch_rows(uint32_t pre, uint32_t i) {
+    for (uint32_t c : out_conns_[pre]) {
+      const size_t N = net_.conns[c].n_post, row = size_t(i) * N;
+      const char* w = reinterpret_cast<const char*>(w_[c].data() + row);
+      for (size_t b = 0; b < N * sizeof(Real); b += 64) __builtin_prefetch(w + b);
+      with_delays([&](const auto& d) {
+        const char* s = reinterpret_cast<const char*>(d.steps[c].data() + row);
+        for (size_t b = 0; b < N * sizeof(*d.steps[c].data()); b += 64) __builtin_prefetch(s + b);
+      });
+    }
+  }
+
   // Scatters one spike of neuron i (LIF population pre) emitted in step n into the rings.
   uint64_t deliver(Workspace& ws, uint32_t pre, uint32_t i, int32_t n) {
     uint64_t events = 0;
@@ -553,7 +568,10 @@ class CpuEngine final : public Engine {
         if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
         size_t e0 = tape[p].size();
         while (e0 > 0 && tape[p][e0 - 1].step == n) --e0;
-        for (size_t e = e0; e < tape[p].size(); ++e) events += deliver(ws, p, tape[p][e].neuron, n);
+        for (size_t e = e0; e < tape[p].size(); ++e) {
+          if (e + 1 < tape[p].size()) prefetch_rows(p, tape[p][e + 1].neuron);
+          events += deliver(ws, p, tape[p][e].neuron, n);
+        }
       }
     }
     for (uint32_t k = 0; k < K; ++k) y[k] = final_readout(ro, yacc[k], ymax[k], first[k], net_.dt, net_.trial_ms());
