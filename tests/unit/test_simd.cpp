@@ -1,7 +1,7 @@
 // The CPU backend's synapse kernels give the same bits on every instruction set (MODEL.md
 // §3.2, "The order of R"): each set this CPU has, forced by EngineOptions::simd, against the
 // scalar set, on awkward sizes (1 hidden neuron, a lane width + 1 for AVX2, AVX-512 and the 16 lanes
-// of R), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
+// of R, a last block of 7), float32 and float64, feedforward and recurrent: spike counts, readouts and gradients
 // bitwise equal (the larger networks keep a full adjoint history for the input's target, the
 // smaller ones a ring: both backward paths are covered). Also: 8-, 16- and 32-bit delays
 // (max delay <= 255, <= 65535, more steps) give the same bits; the block delivery of input
@@ -95,7 +95,7 @@ TEST(Simd, EveryInstructionSetGivesTheScalarBits) {
   if (isas.empty()) GTEST_SKIP() << "this CPU has no vector instruction set the engine uses";
   for (Precision prec : {Precision::Float32, Precision::Float64})
     for (bool rec : {false, true})
-      for (uint32_t h : {1u, 9u, 16u, 17u, 33u})
+      for (uint32_t h : {1u, 9u, 16u, 17u, 23u, 33u})
         for (uint32_t k : {2u, 17u}) {
           const Network net = make_net({h, k, rec});
           const Outcome ref = run(net, prec, "scalar");

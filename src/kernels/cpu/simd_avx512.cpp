@@ -230,10 +230,16 @@ void gather_v(const float* hist, const float* w, const D* s, uint32_t N, int32_t
   if (j < N) {  // the same operations in lanes l < N - j
     const __mmask16 m = tail_mask(j, N);
     const __m512i c = cells.at(load16_masked(s + j, m), j);
+    // A gather costs by its width, not by its lanes: no wider than the lanes left.
     const __m512i z = _mm512_setzero_si512();
     const __m256i c0 = _mm512_castsi512_si256(c), c1 = _mm512_extracti64x4_epi64(c, 1);
-    const __m512 lo = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m), c0, pairs, 8));
-    const __m512 hi = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m >> 8), c1, pairs, 8));
+    __m512 lo, hi = _mm512_setzero_ps();
+    if (N - j <= 4)
+      lo = _mm512_castsi512_ps(_mm512_zextsi256_si512(
+          _mm256_mmask_i32gather_epi64(_mm256_setzero_si256(), __mmask8(m), _mm256_castsi256_si128(c0), pairs, 8)));
+    else
+      lo = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m), c0, pairs, 8));
+    if (N - j > 8) hi = _mm512_castsi512_ps(_mm512_mask_i32gather_epi64(z, __mmask8(m >> 8), c1, pairs, 8));
     const __m512 lv = _mm512_permutex2var_ps(lo, even, hi);
     const __m512 li = _mm512_permutex2var_ps(lo, odd, hi);
     const __m512 wv = _mm512_maskz_loadu_ps(m, w + j);
@@ -257,6 +263,7 @@ void gather_v(const double* hist, const double* w, const D* s, uint32_t N, int32
     const __m512i c2 = _mm512_slli_epi32(cells.at(load16_masked(s + j, m), j), 1);  // index of lambda_V in hist
     for (int h = 0; h < 2; ++h) {
       const __mmask8 mh = __mmask8(m >> (8 * h));
+      if (!mh) break;  // no lane left (a gather costs by its width)
       const __m256i at = h ? _mm512_extracti64x4_epi64(c2, 1) : _mm512_castsi512_si256(c2);
       const __m512d lv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, at, hist, 8);
       const __m512d li = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), mh, at, hist + 1, 8);
