@@ -533,6 +533,9 @@ size_t round_v(const int64_t* digits, size_t n, double* out) {
   size_t bad = n, i = 0;
   for (; i + 8 <= n; i += 8) {
     const int64_t* d = digits + i * ExactSum::kDigits;
+    if (i + 8 * kFoldAhead < n)  // as the fold: the gathers do not start the hardware prefetch
+      for (int l = 0; l < 6; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(d + 8 * kFoldAhead * ExactSum::kDigits) + 64 * l, _MM_HINT_T0);
     __m512i D[6];
     for (int t = 0; t < 6; ++t) D[t] = _mm512_i64gather_epi64(idx, d + t, 8);
     for (int t = 0; t + 1 < 6; ++t) {  // normalise: carries up, floor division by 2^32
