@@ -108,7 +108,9 @@ uint64_t engine_memory_bytes(const Network& net, const EngineOptions& opt, std::
     if (b > rings_max) rings_max = b, rings_pop = p;
   }
   const long double per_thread_rings = rings * T;
-  const long double grads = T * P * (64.0L + 48);  // per-sample gradients (64 B, kFoldBlock) + exact sum
+  // Per-sample gradients (64 B, kFoldBlock) per thread; an exact sum per thread but the first,
+  // which sums into the caller's (counted in host).
+  const long double grads = T * P * 64.0L + (T - 1) * P * 48;
   const long double host = P * (real + 4) + P * (8.0L * 5 + 48);  // engine copies; params, best, m, v, grad, exact
   const long double total = per_thread_rings + grads + host;
   if (why) {
