@@ -120,6 +120,7 @@ class CpuEngine final : public Engine {
     }
     fold_ = cpu::fold_for<Real>(isa_);
     round_ = cpu::round_for(isa_);
+    reduce_ = cpu::reduce_for<Real>(isa_);
     adjoint_ = cpu::adjoint_for<Real>(isa_);
     neuron_ = cpu::neuron_for<Real>(isa_);
     s8_.kernels = cpu::kernels_for<Real, uint8_t>(isa_);
@@ -603,7 +604,7 @@ class CpuEngine final : public Engine {
   Real gather(Workspace& ws, uint32_t pre, uint32_t i, int32_t n, const SampleGrads& grads) {
     alignas(64) Real lanes[cpu::kLanes] = {};
     for (uint32_t c : out_conns_[pre]) gather_conn(ws, c, i, n, grads, lanes);
-    return cpu::reduce_lanes(lanes);
+    return reduce_(lanes);
   }
 
   // One connection's part of gather().
@@ -800,6 +801,7 @@ class CpuEngine final : public Engine {
   }
   cpu::FoldFn<Real> fold_ = nullptr;
   cpu::RoundFn round_ = nullptr;
+  cpu::ReduceFn<Real> reduce_ = nullptr;
   cpu::AdjointFn<Real> adjoint_ = nullptr;
   cpu::NeuronFn<Real> neuron_ = nullptr;
   std::vector<std::vector<Real>> w_;

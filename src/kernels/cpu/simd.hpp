@@ -145,6 +145,16 @@ FoldFn<Real> avx512_fold();  // only where isa_supported(Isa::Avx512)
 template <typename Real>
 FoldFn<Real> avx2_fold();  // only where isa_supported(Isa::Avx2)
 
+// R from the 16 lanes a spike's gathers left (reduce_lanes' tree, the same bits). The AVX-512
+// set reads them as the register its gathers stored (a narrower load of part of that store
+// waits for it to reach the cache: a fifth of the backward's own time).
+template <typename Real>
+using ReduceFn = Real (*)(const Real* lanes);
+template <typename Real>
+ReduceFn<Real> reduce_for(Isa isa);
+template <typename Real>
+ReduceFn<Real> avx512_reduce();  // only where isa_supported(Isa::Avx512)
+
 // Rounds n exact sums (digits element-major, as in ExactVector) to the nearest doubles: the
 // bits of round_sums (core/exact_sum.hpp), the scalar set's. Returns the index of the first
 // sum that left the range (every such one is set to NaN), or n.
@@ -195,7 +205,7 @@ SynapseKernels<Real, D> kernels_for(Isa isa) {
 }
 
 // The canonical tree over the 16 lane sums: halves added lane-wise (16 -> 8 -> 4 -> 2 -> 1).
-// Not called by the vector translation units (they return their lanes).
+// The scalar set's ReduceFn.
 template <typename Real>
 inline Real reduce_lanes(Real* p) {
   static_assert(kLanes == 16);

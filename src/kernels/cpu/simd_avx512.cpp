@@ -2,8 +2,10 @@
 // order held in one register (float) or two (double). See kernels/cpu/simd.hpp. Only called on
 // a CPU that has AVX-512; everything in this file is compiled for it and has internal linkage,
 // so no AVX-512 code can be picked up by the rest of the program.
-// GCC 12's intrinsics headers trip -Wmaybe-uninitialized on their own "undefined" operands.
+// GCC 12's intrinsics headers trip -Wmaybe-uninitialized and -Wuninitialized on their own
+// "undefined" operands.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstddef>
@@ -522,6 +524,21 @@ bool fold_v(const Real* g, uint32_t n_samples, size_t stride, size_t P, int64_t*
   return ok;
 }
 
+// See ReduceFn: reduce_lanes' tree in registers.
+float reduce_v(const float* lanes) {
+  const __m512 p = _mm512_loadu_ps(lanes);
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(p), _mm512_extractf32x8_ps(p, 1));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+double reduce_v(const double* lanes) {
+  const __m512d s8 = _mm512_add_pd(_mm512_loadu_pd(lanes), _mm512_loadu_pd(lanes + 8));
+  const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd(s8, 1));
+  const __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+}
+
 // See RoundFn: exact_normalise and exact_to_double (core/exact_sum.hpp) spelled out for 8
 // sums at a time, digit t of the 8 in register D[t]; the rest of n mod 8 by round_sums.
 size_t round_v(const int64_t* digits, size_t n, double* out) {
@@ -712,6 +729,13 @@ template AdjointFn<double> avx512_adjoint<double>();
 RoundFn avx512_round() { return &round_v; }
 
 template <typename Real>
+ReduceFn<Real> avx512_reduce() {
+  return static_cast<ReduceFn<Real>>(&reduce_v);
+}
+template ReduceFn<float> avx512_reduce<float>();
+template ReduceFn<double> avx512_reduce<double>();
+
+template <typename Real>
 FoldFn<Real> avx512_fold() {
   return &fold_v<Real>;
 }
@@ -747,6 +771,12 @@ AdjointFn<Real> avx512_adjoint() {
 template AdjointFn<float> avx512_adjoint<float>();
 template AdjointFn<double> avx512_adjoint<double>();
 RoundFn avx512_round() { return round_for(Isa::Scalar); }
+template <typename Real>
+ReduceFn<Real> avx512_reduce() {
+  return reduce_for<Real>(Isa::Scalar);
+}
+template ReduceFn<float> avx512_reduce<float>();
+template ReduceFn<double> avx512_reduce<double>();
 template <typename Real>
 FoldFn<Real> avx512_fold() {
   return fold_for<Real>(Isa::Scalar);
