@@ -80,6 +80,8 @@ class CpuEngine final : public Engine {
       full_hist_[c.post] = 1;
       any_full_hist_ = true;
     }
+    for (const auto& c : net_.conns)
+      if (net_.pops[c.pre].kind == PopKind::Input && !full_hist_[c.post]) any_input_ring_ = true;
     for (uint32_t p = 0; p < np; ++p) {
       const auto& pop = net_.pops[p];
       if (pop.kind != PopKind::Input) {
@@ -685,7 +687,7 @@ class CpuEngine final : public Engine {
         adjoint_(k, p != net_.output, lv, li, N, h, hstride);
       }
       // (d) of this step's input spikes into populations with a history ring.
-      while (in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
+      while (any_input_ring_ && in_cur > in_begin && batch_.steps[in_cur - 1] == n) {
         --in_cur;
         const InputNeuron src = input_map_[batch_.channels[in_cur]];
         alignas(64) Real unused[cpu::kLanes] = {};
@@ -761,6 +763,7 @@ class CpuEngine final : public Engine {
   std::vector<uint8_t> full_hist_;
   std::vector<uint8_t> has_input_;  // per population: an input population projects to it
   bool any_full_hist_ = false;
+  bool any_input_ring_ = false;  // an input connection into a history ring (step-by-step gradients)
   // Where each connection's sample gradients are: its region and the offset of its weights'
   // gradients in it (its delays' follow). The regions' values per sample, samples per fold,
   // and their parameters' ranges: param .. param + count at .. at + count of the region.
