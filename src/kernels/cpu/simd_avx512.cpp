@@ -87,10 +87,19 @@ void scatter_v(float* ring, const float* w, const D* s, uint32_t N, uint32_t str
                uint32_t end) {
   const Cells cells(n, mask, end, stride);
   uint32_t j = 0;
-  for (; j + 16 <= N; j += 16) {
+  // Two blocks at a time, both gathers before the scatters (a gather after a scatter started
+  // later: forward 2 % faster; four at a time were slower). 16 different columns per block:
+  // no two lanes share a cell.
+  for (; j + 32 <= N; j += 32) {
+    const __m512i c0 = cells.at(load16(s + j), j), c1 = cells.at(load16(s + j + 16), j + 16);
+    const __m512 g0 = _mm512_i32gather_ps(c0, ring, 4), g1 = _mm512_i32gather_ps(c1, ring, 4);
+    _mm512_i32scatter_ps(ring, c0, _mm512_add_ps(g0, _mm512_loadu_ps(w + j)), 4);
+    _mm512_i32scatter_ps(ring, c1, _mm512_add_ps(g1, _mm512_loadu_ps(w + j + 16)), 4);
+  }
+  if (j + 16 <= N) {
     const __m512i c = cells.at(load16(s + j), j);
-    const __m512 v = _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j));
-    _mm512_i32scatter_ps(ring, c, v, 4);  // 16 different columns: no two lanes share a cell
+    _mm512_i32scatter_ps(ring, c, _mm512_add_ps(_mm512_i32gather_ps(c, ring, 4), _mm512_loadu_ps(w + j)), 4);
+    j += 16;
   }
   for (; j < N; ++j) ring[cell(s, j, n, mask, end, stride)] += w[j];
 }
