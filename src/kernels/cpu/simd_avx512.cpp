@@ -120,7 +120,6 @@ void scatter_v(double* ring, const double* w, const D* s, uint32_t N, uint32_t s
   for (; j < N; ++j) ring[cell(s, j, n, mask, end, stride)] += w[j];
 }
 
-
 // See SynapseKernels::scatter_inputs. Within a neuron block the cells of one spike are in 16
 // different columns (no two lanes share a cell). A spike is added to up to kXGroup blocks in
 // turn before the next spike, as many as have their rows in kXGroupBytes (in L1): the next
