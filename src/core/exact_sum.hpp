@@ -188,10 +188,12 @@ class ExactVector {
   // Each element rounded to the nearest double; returns the index of the first element
   // whose sum left the range, or size() when none did (those are set to NaN).
   size_t round_to(std::span<double> out) const { return round_to(out, 0, size()); }
-  // The same for elements [begin, end) only: returns the first such index, or size().
-  size_t round_to(std::span<double> out, size_t begin, size_t end) const {
+  // The same for elements [begin, end) only, rounded by `round` (round_sums or a vector
+  // set's, the same bits): returns the first such index, or size().
+  using RoundFn = size_t (*)(const int64_t* digits, size_t n, double* out);
+  size_t round_to(std::span<double> out, size_t begin, size_t end, RoundFn round = &round_sums) const {
     require(out.size() == size(), "exact sums: ", out.size(), " values to round ", size(), " sums into");
-    const size_t bad = round_sums(d_.data() + begin * ExactSum::kDigits, end - begin, out.data() + begin);
+    const size_t bad = round(d_.data() + begin * ExactSum::kDigits, end - begin, out.data() + begin);
     return bad == end - begin ? size() : begin + bad;
   }
 

@@ -288,19 +288,13 @@ class CpuEngine final : public Engine {
 
   size_t round_exact(const ExactVector& sums, std::span<double> out) override {
     const size_t n = sums.size();
-    require(out.size() == n, "exact sums: ", out.size(), " values to round ", n, " sums into");
-    // Elements [b, e) by this engine's instruction set: the first that left the range, or n.
-    auto round = [&](size_t b, size_t e) {
-      const size_t bad = round_(sums.digits().data() + b * ExactSum::kDigits, e - b, out.data() + b);
-      return bad == e - b ? n : b + bad;
-    };
     const int T = opt_.threads;
-    if (T == 1) return round(0, n);
+    if (T == 1) return sums.round_to(out, 0, n, round_);
     std::vector<size_t> bad(size_t(T), n);
 #pragma omp parallel num_threads(T)
     {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      bad[size_t(t)] = round(n * size_t(t) / size_t(team), n * size_t(t + 1) / size_t(team));
+      bad[size_t(t)] = sums.round_to(out, n * size_t(t) / size_t(team), n * size_t(t + 1) / size_t(team), round_);
     }
     return *std::min_element(bad.begin(), bad.end());
   }

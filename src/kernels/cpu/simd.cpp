@@ -170,16 +170,9 @@ template AdjointFn<float> adjoint_for<float>(Isa);
 template AdjointFn<double> adjoint_for<double>(Isa);
 
 template <typename Real>
-Real reduce_scalar(const Real* lanes) {
-  Real p[kLanes];
-  for (int k = 0; k < kLanes; ++k) p[k] = lanes[k];
-  return reduce_lanes(p);
-}
-
-template <typename Real>
 ReduceFn<Real> reduce_for(Isa isa) {
   if (isa == Isa::Avx512) return avx512_reduce<Real>();
-  return &reduce_scalar<Real>;
+  return &reduce_lanes<Real>;
 }
 template ReduceFn<float> reduce_for<float>(Isa);
 template ReduceFn<double> reduce_for<double>(Isa);

@@ -20,6 +20,7 @@
 #include <limits>
 #include <string>
 
+#include "core/exact_sum.hpp"
 #include "core/model_math.hpp"
 
 namespace delayprop::cpu {
@@ -158,7 +159,7 @@ ReduceFn<Real> avx512_reduce();  // only where isa_supported(Isa::Avx512)
 // Rounds n exact sums (digits element-major, as in ExactVector) to the nearest doubles: the
 // bits of round_sums (core/exact_sum.hpp), the scalar set's. Returns the index of the first
 // sum that left the range (every such one is set to NaN), or n.
-using RoundFn = size_t (*)(const int64_t* digits, size_t n, double* out);
+using RoundFn = ExactVector::RoundFn;
 RoundFn round_for(Isa isa);
 RoundFn avx512_round();  // only where isa_supported(Isa::Avx512)
 
@@ -207,10 +208,11 @@ SynapseKernels<Real, D> kernels_for(Isa isa) {
 // The canonical tree over the 16 lane sums: halves added lane-wise (16 -> 8 -> 4 -> 2 -> 1).
 // The scalar set's ReduceFn.
 template <typename Real>
-inline Real reduce_lanes(Real* p) {
+inline Real reduce_lanes(const Real* lanes) {
   static_assert(kLanes == 16);
   // Spelled out level by level: a loop over the levels was not unrolled (1 % of a backward).
-  for (int k = 0; k < 8; ++k) p[k] = p[k] + p[k + 8];
+  Real p[8];
+  for (int k = 0; k < 8; ++k) p[k] = lanes[k] + lanes[k + 8];
   for (int k = 0; k < 4; ++k) p[k] = p[k] + p[k + 4];
   for (int k = 0; k < 2; ++k) p[k] = p[k] + p[k + 2];
   return p[0] + p[1];
