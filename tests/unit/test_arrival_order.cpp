@@ -72,6 +72,50 @@ TEST(ArrivalOrder, InputArrivalsAreSummedApartFromLifArrivals) {
     }
 }
 
+// Two connections from one population into the same target: the spikes of a step are
+// delivered spike by spike, each spike's connections in declaration order (MODEL.md §2.3),
+// even though the engine delivers connection by connection where the targets differ. The
+// output cell receives, in that order, +1 (h0 by A), 2^-60 (h0 by B) and -1 (h1 by A):
+// (1 + 2^-60) - 1 = 0 exactly, where connection by connection would leave 2^-60.
+TEST(ArrivalOrder, TwoConnectionsIntoOneTargetKeepSpikeOrder) {
+  Network net;
+  net.dt = 1.0;
+  net.n_steps = 12;
+  net.pops.push_back({"in", PopKind::Input, 1});
+  Population h{"h", PopKind::LIF, 2};
+  h.single_spike = true;  // both spike in step 1
+  net.pops.push_back(h);
+  Population out{"out", PopKind::LI, 1};
+  out.readout = Readout::Average;
+  net.pops.push_back(out);
+  net.conns = {conn("in_h", 0, 1), conn("a", 1, 2), conn("b", 1, 2)};
+  net.finalize();
+  std::vector<double> p(net.n_params, 0.0);
+  const auto& in_h = net.conns[0];
+  const auto& a = net.conns[1];
+  const auto& b = net.conns[2];
+  p[in_h.weight_offset + 0] = p[in_h.weight_offset + 1] = 1000.0;
+  p[a.weight_offset + 0] = 1.0;   // h0 -> out
+  p[a.weight_offset + 1] = -1.0;  // h1 -> out
+  p[b.weight_offset + 0] = std::ldexp(1.0, -60);
+  for (const auto* c : {&a, &b})
+    for (uint32_t i = 0; i < 2; ++i) p[c->delay_offset + i] = 3.0;  // all arrive in step 5
+  SpikeBatch batch;
+  batch.add_sample(std::vector<double>{0.5}, std::vector<uint32_t>{0}, net.dt);
+  for (Precision prec : {Precision::Float32, Precision::Float64})
+    for (const char* simd : {"scalar", "auto"}) {
+      EngineOptions opt;
+      opt.precision = prec;
+      opt.simd = simd;
+      auto engine = make_engine(net, opt);
+      ForwardOutputs fwd;
+      engine->forward(p, batch, fwd);
+      const std::string what = std::string(prec == Precision::Float32 ? "float32 " : "float64 ") + simd;
+      ASSERT_EQ(fwd.spike_counts[1], (std::vector<uint32_t>{1, 1})) << what;
+      EXPECT_EQ(fwd.readout[0], 0.0) << what;
+    }
+}
+
 // A delay in steps (the step of a synapse's arrival): delay / dt rounded half away from zero,
 // clamped to [0, max]; NaN and negative delays give 0. Against std::round on the values next
 // to every half step and on random bit patterns.

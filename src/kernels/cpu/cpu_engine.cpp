@@ -120,6 +120,11 @@ class CpuEngine final : public Engine {
       if (net_.conns[c].max_delay_steps > 255) delay_bits_ = std::max(delay_bits_, 16);
       if (net_.conns[c].max_delay_steps > 65535) delay_bits_ = 32;
     }
+    distinct_targets_.assign(np, 1);
+    for (uint32_t p = 0; p < np; ++p)
+      for (size_t a = 0; a < out_conns_[p].size(); ++a)
+        for (size_t b = 0; b < a; ++b)
+          if (net_.conns[out_conns_[p][a]].post == net_.conns[out_conns_[p][b]].post) distinct_targets_[p] = 0;
     fold_ = cpu::fold_for<Real>(isa_);
     round_ = cpu::round_for(isa_);
     reduce_ = cpu::reduce_for<Real>(isa_);
@@ -408,35 +413,29 @@ class CpuEngine final : public Engine {
     }
   }
 
-  // Asks for the weight and delay rows of neuron i's outgoing connections (the next spike's,
-  // while this one is scattered: forward 1 % faster; the same before the backward's gathers,
-  // with the sample-gradient rows, gave nothing).
-  void prefetch_rows(uint32_t pre, uint32_t i) {
-    for (uint32_t c : out_conns_[pre]) {
-      const size_t N = net_.conns[c].n_post, row = size_t(i) * N;
-      const char* w = reinterpret_cast<const char*>(w_[c].data() + row);
-      for (size_t b = 0; b < N * sizeof(Real); b += 64) __builtin_prefetch(w + b);
-      with_delays([&](const auto& d) {
-        const char* s = reinterpret_cast<const char*>(d.steps[c].data() + row);
-        for (size_t b = 0; b < N * sizeof(*d.steps[c].data()); b += 64) __builtin_prefetch(s + b);
-      });
-    }
-  }
-
-  // Scatters one spike of neuron i (LIF population pre) emitted in step n into the rings.
-  uint64_t deliver(Workspace& ws, uint32_t pre, uint32_t i, int32_t n) {
+  // Scatters the K spikes of LIF population pre in step n (entries of its tape) into the
+  // rings: connection by connection, spikes in order within each (forward 4 % faster than
+  // spike by spike with the connections in turn, which prefetching the next spike's rows
+  // had made only 1 % faster). Each cell gets its additions in the same order either way
+  // when no two of the connections share a target; otherwise spike by spike.
+  uint64_t deliver_step(Workspace& ws, uint32_t pre, const TapeEntry<Real>* spikes, size_t K, int32_t n) {
     uint64_t events = 0;
-    for (uint32_t c : out_conns_[pre]) {
+    auto scatter = [&](uint32_t c, uint32_t i) {
       const auto& conn = net_.conns[c];
       const uint32_t N = conn.n_post;
-      const uint32_t mask = ring_slots_[conn.post] - 1;
-      Real* ring = ws.ring[conn.post].data();
       const size_t row = size_t(i) * N;
-      const Real* w = w_[c].data() + row;
       with_delays([&](const auto& d) {
-        d.kernels.scatter(ring, w, d.steps[c].data() + row, N, ring_stride_[conn.post], n, mask, net_.n_steps);
+        d.kernels.scatter(ws.ring[conn.post].data(), w_[c].data() + row, d.steps[c].data() + row, N,
+                          ring_stride_[conn.post], n, ring_slots_[conn.post] - 1, net_.n_steps);
       });
       events += N;
+    };
+    if (distinct_targets_[pre]) {
+      for (uint32_t c : out_conns_[pre])
+        for (size_t k = 0; k < K; ++k) scatter(c, spikes[k].neuron);
+    } else {
+      for (size_t k = 0; k < K; ++k)
+        for (uint32_t c : out_conns_[pre]) scatter(c, spikes[k].neuron);
     }
     return events;
   }
@@ -565,10 +564,7 @@ class CpuEngine final : public Engine {
         if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
         size_t e0 = tape[p].size();
         while (e0 > 0 && tape[p][e0 - 1].step == n) --e0;
-        for (size_t e = e0; e < tape[p].size(); ++e) {
-          if (e + 1 < tape[p].size()) prefetch_rows(p, tape[p][e + 1].neuron);
-          events += deliver(ws, p, tape[p][e].neuron, n);
-        }
+        events += deliver_step(ws, p, tape[p].data() + e0, tape[p].size() - e0, n);
       }
     }
     for (uint32_t k = 0; k < K; ++k) y[k] = final_readout(ro, yacc[k], ymax[k], first[k], net_.dt, net_.trial_ms());
@@ -740,6 +736,7 @@ class CpuEngine final : public Engine {
   const EngineOptions opt_;
   std::vector<StepConstants<Real>> k_;
   std::vector<std::vector<uint32_t>> out_conns_;
+  std::vector<uint8_t> distinct_targets_;  // per population: no two outgoing connections share a target
   std::vector<uint32_t> ring_slots_;
   std::vector<uint32_t> ring_stride_;  // values per arrival ring row (cpu::ring_stride)
   // Input ring rows per population (0: no input connection) and the steps of input spikes
