@@ -564,7 +564,7 @@ class CpuEngine final : public Engine {
         if (net_.pops[p].kind != PopKind::LIF || out_conns_[p].empty()) continue;
         size_t e0 = tape[p].size();
         while (e0 > 0 && tape[p][e0 - 1].step == n) --e0;
-        events += deliver_step(ws, p, tape[p].data() + e0, tape[p].size() - e0, n);
+        if (e0 < tape[p].size()) events += deliver_step(ws, p, tape[p].data() + e0, tape[p].size() - e0, n);
       }
     }
     for (uint32_t k = 0; k < K; ++k) y[k] = final_readout(ro, yacc[k], ymax[k], first[k], net_.dt, net_.trial_ms());
