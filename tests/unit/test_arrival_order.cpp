@@ -11,6 +11,8 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/model_math.hpp"
 #include "core/network.hpp"
@@ -29,19 +31,43 @@ Connection conn(const std::string& name, uint32_t pre, uint32_t post) {
   return c;
 }
 
-TEST(ArrivalOrder, InputArrivalsAreSummedApartFromLifArrivals) {
+// in (n_in channels) -> h (n_h single-spike LIF neurons) -> out (one LI neuron, average
+// readout), 12 steps of 1 ms, with the given connections.
+Network in_h_out(uint32_t n_in, uint32_t n_h, std::vector<Connection> conns) {
   Network net;
   net.dt = 1.0;
   net.n_steps = 12;
-  net.pops.push_back({"in", PopKind::Input, 2});
-  Population h{"h", PopKind::LIF, 1};
-  h.single_spike = true;  // one spike, at step 1
+  net.pops.push_back({"in", PopKind::Input, n_in});
+  Population h{"h", PopKind::LIF, n_h};
+  h.single_spike = true;
   net.pops.push_back(h);
   Population out{"out", PopKind::LI, 1};
   out.readout = Readout::Average;
   net.pops.push_back(out);
-  net.conns = {conn("in_h", 0, 1), conn("h_out", 1, 2), conn("in_out", 0, 2)};
+  net.conns = std::move(conns);
   net.finalize();
+  return net;
+}
+
+// check(forward outputs, a name for the engine) for float32 and float64, scalar and vector
+// synapse kernels.
+template <typename Check>
+void on_every_engine(const Network& net, const std::vector<double>& p, const SpikeBatch& batch, Check check) {
+  for (Precision prec : {Precision::Float32, Precision::Float64})
+    for (const char* simd : {"scalar", "auto"}) {
+      EngineOptions opt;
+      opt.precision = prec;
+      opt.simd = simd;
+      auto engine = make_engine(net, opt);
+      ForwardOutputs fwd;
+      engine->forward(p, batch, fwd);
+      check(fwd, std::string(prec == Precision::Float32 ? "float32 " : "float64 ") + simd);
+    }
+}
+
+TEST(ArrivalOrder, InputArrivalsAreSummedApartFromLifArrivals) {
+  // h spikes once, in step 1.
+  const Network net = in_h_out(2, 1, {conn("in_h", 0, 1), conn("h_out", 1, 2), conn("in_out", 0, 2)});
   std::vector<double> p(net.n_params, 0.0);
   const auto& in_h = net.conns[0];
   const auto& h_out = net.conns[1];
@@ -55,21 +81,13 @@ TEST(ArrivalOrder, InputArrivalsAreSummedApartFromLifArrivals) {
   p[in_out.delay_offset + 1] = 2.0;
   SpikeBatch batch;
   batch.add_sample(std::vector<double>{0.5, 2.5}, std::vector<uint32_t>{0, 1}, net.dt);
-  for (Precision prec : {Precision::Float32, Precision::Float64})
-    for (const char* simd : {"scalar", "auto"}) {
-      EngineOptions opt;
-      opt.precision = prec;
-      opt.simd = simd;
-      auto engine = make_engine(net, opt);
-      ForwardOutputs fwd;
-      engine->forward(p, batch, fwd);
-      const std::string what = std::string(prec == Precision::Float32 ? "float32 " : "float64 ") + simd;
-      ASSERT_EQ(fwd.spike_counts[1], std::vector<uint32_t>{1}) << what;
-      // From step 5 the output's current is 2^-60 (then decays): its average V is positive
-      // and of that order; under emission order it would be exactly 0.
-      EXPECT_GT(fwd.readout[0], 0.0) << what;
-      EXPECT_LT(fwd.readout[0], std::ldexp(1.0, -60)) << what;
-    }
+  on_every_engine(net, p, batch, [](const ForwardOutputs& fwd, const std::string& what) {
+    ASSERT_EQ(fwd.spike_counts[1], std::vector<uint32_t>{1}) << what;
+    // From step 5 the output's current is 2^-60 (then decays): its average V is positive
+    // and of that order; under emission order it would be exactly 0.
+    EXPECT_GT(fwd.readout[0], 0.0) << what;
+    EXPECT_LT(fwd.readout[0], std::ldexp(1.0, -60)) << what;
+  });
 }
 
 // Two connections from one population into the same target: the spikes of a step are
@@ -78,18 +96,8 @@ TEST(ArrivalOrder, InputArrivalsAreSummedApartFromLifArrivals) {
 // output cell receives, in that order, +1 (h0 by A), 2^-60 (h0 by B) and -1 (h1 by A):
 // (1 + 2^-60) - 1 = 0 exactly, where connection by connection would leave 2^-60.
 TEST(ArrivalOrder, TwoConnectionsIntoOneTargetKeepSpikeOrder) {
-  Network net;
-  net.dt = 1.0;
-  net.n_steps = 12;
-  net.pops.push_back({"in", PopKind::Input, 1});
-  Population h{"h", PopKind::LIF, 2};
-  h.single_spike = true;  // both spike in step 1
-  net.pops.push_back(h);
-  Population out{"out", PopKind::LI, 1};
-  out.readout = Readout::Average;
-  net.pops.push_back(out);
-  net.conns = {conn("in_h", 0, 1), conn("a", 1, 2), conn("b", 1, 2)};
-  net.finalize();
+  // h0 and h1 both spike in step 1.
+  const Network net = in_h_out(1, 2, {conn("in_h", 0, 1), conn("a", 1, 2), conn("b", 1, 2)});
   std::vector<double> p(net.n_params, 0.0);
   const auto& in_h = net.conns[0];
   const auto& a = net.conns[1];
@@ -102,18 +110,10 @@ TEST(ArrivalOrder, TwoConnectionsIntoOneTargetKeepSpikeOrder) {
     for (uint32_t i = 0; i < 2; ++i) p[c->delay_offset + i] = 3.0;  // all arrive in step 5
   SpikeBatch batch;
   batch.add_sample(std::vector<double>{0.5}, std::vector<uint32_t>{0}, net.dt);
-  for (Precision prec : {Precision::Float32, Precision::Float64})
-    for (const char* simd : {"scalar", "auto"}) {
-      EngineOptions opt;
-      opt.precision = prec;
-      opt.simd = simd;
-      auto engine = make_engine(net, opt);
-      ForwardOutputs fwd;
-      engine->forward(p, batch, fwd);
-      const std::string what = std::string(prec == Precision::Float32 ? "float32 " : "float64 ") + simd;
-      ASSERT_EQ(fwd.spike_counts[1], (std::vector<uint32_t>{1, 1})) << what;
-      EXPECT_EQ(fwd.readout[0], 0.0) << what;
-    }
+  on_every_engine(net, p, batch, [](const ForwardOutputs& fwd, const std::string& what) {
+    ASSERT_EQ(fwd.spike_counts[1], (std::vector<uint32_t>{1, 1})) << what;
+    EXPECT_EQ(fwd.readout[0], 0.0) << what;
+  });
 }
 
 // A delay in steps (the step of a synapse's arrival): delay / dt rounded half away from zero,
