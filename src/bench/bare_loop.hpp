@@ -30,7 +30,7 @@ struct PageAligned {
   template <typename U>
   PageAligned(const PageAligned<U>&) {}
   T* allocate(size_t n) {
-    const size_t bytes = (n * sizeof(T) + kPage - 1) / kPage * kPage;
+    const size_t bytes = ((n * sizeof(T) + kPage - 1) / kPage + (n == 0)) * kPage;  // aligned_alloc(.., 0) may fail
     if (void* p = std::aligned_alloc(kPage, bytes)) return static_cast<T*>(p);
     throw std::bad_alloc();
   }
