@@ -4,6 +4,7 @@
 // history gather and gradient accumulation. No validation, no generality, no batching: the
 // per-core bound the engine is measured against (delayprop-bench --bare). It shares only the
 // small helpers of core/model_math.hpp with the engine, on purpose.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -30,7 +31,8 @@ struct PageAligned {
   template <typename U>
   PageAligned(const PageAligned<U>&) {}
   T* allocate(size_t n) {
-    const size_t bytes = ((n * sizeof(T) + kPage - 1) / kPage + (n == 0)) * kPage;  // aligned_alloc(.., 0) may fail
+    const size_t pages = std::max<size_t>(1, (n * sizeof(T) + kPage - 1) / kPage);  // aligned_alloc(.., 0) may fail
+    const size_t bytes = pages * kPage;
     if (void* p = std::aligned_alloc(kPage, bytes)) return static_cast<T*>(p);
     throw std::bad_alloc();
   }
