@@ -14,6 +14,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/aligned_vector.hpp"
 #include "core/error.hpp"
 #include "core/model_math.hpp"
 #include "kernels/common.hpp"
@@ -243,7 +244,7 @@ class CpuEngine final : public Engine {
       for (int r : {kWritten, kAccumulated}) block[r] = std::min(fold_block_[r], std::max<uint32_t>(B, 1));
       errors.run([&] {
         ws.region_values = block[kWritten] * region_size_[kWritten];
-        const size_t n = ws.region_values + block[kAccumulated] * region_size_[kAccumulated] + Workspace::kAlignPad;
+        const size_t n = ws.region_values + block[kAccumulated] * region_size_[kAccumulated];
         if (ws.sample_grads.size() < n) ws.sample_grads.assign(n, Real(0));
         sum.assign_zero(P);
       });
@@ -327,36 +328,34 @@ class CpuEngine final : public Engine {
     Real* region[2];
   };
 
+  // The arrays the kernels read and write by whole registers start on a cache line
+  // (LineVector): with malloc's 16-byte alignment every 64-byte access of the input-gradient
+  // scratch was split over two lines (backward 7 % slower at 14 spikes/neuron).
   struct Workspace {
-    std::vector<std::vector<Real>> v, i, ring;    // forward, per population
+    std::vector<LineVector<Real>> v, i, ring;    // forward, per population
     // Arrivals from input spikes, apart from the others (MODEL.md §2.3): x_slots_ rows in
     // blocks of kXWidth neurons (SynapseKernels::scatter_inputs).
-    std::vector<std::vector<Real>> xring;
-    std::vector<std::vector<Real>> i0;            // I at the start of the step, per population
+    std::vector<LineVector<Real>> xring;
+    std::vector<LineVector<Real>> i0;            // I at the start of the step, per population
     std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
     std::vector<uint32_t> above;                  // neurons at or above threshold in a step
     bool rings_clean = true;                      // ring and xring all zero (new, or a sample ended)
-    std::vector<std::vector<Real>> lv, li;          // backward, per population
+    std::vector<LineVector<Real>> lv, li;          // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two; in blocks of kXWidth neurons
     // (cpu::hist_cell).
-    std::vector<std::vector<Real>> hist;
+    std::vector<LineVector<Real>> hist;
     std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
     std::vector<int32_t> in_steps;   // ... and their steps, in batch order
-    std::vector<Real> grad_scratch;  // SynapseKernels::gradients' scratch (zero between calls)
+    LineVector<Real> grad_scratch;  // SynapseKernels::gradients' scratch (zero between calls)
     // Gradients of the samples not yet folded, region by region (fold_block_ samples each);
     // a sample's gradient is summed in the engine precision (MODEL.md §3.3), then folded
     // exactly.
-    std::vector<Real> sample_grads;
-    // The written region from sample_grads' first 64-byte boundary on (kAlignPad values to
-    // spare), so that rows can be written by whole lines (SynapseKernels::gradients); the
-    // accumulated region after its region_values values.
-    static constexpr size_t kAlignPad = 64 / sizeof(Real);
+    LineVector<Real> sample_grads;
+    // The written region first, on a line boundary so that its rows can be written by whole
+    // lines (SynapseKernels::gradients); the accumulated region after its region_values values.
     size_t region_values = 0;
-    Real* region(int r) {
-      const uintptr_t at = reinterpret_cast<uintptr_t>(sample_grads.data());
-      return sample_grads.data() + ((64 - at % 64) % 64) / sizeof(Real) + (r == kAccumulated ? region_values : 0);
-    }
+    Real* region(int r) { return sample_grads.data() + (r == kAccumulated ? region_values : 0); }
     ExactVector grad_sum;          // the exact sum of this thread's samples' gradients (not thread 0's)
   };
 
@@ -780,7 +779,7 @@ class CpuEngine final : public Engine {
   // delay_bits_ is used.
   template <typename D>
   struct Delays {
-    std::vector<std::vector<D>> steps;
+    std::vector<LineVector<D>> steps;
     cpu::SynapseKernels<Real, D> kernels{};
   };
   Delays<uint8_t> s8_;
@@ -799,7 +798,7 @@ class CpuEngine final : public Engine {
   cpu::ReduceFn<Real> reduce_ = nullptr;
   cpu::AdjointFn<Real> adjoint_ = nullptr;
   cpu::NeuronFn<Real> neuron_ = nullptr;
-  std::vector<std::vector<Real>> w_;
+  std::vector<LineVector<Real>> w_;
   SpikeBatch batch_;
   std::vector<std::vector<std::vector<TapeEntry<Real>>>> tapes_;  // [sample][population]
   std::vector<int32_t> first_spike_step_, max_step_;              // [sample * K + k]
