@@ -192,4 +192,6 @@ class BareLoop {
   std::vector<PageVector<Spike>> tapes_;  // per sample of the batch
 };
 
+#undef DP_BARE_LOOP_PLACEMENT
+
 }  // namespace delayprop::bench

@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 
+#include "core/aligned_vector.hpp"
 #include "grad_test_util.hpp"
 #include "kernels/cpu/simd.hpp"
 
@@ -411,6 +412,26 @@ TEST(Simd, UnknownOrUnsupportedSetIsRefused) {
     opt.simd = "avx512";
     EXPECT_THROW(make_engine(net, opt), Error);
   }
+}
+
+// The kernels' arrays start on a cache line whatever their size, also after they grow.
+template <typename T, size_t kAlign>
+void expect_aligned() {
+  std::vector<T, AlignedAllocator<T, kAlign>> v;
+  for (size_t n : {size_t(0), size_t(1), size_t(15), size_t(17), size_t(1000), size_t(100000)}) {
+    v.assign(n, T(1));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kAlign, 0u) << n << " values of " << sizeof(T) << " bytes";
+    v.push_back(T(2));
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kAlign, 0u) << n + 1 << " values after a push_back";
+    EXPECT_EQ(v.back(), T(2));
+  }
+}
+
+TEST(Simd, KernelArraysStartOnALine) {
+  expect_aligned<float, 64>();
+  expect_aligned<double, 64>();
+  expect_aligned<uint8_t, 64>();
+  expect_aligned<int64_t, 4096>();
 }
 
 }  // namespace

@@ -332,22 +332,22 @@ class CpuEngine final : public Engine {
   // (LineVector): with malloc's 16-byte alignment every 64-byte access of the input-gradient
   // scratch was split over two lines (backward 7 % slower at 14 spikes/neuron).
   struct Workspace {
-    std::vector<LineVector<Real>> v, i, ring;    // forward, per population
+    std::vector<LineVector<Real>> v, i, ring;  // forward, per population
     // Arrivals from input spikes, apart from the others (MODEL.md §2.3): x_slots_ rows in
     // blocks of kXWidth neurons (SynapseKernels::scatter_inputs).
     std::vector<LineVector<Real>> xring;
-    std::vector<LineVector<Real>> i0;            // I at the start of the step, per population
-    std::vector<std::vector<uint8_t>> fired;      // single-spike populations: spiked already
-    std::vector<uint32_t> above;                  // neurons at or above threshold in a step
-    bool rings_clean = true;                      // ring and xring all zero (new, or a sample ended)
-    std::vector<LineVector<Real>> lv, li;          // backward, per population
+    std::vector<LineVector<Real>> i0;          // I at the start of the step, per population
+    std::vector<std::vector<uint8_t>> fired;   // single-spike populations: spiked already
+    std::vector<uint32_t> above;               // neurons at or above threshold in a step
+    bool rings_clean = true;                   // ring and xring all zero (new, or a sample ended)
+    std::vector<LineVector<Real>> lv, li;      // backward, per population
     // Adjoint history H[slot][neuron] = (lambda_V, lambda_I) interleaved, so that a gather
     // touches one cache line per synapse, not two; in blocks of kXWidth neurons
     // (cpu::hist_cell).
     std::vector<LineVector<Real>> hist;
     std::vector<uint32_t> in_pre;    // a sample's spikes of one input population (neurons) ...
     std::vector<int32_t> in_steps;   // ... and their steps, in batch order
-    LineVector<Real> grad_scratch;  // SynapseKernels::gradients' scratch (zero between calls)
+    LineVector<Real> grad_scratch;   // SynapseKernels::gradients' scratch (zero between calls)
     // Gradients of the samples not yet folded, region by region (fold_block_ samples each);
     // a sample's gradient is summed in the engine precision (MODEL.md §3.3), then folded
     // exactly.
